@@ -1,0 +1,474 @@
+"""Configuration: load TOML once, validate everything, return frozen objects.
+
+Precedence (STYLE.md 19): CLI flag > ``MONITOR_<SECTION>_<KEY>`` environment
+variable > config file > default in code.  Every problem in every file is
+collected with its key path and reported together as one `ConfigError`, before
+any network access.  After `load_config` no module reads TOML or the environment.
+
+Relative paths in ``monitor.toml`` are resolved against the directory that holds
+``monitor.toml``, so cron jobs do not depend on the working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .exceptions import ConfigError
+from .models import FeedSpec
+
+ENV_PREFIX = "MONITOR_"
+DEFAULT_CONFIG_DIR = Path("config")
+USER_AGENT = "monitor/0.1 (+https://example.org/monitor; press monitor; contact: set fetch.user_agent)"
+LANG_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreConfig:
+    path: Path = Path("../var/monitor.db")
+    lock_path: Path | None = None  # default: <db>.lock (flock: released if the holder dies)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchConfig:
+    user_agent: str = USER_AGENT
+    timeout: float = 20.0  # seconds per read/connect; total per response below
+    total_timeout: float = 60.0  # a body that never ends is cut off after this
+    max_feed_bytes: int = 10_000_000
+    max_page_bytes: int = 5_000_000
+    max_redirects: int = 5
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0  # minimum seconds between requests to one host
+    workers: int = 8  # network calls in flight overall
+    allow_private: bool = False  # allow loopback/private addresses for every feed
+    max_articles_per_run: int = 500
+    max_attempts: int = 3  # a page that keeps failing falls back to feed text
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollConfig:
+    min_interval: float = 15 * 60  # seconds between polls of the same feed
+    max_backoff: float = 24 * 3600  # cap on failure backoff
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractConfig:
+    min_chars: int = 400  # page text shorter than this falls back to feed content
+    teaser_chars: int = 600  # final text shorter than this (from a summary) is a teaser
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranslateConfig:
+    backend: Literal["argos", "libretranslate", "none"] = "argos"
+    target: str = "en"
+    models_dir: Path = Path("../var/models")
+    cache: bool = True
+    threads: int = 2
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "int8"
+    beam_size: int = 2
+    batch_size: int = 32  # sentences per CTranslate2 call
+    max_sentence_chars: int = 1000
+    libretranslate_url: str = "http://127.0.0.1:5000"
+    libretranslate_api_key_env: str = "MONITOR_LIBRETRANSLATE_KEY"
+    timeout: float = 120.0
+    max_articles_per_run: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifyConfig:
+    topics_file: Path = Path("topics.toml")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoriesConfig:
+    window_hours: float = 72.0  # candidates for a story are this close in time
+    near_duplicate_threshold: float = 0.7  # MinHash Jaccard estimate
+    story_threshold: float = 0.35  # cross-lingual similarity to join a story
+    num_perm: int = 128
+    shingle_size: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipient:
+    address: str
+    topics: tuple[str, ...] = ()  # empty: every topic
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailConfig:
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    sender: str = "monitor@localhost"
+    username_env: str = "MONITOR_SMTP_USER"  # credentials come from the environment only
+    password_env: str = "MONITOR_SMTP_PASSWORD"
+    timeout: float = 30.0
+    recipients: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestConfig:
+    timezone: str = "Asia/Almaty"
+    output_dir: Path = Path("../var/digests")
+    formats: tuple[str, ...] = ("html", "txt", "md", "json")
+    title: str = "Central Asia press digest"
+    lede_sentences: int = 3
+    silent_feed_hours: float = 48.0
+    due_hour: int = 6  # `monitor run` writes yesterday's digest once local time passes this
+    max_stories_per_topic: int = 50
+    atom_entries: int = 30
+    base_url: str = ""  # where the archive is published, for Atom links (optional)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    config_dir: Path = DEFAULT_CONFIG_DIR
+    store: StoreConfig = field(default_factory=StoreConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    poll: PollConfig = field(default_factory=PollConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    feeds: tuple[FeedSpec, ...] = ()
+    feeds_file: Path = Path("feeds.toml")
+    topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
+
+
+SECTIONS: tuple[str, ...] = ("store", "fetch", "poll", "extract", "translate", "classify", "stories", "digest", "mail")
+TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    config_dir: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    rule_validator: Callable[[Mapping[str, Any]], list[str]] | None = None,
+) -> Config:
+    """Load and validate ``monitor.toml``, ``feeds.toml`` and the topics file.
+
+    Args:
+        config_dir: folder holding ``monitor.toml`` (default ``./config``).
+        env: environment to read ``MONITOR_*`` overrides from (default os.environ).
+        overrides: dotted keys from CLI flags, e.g. ``{"store.path": "x.db"}``.
+        rule_validator: checks the raw topics table; returns error strings.
+
+    Raises:
+        ConfigError: listing every problem found, each with its key path.
+    """
+    env = os.environ if env is None else env
+    cdir = Path(config_dir or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG_DIR)
+    errors: list[str] = []
+    data = _read_toml(cdir / "monitor.toml", errors, required=False)
+    _merge(data, _env_overrides(env, errors))
+    _merge(data, _dotted(overrides or {}))
+    cfg = _build_config(cdir, data, errors)
+    feeds_raw = _read_toml(_resolve(cdir, cfg.feeds_file), errors, required=True)
+    feeds = _build_feeds(feeds_raw, errors, f"{cfg.feeds_file}")
+    topics_path = _resolve(cdir, cfg.classify.topics_file)
+    topics = _read_toml(topics_path, errors, required=False)
+    if rule_validator is not None and topics:
+        errors.extend(f"{cfg.classify.topics_file}: {e}" for e in rule_validator(topics))
+    if errors:
+        raise ConfigError(errors)
+    return dataclasses.replace(cfg, feeds=feeds, topics=topics)
+
+
+def resolve_path(cfg: Config, path: Path) -> Path:
+    """Resolve a configured path against the config folder."""
+    return _resolve(cfg.config_dir, path)
+
+
+def _resolve(base: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _read_toml(path: Path, errors: list[str], *, required: bool) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        if required:
+            errors.append(f"{path}: file not found")
+    except tomllib.TOMLDecodeError as e:
+        errors.append(f"{path}: invalid TOML: {e}")
+    except OSError as e:
+        errors.append(f"{path}: cannot read: {e}")
+    return {}
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def _env_overrides(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
+    """``MONITOR_FETCH_TIMEOUT=5`` → ``{"fetch": {"timeout": "5"}}`` (coerced later)."""
+    out: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        if rest == "db":
+            out.setdefault("store", {})["path"] = raw
+            continue
+        section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # not ours (e.g. MONITOR_SMTP_PASSWORD is read by mail at send time)
+        key = rest[len(section) + 1 :]
+        cls = _section_class(section)
+        if key in {f.name for f in dataclasses.fields(cls)}:
+            out.setdefault(section, {})[key] = _EnvString(raw)
+    return out
+
+
+class _EnvString(str):
+    """A value from the environment: coerced to the field's type, not type-checked."""
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _section_class(section: str) -> type:
+    hints = typing.get_type_hints(Config)
+    cls: type = hints[section]
+    return cls
+
+
+def _build_config(cdir: Path, data: Mapping[str, Any], errors: list[str]) -> Config:
+    _check_unknown(data, TOP_LEVEL_KEYS, "", errors)
+    kwargs: dict[str, Any] = {"config_dir": cdir.resolve()}
+    for section in SECTIONS:
+        raw = data.get(section, {})
+        if not isinstance(raw, dict):
+            errors.append(f"{section}: expected a table, got {type(raw).__name__}")
+            continue
+        kwargs[section] = _build_dataclass(_section_class(section), raw, section, errors)
+    if "feeds_file" in data:
+        kwargs["feeds_file"] = _coerce(Path, data["feeds_file"], "feeds_file", errors)
+    cfg = Config(**{k: v for k, v in kwargs.items() if v is not None})
+    _check_semantics(cfg, errors)
+    return cfg
+
+
+def _build_dataclass(cls: type, raw: Mapping[str, Any], path: str, errors: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    _check_unknown(raw, names, path, errors)
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name not in raw:
+            continue
+        value = _coerce(hints[name], raw[name], f"{path}.{name}", errors)
+        if value is not _INVALID:
+            kwargs[name] = value
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in kwargs
+    ]
+    for name in missing:
+        if name in raw:
+            return None  # already reported as invalid
+        errors.append(f"{path}.{name}: required key is missing")
+    return None if missing else cls(**kwargs)
+
+
+_INVALID = object()
+
+
+def _coerce(tp: Any, value: Any, path: str, errors: list[str]) -> Any:  # noqa: PLR0911
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, path, errors)
+    if origin is Literal:
+        if value in args:
+            return value
+        hint = _suggest(str(value), [str(a) for a in args])
+        errors.append(f"{path}: {value!r} is not one of {', '.join(map(str, args))}{hint}")
+        return _INVALID
+    if origin is tuple:
+        return _coerce_tuple(args[0], value, path, errors)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a table, got {type(value).__name__}")
+            return _INVALID
+        built = _build_dataclass(tp, value, path, errors)
+        return _INVALID if built is None else built
+    return _coerce_scalar(tp, value, path, errors)
+
+
+def _coerce_tuple(item_tp: Any, value: Any, path: str, errors: list[str]) -> Any:
+    if isinstance(value, _EnvString):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        errors.append(f"{path}: expected a list, got {type(value).__name__}")
+        return _INVALID
+    items = [_coerce(item_tp, v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+    return _INVALID if _INVALID in items else tuple(items)
+
+
+def _coerce_scalar(tp: Any, value: Any, path: str, errors: list[str]) -> Any:
+    if isinstance(value, _EnvString):
+        return _coerce_env(tp, str(value), path, errors)
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, str):
+        return value
+    if tp is Path and isinstance(value, str):
+        return Path(value)
+    want = getattr(tp, "__name__", str(tp))
+    errors.append(f"{path}: expected {want}, got {type(value).__name__} {value!r}")
+    return _INVALID
+
+
+def _coerce_env(tp: Any, raw: str, path: str, errors: list[str]) -> Any:
+    try:
+        if tp is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if tp in (int, float, Path, str):
+            return tp(raw)
+    except ValueError:
+        pass
+    want = getattr(tp, "__name__", str(tp))
+    errors.append(f"{path} (from environment): cannot read {raw!r} as {want}")
+    return _INVALID
+
+
+def _check_unknown(raw: Mapping[str, Any], known: typing.Sequence[str], path: str, errors: list[str]) -> None:
+    for key in raw:
+        if key not in known:
+            where = f"{path}.{key}" if path else key
+            errors.append(f"{where}: unknown key{_suggest(key, known)}")
+
+
+def _suggest(word: str, choices: typing.Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_semantics(cfg: Config, errors: list[str]) -> None:
+    positive = {
+        "fetch.timeout": cfg.fetch.timeout,
+        "fetch.total_timeout": cfg.fetch.total_timeout,
+        "fetch.max_feed_bytes": cfg.fetch.max_feed_bytes,
+        "fetch.max_page_bytes": cfg.fetch.max_page_bytes,
+        "fetch.per_host_concurrency": cfg.fetch.per_host_concurrency,
+        "fetch.workers": cfg.fetch.workers,
+        "translate.threads": cfg.translate.threads,
+        "translate.batch_size": cfg.translate.batch_size,
+        "translate.beam_size": cfg.translate.beam_size,
+        "stories.num_perm": cfg.stories.num_perm,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            errors.append(f"{key}: must be greater than 0, got {value}")
+    if cfg.fetch.per_host_delay < 0:
+        errors.append(f"fetch.per_host_delay: must be >= 0, got {cfg.fetch.per_host_delay}")
+    for key in ("near_duplicate_threshold", "story_threshold"):
+        value = getattr(cfg.stories, key)
+        if not 0 < value <= 1:
+            errors.append(f"stories.{key}: must be in (0, 1], got {value}")
+    try:
+        ZoneInfo(cfg.digest.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"digest.timezone: unknown time zone {cfg.digest.timezone!r}")
+    bad = [f for f in cfg.digest.formats if f not in DIGEST_FORMATS]
+    for f in bad:
+        errors.append(f"digest.formats: unknown format {f!r}{_suggest(f, DIGEST_FORMATS)}")
+    if not 0 <= cfg.digest.due_hour <= 23:
+        errors.append(f"digest.due_hour: must be 0..23, got {cfg.digest.due_hour}")
+    if not LANG_RE.match(cfg.translate.target):
+        errors.append(f"translate.target: {cfg.translate.target!r} is not a language code")
+
+
+DIGEST_FORMATS = ("html", "txt", "md", "json", "atom")
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+def _build_feeds(raw: Mapping[str, Any], errors: list[str], where: str) -> tuple[FeedSpec, ...]:
+    _check_unknown(raw, ["feed"], where, errors)
+    entries = raw.get("feed", [])
+    if not isinstance(entries, list):
+        errors.append(f"{where}: 'feed' must be an array of tables ([[feed]])")
+        return ()
+    feeds: list[FeedSpec] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        path = f"{where}: feed[{i}]"
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            path = f"{where}: feed[{i}] ({entry['name']})"
+        spec = _coerce(FeedSpec, entry, path, errors)
+        if spec is _INVALID:
+            continue
+        _check_feed(spec, path, errors)
+        if spec.name in seen:
+            errors.append(f"{path}.name: duplicate feed name {spec.name!r} (also feed[{seen[spec.name]}])")
+        seen.setdefault(spec.name, i)
+        feeds.append(spec)
+    return tuple(feeds)
+
+
+def _check_feed(spec: FeedSpec, path: str, errors: list[str]) -> None:
+    if not spec.name.strip():
+        errors.append(f"{path}.name: must not be empty")
+    parts = urlsplit(spec.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        errors.append(f"{path}.url: {spec.url!r} is not an http(s) URL")
+    if not LANG_RE.match(spec.lang):
+        errors.append(f"{path}.lang: {spec.lang!r} is not a language code like 'ru' or 'en'")
+    if not spec.country.strip():
+        errors.append(f"{path}.country: must not be empty")

@@ -1,0 +1,249 @@
+"""Typed records passed between pipeline stages.
+
+Every record is a frozen dataclass (STYLE.md 6).  Sequences are tuples.  Every
+datetime is timezone-aware UTC (STYLE.md 9); naive values are normalised at the
+boundary that produced them (feeds.py, extract.py), never here.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TextSource(enum.StrEnum):
+    """Where an article's stored text came from (issue #2: fallback chain)."""
+
+    PAGE = "page"  # trafilatura on the fetched article page
+    FEED_CONTENT = "feed_content"  # the feed's full content (content:encoded, atom:content)
+    FEED_SUMMARY = "feed_summary"  # the feed's summary/description
+    TITLE_ONLY = "title_only"  # nothing but a headline was available
+
+
+class TranslationStatus(enum.StrEnum):
+    """State of an article in the translation stage (issue #3)."""
+
+    PENDING = "pending"  # needs translation; picked up when a model is available
+    DONE = "done"  # title and every sentence translated
+    PARTIAL = "partial"  # translated, but some sentences kept in the original (guards)
+    NOT_NEEDED = "not_needed"  # already in the target language
+    NO_MODEL = "no_model"  # no model for this language pair (kk, uz, ky, tg, or no ru->en)
+    FAILED = "failed"  # the engine failed; retried on a later run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedSpec:
+    """One `[[feed]]` entry of config/feeds.toml."""
+
+    name: str
+    url: str
+    outlet: str
+    lang: str
+    country: str
+    enabled: bool = True
+    allow_private: bool = False  # intranet sources: allow private/loopback addresses
+    topics_hint: tuple[str, ...] = ()
+
+    @property
+    def resource_id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedState:
+    """What storage remembers about a feed between runs (validators, health)."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    next_poll_at: datetime | None = None  # Retry-After / backoff
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_new_item_at: datetime | None = None
+    last_status: str | None = None  # ok | not_modified | unchanged | error
+    failure_count: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """An HTTP response body as fetched (bytes first, parse second: STYLE.md 30)."""
+
+    requested_url: str
+    final_url: str
+    status: int
+    fetched_at: datetime
+    body: bytes
+    content_type: str | None = None
+    charset: str | None = None  # declared in Content-Type, if any
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_after: datetime | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedItem:
+    """One entry of a parsed feed."""
+
+    feed_name: str
+    entry_id: str
+    link: str
+    title: str
+    published: datetime | None = None
+    summary: str = ""
+    content: str = ""  # full content when the feed carries it (HTML stripped)
+    author: str | None = None
+    lang: str | None = None  # what the feed claims
+
+    @property
+    def resource_id(self) -> tuple[str, str]:
+        return (self.feed_name, self.entry_id)
+
+    @property
+    def hash(self) -> str:
+        return stable_hash(self.link, self.title, self.summary, self.content)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedFeed:
+    """The result of parsing one feed document."""
+
+    title: str
+    items: tuple[FeedItem, ...]
+    warning: str | None = None  # feedparser bozo exception, if the feed was repaired
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extracted:
+    """Text and metadata of one article, after the extraction fallback chain."""
+
+    text: str
+    title: str
+    author: str | None
+    published: datetime | None
+    lang: str | None  # detected, whatever the feed claims
+    canonical_url: str
+    source: TextSource
+    is_teaser: bool = False  # a teaser, paywalled stub or summary: never "full text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Translation:
+    """An article's translation (issue #3)."""
+
+    src: str
+    dst: str
+    title: str | None
+    text: str | None
+    engine: str
+    status: TranslationStatus
+    flagged: int = 0  # sentences kept in the original because guards rejected them
+    note: str | None = None  # e.g. "untranslated (no kk→en model)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicMatch:
+    """Why an article was filed under one label (issue #4: explanations)."""
+
+    facet: str  # "topic" or "country"
+    label: str
+    score: float
+    rule: str  # the rule (or alias entry) that fired
+    terms: tuple[str, ...]  # rule terms that matched
+    matched: tuple[str, ...]  # the words in the text that matched them
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topics:
+    labels: tuple[TopicMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """An article as storage returns it."""
+
+    id: int
+    canonical_url: str
+    url: str
+    feed_name: str
+    outlet: str
+    country: str
+    title: str
+    text: str
+    source: TextSource | None
+    is_teaser: bool
+    author: str | None
+    published: datetime | None
+    first_seen: datetime
+    lang: str | None
+    extract_status: str
+    translation_status: TranslationStatus
+    title_en: str | None = None
+    text_en: str | None = None
+    translation_note: str | None = None
+    summary: str = ""
+    story_id: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorErrorInfo:
+    """A failure as recorded for `monitor status` (reader's ExceptionInfo)."""
+
+    type: str
+    message: str
+
+    def to_json(self) -> str:
+        return json.dumps({"type": self.type, "message": self.message}, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult(Generic[T]):
+    """Outcome of one stage for one key: a value, None (nothing to do), or an error."""
+
+    key: object
+    value: T | None | BaseException
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """Counts for the one-line summary at the end of a run (STYLE.md 25)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def line(self) -> str:
+        c = self.counts
+        return (
+            f"feeds {c.get('feeds_ok', 0)} ok / {c.get('feeds_error', 0)} error / "
+            f"{c.get('feeds_not_modified', 0)} not modified; "
+            f"articles {c.get('articles_new', 0)} new, "
+            f"{c.get('articles_extracted', 0)} extracted, "
+            f"{c.get('articles_translated', 0)} translated, "
+            f"{c.get('articles_classified', 0)} classified, "
+            f"{c.get('articles_failed', 0)} failed; "
+            f"stories {c.get('stories_new', 0)} new"
+        )
+
+
+def stable_hash(*parts: str | None) -> str:
+    """A short content hash over the given parts (None and "" hash alike)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part or "").encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:32]

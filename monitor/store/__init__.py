@@ -1,0 +1,75 @@
+"""Storage: the one class that owns the database and all SQL (STYLE.md 11).
+
+`Storage` is assembled from per-domain mixins (reader's ``_storage/``).  The
+pipeline depends only on the public methods below, never on sqlite3, so a
+PostgreSQL implementation can provide the same methods and slot in (see
+docs/design.md "Storage").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..exceptions import StorageError
+from ._articles import ArticlesMixin
+from ._base import StorageBase
+from ._digests import DigestsMixin
+from ._feeds import FeedsMixin
+from ._runs import RunsMixin
+from ._schema import VERSION, setup_schema
+from ._stories import StoriesMixin
+from ._topics import TopicsMixin
+from ._translations import TranslationsMixin
+
+__all__ = ["VERSION", "Storage"]
+
+
+class Storage(
+    FeedsMixin,
+    ArticlesMixin,
+    RunsMixin,
+    TranslationsMixin,
+    TopicsMixin,
+    StoriesMixin,
+    DigestsMixin,
+    StorageBase,
+):
+    """SQLite storage.  Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: Path | str, *, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._setup_connection()
+            setup_schema(self._db)
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot open database {self.path}: {e}") from e
+        except OSError as e:
+            raise StorageError(f"cannot create database folder for {self.path}: {e}") from e
+
+    def _setup_connection(self) -> None:
+        db = self._db
+        if self.path != ":memory:":
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StorageError(f"cannot enable WAL on {self.path} (got {mode})")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA busy_timeout = 30000")
+
+    def integrity_check(self) -> str:
+        """Return SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""
+        return str(self._query("PRAGMA integrity_check")[0][0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,323 @@
+"""Storage methods for articles and their sightings (`entries`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from ..models import (
+    Article,
+    Extracted,
+    FeedItem,
+    TextSource,
+    Translation,
+    TranslationStatus,
+)
+from ._base import StorageBase, from_db_time, to_db_time
+
+# An entry whose content keeps changing is re-processed at most this many times
+# (reader's HASH_CHANGED_LIMIT): some feeds rewrite every item on every poll.
+HASH_CHANGED_LIMIT = 3
+
+_ARTICLE_SELECT = """
+    SELECT a.*, f.outlet AS outlet, f.country AS country
+    FROM articles a JOIN feeds f ON f.name = a.feed_name
+"""
+
+
+class ArticlesMixin(StorageBase):
+    """SQL for `articles` and `entries`; each stage's status lives on the article row."""
+
+    def add_feed_items(
+        self, items: Sequence[tuple[FeedItem, str]], now: datetime
+    ) -> int:
+        """Upsert one feed's items, each with its canonical URL, in one transaction.
+
+        An article is keyed by canonical URL, a sighting by (feed, entry id): the same
+        article reached from two feeds is stored once with two sightings.
+
+        Returns:
+            The number of new articles.
+        """
+        new = 0
+        with self._tx() as db:
+            for item, canonical in items:
+                new += _upsert_item(db, item, canonical, to_db_time(now))
+        return new
+
+    def get_articles_needing_extraction(self, limit: int) -> list[tuple[Article, FeedItem]]:
+        """Articles whose page still has to be fetched and extracted, oldest first."""
+        rows = self._query(
+            _ARTICLE_SELECT + " WHERE a.extract_status = 'pending' ORDER BY a.id LIMIT ?",
+            (limit,),
+        )
+        return [(_article(r), _feed_item(r)) for r in rows]
+
+    def save_extraction(self, article_id: int, ex: Extracted, now: datetime) -> int:
+        """Store extracted text; downstream stages start again for this article.
+
+        When the page's canonical URL is already another article's, the two are the
+        same article: sightings move to the existing row and this one is dropped.
+
+        Returns:
+            The id of the article that now holds the text.
+        """
+        with self._tx() as db:
+            target = _merge_target(db, article_id, ex.canonical_url)
+            if target != article_id:
+                _merge_into(db, article_id, target)
+                return target
+            db.execute(
+                """
+                UPDATE articles SET
+                    canonical_url = :canonical_url, title = :title, text = :text,
+                    source = :source, is_teaser = :is_teaser, author = :author,
+                    lang = :lang, published = COALESCE(published, :published),
+                    extract_status = 'done', last_error = NULL,
+                    translation_status = 'pending', classify_status = 'pending',
+                    updated_at = :now
+                WHERE id = :id
+                """,
+                {
+                    "id": article_id,
+                    "canonical_url": ex.canonical_url,
+                    "title": ex.title,
+                    "text": ex.text,
+                    "source": ex.source.value,
+                    "is_teaser": ex.is_teaser,
+                    "author": ex.author,
+                    "lang": ex.lang,
+                    "published": to_db_time(ex.published),
+                    "now": to_db_time(now),
+                },
+            )
+        return article_id
+
+    def record_article_error(
+        self, article_id: int, stage: str, error: str, now: datetime
+    ) -> int:
+        """Count a failed attempt; the row stays pending for the next run.
+
+        Returns:
+            The number of attempts so far.
+        """
+        with self._tx() as db:
+            db.execute(
+                "UPDATE articles SET attempts = attempts + 1, last_error = ?,"
+                " updated_at = ? WHERE id = ?",
+                (f"{stage}: {error}", to_db_time(now), article_id),
+            )
+            row = db.execute("SELECT attempts FROM articles WHERE id = ?", (article_id,))
+            return int(row.fetchone()[0])
+
+    def get_articles_needing_translation(
+        self, statuses: Iterable[TranslationStatus], limit: int
+    ) -> list[Article]:
+        """Extracted articles whose translation status is one of `statuses`."""
+        wanted = [s.value for s in statuses]
+        marks = ",".join("?" * len(wanted))
+        rows = self._query(
+            _ARTICLE_SELECT + f" WHERE a.extract_status = 'done'"
+            f" AND a.translation_status IN ({marks}) ORDER BY a.id LIMIT ?",
+            (*wanted, limit),
+        )
+        return [_article(r) for r in rows]
+
+    def save_translation(self, article_id: int, tr: Translation, now: datetime) -> None:
+        """Store a translation; classification runs again (it also reads English)."""
+        with self._tx() as db:
+            db.execute(
+                """
+                UPDATE articles SET
+                    translation_status = :status, title_en = :title, text_en = :text,
+                    translation_engine = :engine, translation_note = :note,
+                    translation_flagged = :flagged, classify_status = 'pending',
+                    updated_at = :now
+                WHERE id = :id
+                """,
+                {
+                    "id": article_id,
+                    "status": tr.status.value,
+                    "title": tr.title,
+                    "text": tr.text,
+                    "engine": tr.engine,
+                    "note": tr.note,
+                    "flagged": tr.flagged,
+                    "now": to_db_time(now),
+                },
+            )
+
+    def get_articles_needing_classification(self, limit: int) -> list[Article]:
+        """Extracted articles not yet filed since their text last changed."""
+        rows = self._query(
+            _ARTICLE_SELECT + " WHERE a.extract_status = 'done'"
+            " AND a.classify_status = 'pending' ORDER BY a.id LIMIT ?",
+            (limit,),
+        )
+        return [_article(r) for r in rows]
+
+    def set_classify_status(self, article_ids: Iterable[int], status: str) -> None:
+        """Mark articles filed ('done') or due for re-filing ('pending')."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE articles SET classify_status = ? WHERE id = ?",
+                [(status, i) for i in article_ids],
+            )
+
+    def reset_classification(self) -> int:
+        """Mark every extracted article for re-filing (after the rules changed)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE articles SET classify_status = 'pending' WHERE extract_status = 'done'"
+            )
+            return cur.rowcount
+
+    def get_article(self, article_id: int) -> Article | None:
+        row = self._one(_ARTICLE_SELECT + " WHERE a.id = ?", (article_id,))
+        return None if row is None else _article(row)
+
+    def get_articles(self, article_ids: Iterable[int]) -> list[Article]:
+        ids = list(article_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(_ARTICLE_SELECT + f" WHERE a.id IN ({marks}) ORDER BY a.id", ids)
+        return [_article(r) for r in rows]
+
+    def get_sightings(self, article_id: int) -> list[tuple[str, str]]:
+        """(feed name, link) of every feed entry that pointed at the article."""
+        rows = self._query(
+            "SELECT feed_name, link FROM entries WHERE article_id = ? ORDER BY first_seen,"
+            " feed_name",
+            (article_id,),
+        )
+        return [(r["feed_name"], r["link"]) for r in rows]
+
+
+def _upsert_item(db: sqlite3.Connection, item: FeedItem, canonical: str, now: str | None) -> int:
+    entry = db.execute(
+        "SELECT article_id, hash, updated_count FROM entries"
+        " WHERE feed_name = ? AND entry_id = ?",
+        (item.feed_name, item.entry_id),
+    ).fetchone()
+    if entry is not None:
+        _update_known_entry(db, item, entry, now)
+        return 0
+    cur = db.execute(
+        """
+        INSERT INTO articles (canonical_url, url, feed_name, title, summary, feed_content,
+                              feed_lang, published, first_seen, author, updated_at)
+        VALUES (:canonical, :url, :feed, :title, :summary, :content, :lang, :published,
+                :now, :author, :now)
+        ON CONFLICT(canonical_url) DO NOTHING
+        """,
+        {
+            "canonical": canonical,
+            "url": item.link,
+            "feed": item.feed_name,
+            "title": item.title,
+            "summary": item.summary,
+            "content": item.content,
+            "lang": item.lang,
+            "published": to_db_time(item.published),
+            "now": now,
+            "author": item.author,
+        },
+    )
+    created = cur.rowcount == 1
+    article_id = db.execute(
+        "SELECT id FROM articles WHERE canonical_url = ?", (canonical,)
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO entries (feed_name, entry_id, article_id, link, title, published,"
+        " hash, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (item.feed_name, item.entry_id, article_id, item.link, item.title,
+         to_db_time(item.published), item.hash, now),
+    )
+    return int(created)
+
+
+def _update_known_entry(
+    db: sqlite3.Connection, item: FeedItem, entry: sqlite3.Row, now: str | None
+) -> None:
+    """A known entry changed (edited headline, fixed text): refresh, within a cap."""
+    if entry["hash"] == item.hash or entry["updated_count"] >= HASH_CHANGED_LIMIT:
+        return
+    db.execute(
+        "UPDATE entries SET hash = ?, title = ?, updated_count = updated_count + 1"
+        " WHERE feed_name = ? AND entry_id = ?",
+        (item.hash, item.title, item.feed_name, item.entry_id),
+    )
+    db.execute(
+        """
+        UPDATE articles SET title = :title, summary = :summary, feed_content = :content,
+            extract_status = 'pending', attempts = 0, updated_at = :now
+        WHERE id = :id AND feed_name = :feed
+        """,
+        {
+            "title": item.title,
+            "summary": item.summary,
+            "content": item.content,
+            "now": now,
+            "id": entry["article_id"],
+            "feed": item.feed_name,
+        },
+    )
+
+
+def _merge_target(db: sqlite3.Connection, article_id: int, canonical: str) -> int:
+    row = db.execute(
+        "SELECT id FROM articles WHERE canonical_url = ? AND id != ?", (canonical, article_id)
+    ).fetchone()
+    return article_id if row is None else int(row[0])
+
+
+def _merge_into(db: sqlite3.Connection, duplicate: int, target: int) -> None:
+    """Fold a row found to be a copy of `target` (same canonical URL after fetch)."""
+    db.execute("UPDATE entries SET article_id = ? WHERE article_id = ?", (target, duplicate))
+    for table in ("filings", "story_members", "story_features"):
+        db.execute(f"DELETE FROM {table} WHERE article_id = ?", (duplicate,))
+    db.execute("DELETE FROM articles WHERE id = ?", (duplicate,))
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        canonical_url=row["canonical_url"],
+        url=row["url"],
+        feed_name=row["feed_name"],
+        outlet=row["outlet"],
+        country=row["country"],
+        title=row["title"],
+        text=row["text"] or "",
+        source=TextSource(row["source"]) if row["source"] else None,
+        is_teaser=bool(row["is_teaser"]),
+        author=row["author"],
+        published=from_db_time(row["published"]),
+        first_seen=from_db_time(row["first_seen"]),  # type: ignore[arg-type]
+        lang=row["lang"],
+        extract_status=row["extract_status"],
+        translation_status=TranslationStatus(row["translation_status"]),
+        title_en=row["title_en"],
+        text_en=row["text_en"],
+        translation_note=row["translation_note"],
+        summary=row["summary"],
+        story_id=row["story_id"],
+        last_error=row["last_error"],
+    )
+
+
+def _feed_item(row: sqlite3.Row) -> FeedItem:
+    """Rebuild the feed's view of an article: the extraction fallback chain needs it."""
+    return FeedItem(
+        feed_name=row["feed_name"],
+        entry_id="",
+        link=row["url"],
+        title=row["title"],
+        published=from_db_time(row["published"]),
+        summary=row["summary"],
+        content=row["feed_content"],
+        author=row["author"],
+        lang=row["feed_lang"],
+    )

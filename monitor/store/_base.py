@@ -1,0 +1,63 @@
+"""Connection handling shared by the storage mixins: the only place sqlite3 is used."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from ..exceptions import StorageError
+
+
+def to_db_time(value: datetime | None) -> str | None:
+    """Store datetimes as ISO-8601 UTC text (STYLE.md 9)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime reached storage: {value!r}")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_db_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class StorageBase:
+    """Owns the connection.  Mixins add domain methods on top of `_tx` / `_query`."""
+
+    _db: sqlite3.Connection
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: commit on success, roll back on any error."""
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.Error as e:
+            raise _wrap(e) from e
+
+    def _query(self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise _wrap(e) from e
+
+    def _one(self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+
+def _wrap(e: sqlite3.Error) -> StorageError:
+    msg = str(e)
+    if "readonly" in msg or "read-only" in msg:
+        msg = f"database is read-only ({msg})"
+    elif "disk" in msg and "full" in msg:
+        msg = f"disk full ({msg})"
+    return StorageError(msg)

@@ -1,0 +1,345 @@
+"""Storage methods for the digests domain (issue #6).
+
+Read queries over articles, entries, feeds, filings and story members that the
+digest needs, plus the ``digests`` and ``deliveries`` bookkeeping tables.
+Every query orders its rows, so the same database always yields the same
+digest (issue #6 "Determinism").
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import Article, TextSource, TopicMatch, TranslationStatus
+from ._base import StorageBase, from_db_time, to_db_time
+
+_ARTICLE_COLUMNS = """
+    a.id, a.canonical_url, a.url, a.feed_name, a.title, a.summary, a.text,
+    a.source, a.is_teaser, a.author, a.published, a.first_seen,
+    COALESCE(a.lang, a.feed_lang, f.lang) AS lang, a.extract_status,
+    a.translation_status, a.title_en, a.text_en, a.translation_note,
+    COALESCE(sm.story_id, a.story_id) AS story_id, a.last_error,
+    f.outlet AS outlet, f.country AS country
+"""
+
+_ARTICLE_FROM = """
+    FROM articles a
+    JOIN feeds f ON f.name = a.feed_name
+    LEFT JOIN story_members sm ON sm.article_id = a.id
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sighting:
+    """One feed entry that pointed at an article (a copy carried by another feed)."""
+
+    article_id: int
+    feed_name: str
+    outlet: str
+    country: str
+    lang: str
+    link: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedHealth:
+    """A feed's health as the digest reports it."""
+
+    name: str
+    url: str
+    outlet: str
+    country: str
+    lang: str
+    last_status: str | None
+    last_polled_at: datetime | None
+    last_ok_at: datetime | None
+    last_new_item_at: datetime | None
+    failure_count: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestRecord:
+    """A digest that was written: its key (local day or ``since:<iso>``) and file."""
+
+    day: str
+    generated_at: datetime
+    content_hash: str
+    path: str
+
+
+class DigestsMixin(StorageBase):
+    """SQL for digests (tables: see _schema.SCHEMA)."""
+
+    # ------------------------------------------------------------------ reads
+
+    def get_articles_for_digest(
+        self, start: datetime, end: datetime, *, by: str = "time"
+    ) -> list[Article]:
+        """Articles that may belong to the window ``[start, end)``.
+
+        Args:
+            start: window start (aware).
+            end: window end (aware, exclusive).
+            by: ``"time"`` returns every article whose ``published`` *or*
+                ``first_seen`` falls in the window (the caller applies the exact
+                day rule); ``"first_seen"`` only those first seen in it.
+
+        Returns:
+            Articles ordered by id.
+        """
+        params = {"start": to_db_time(start), "end": to_db_time(end)}
+        where = "a.first_seen >= :start AND a.first_seen < :end"
+        if by == "time":
+            where = f"({where}) OR (a.published >= :start AND a.published < :end)"
+        elif by != "first_seen":
+            raise ValueError(f"unknown window rule {by!r}")
+        sql = f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM} WHERE {where} ORDER BY a.id"
+        return [_article(row) for row in self._query(sql, params)]
+
+    def get_story_articles(self, story_ids: Iterable[int]) -> list[Article]:
+        """Every member article of the given stories, ordered by id."""
+        ids = sorted(set(story_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        sql = (
+            f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM} "
+            f"WHERE COALESCE(sm.story_id, a.story_id) IN ({marks}) ORDER BY a.id"
+        )
+        return [_article(row) for row in self._query(sql, tuple(ids))]
+
+    def get_filings_for_articles(
+        self, article_ids: Iterable[int]
+    ) -> dict[int, tuple[TopicMatch, ...]]:
+        """Filings (topic and country) per article, ordered by facet then label."""
+        out: dict[int, list[TopicMatch]] = {}
+        for chunk in _chunks(sorted(set(article_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT article_id, facet, label, score, rule, terms, matched "
+                f"FROM filings WHERE article_id IN ({marks}) "
+                "ORDER BY article_id, facet, label",
+                tuple(chunk),
+            )
+            for row in rows:
+                out.setdefault(row["article_id"], []).append(_filing(row))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def get_sightings_for_articles(
+        self, article_ids: Iterable[int]
+    ) -> dict[int, tuple[Sighting, ...]]:
+        """Feed entries pointing at each article, ordered by feed name then link."""
+        out: dict[int, list[Sighting]] = {}
+        for chunk in _chunks(sorted(set(article_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT e.article_id, e.feed_name, e.link, f.outlet, f.country, f.lang "
+                "FROM entries e JOIN feeds f ON f.name = e.feed_name "
+                f"WHERE e.article_id IN ({marks}) "
+                "ORDER BY e.article_id, e.feed_name, e.link",
+                tuple(chunk),
+            )
+            for row in rows:
+                out.setdefault(row["article_id"], []).append(
+                    Sighting(
+                        article_id=row["article_id"],
+                        feed_name=row["feed_name"],
+                        outlet=row["outlet"] or row["feed_name"],
+                        country=row["country"] or "",
+                        lang=row["lang"] or "",
+                        link=row["link"],
+                    )
+                )
+        return {k: tuple(v) for k, v in out.items()}
+
+    def get_feed_health(self) -> list[FeedHealth]:
+        """Health fields of every known feed, ordered by name."""
+        rows = self._query(
+            "SELECT name, url, outlet, country, lang, last_status, last_polled_at, "
+            "last_ok_at, last_new_item_at, failure_count, last_error "
+            "FROM feeds ORDER BY name"
+        )
+        return [
+            FeedHealth(
+                name=r["name"],
+                url=r["url"],
+                outlet=r["outlet"] or r["name"],
+                country=r["country"] or "",
+                lang=r["lang"] or "",
+                last_status=r["last_status"],
+                last_polled_at=from_db_time(r["last_polled_at"]),
+                last_ok_at=from_db_time(r["last_ok_at"]),
+                last_new_item_at=from_db_time(r["last_new_item_at"]),
+                failure_count=int(r["failure_count"] or 0),
+                last_error=r["last_error"],
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ digests
+
+    def add_digest(
+        self, day: str, *, generated_at: datetime, content_hash: str, path: str
+    ) -> None:
+        """Record (or replace) the digest written for ``day``."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO digests (day, generated_at, content_hash, path) "
+                "VALUES (:day, :at, :hash, :path) ON CONFLICT(day) DO UPDATE SET "
+                "generated_at = :at, content_hash = :hash, path = :path",
+                {
+                    "day": day,
+                    "at": to_db_time(generated_at),
+                    "hash": content_hash,
+                    "path": path,
+                },
+            )
+
+    def get_digests(self) -> list[DigestRecord]:
+        """Every recorded digest, oldest key first."""
+        rows = self._query(
+            "SELECT day, generated_at, content_hash, path FROM digests ORDER BY day"
+        )
+        return [_digest_record(r) for r in rows]
+
+    def get_last_digest(self, *, daily: bool | None = None) -> DigestRecord | None:
+        """The most recently generated digest.
+
+        Args:
+            daily: True for calendar-day digests only, False for ``since:``
+                digests only, None for either.
+        """
+        where = {True: "WHERE day NOT LIKE 'since:%'", False: "WHERE day LIKE 'since:%'"}
+        row = self._one(
+            "SELECT day, generated_at, content_hash, path FROM digests "
+            f"{where.get(daily, '') if daily is not None else ''} "
+            "ORDER BY generated_at DESC, day DESC LIMIT 1"
+        )
+        return None if row is None else _digest_record(row)
+
+    def get_last_digest_day(self) -> str | None:
+        """The latest calendar day (``YYYY-MM-DD``) that has a digest."""
+        row = self._one(
+            "SELECT max(day) FROM digests WHERE day NOT LIKE 'since:%'"
+        )
+        return None if row is None else row[0]
+
+    # ------------------------------------------------------------------ deliveries
+
+    def has_delivery(self, day: str, recipient: str) -> bool:
+        """Whether the digest for ``day`` was already sent to ``recipient``."""
+        row = self._one(
+            "SELECT 1 FROM deliveries WHERE day = ? AND recipient = ?",
+            (day, recipient.lower()),
+        )
+        return row is not None
+
+    def add_delivery(
+        self, day: str, recipient: str, *, sent_at: datetime, message_id: str
+    ) -> None:
+        """Record that the digest for ``day`` reached ``recipient`` (replaces)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO deliveries (day, recipient, sent_at, message_id) "
+                "VALUES (:day, :rcpt, :at, :mid) ON CONFLICT(day, recipient) "
+                "DO UPDATE SET sent_at = :at, message_id = :mid",
+                {
+                    "day": day,
+                    "rcpt": recipient.lower(),
+                    "at": to_db_time(sent_at),
+                    "mid": message_id,
+                },
+            )
+
+    def get_deliveries(self, day: str) -> list[tuple[str, datetime, str]]:
+        """``(recipient, sent_at, message_id)`` for ``day``, by recipient."""
+        rows = self._query(
+            "SELECT recipient, sent_at, message_id FROM deliveries "
+            "WHERE day = ? ORDER BY recipient",
+            (day,),
+        )
+        return [
+            (r["recipient"], _aware(r["sent_at"]), r["message_id"]) for r in rows
+        ]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _aware(value: str) -> datetime:
+    parsed = from_db_time(value)
+    assert parsed is not None  # NOT NULL columns
+    return parsed
+
+
+def _article(row: sqlite3.Row) -> Article:
+    source = row["source"]
+    status = row["translation_status"] or TranslationStatus.PENDING.value
+    try:
+        tstatus = TranslationStatus(status)
+    except ValueError:
+        tstatus = TranslationStatus.PENDING
+    return Article(
+        id=row["id"],
+        canonical_url=row["canonical_url"],
+        url=row["url"],
+        feed_name=row["feed_name"],
+        outlet=row["outlet"] or row["feed_name"],
+        country=row["country"] or "",
+        title=row["title"] or "",
+        text=row["text"] or "",
+        source=TextSource(source) if source in set(TextSource) else None,
+        is_teaser=bool(row["is_teaser"]),
+        author=row["author"],
+        published=from_db_time(row["published"]),
+        first_seen=_aware(row["first_seen"]),
+        lang=row["lang"],
+        extract_status=row["extract_status"],
+        translation_status=tstatus,
+        title_en=row["title_en"],
+        text_en=row["text_en"],
+        translation_note=row["translation_note"],
+        summary=row["summary"] or "",
+        story_id=row["story_id"],
+        last_error=row["last_error"],
+    )
+
+
+def _json_list(raw: str | None) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw or "[]")
+    except json.JSONDecodeError:
+        return ()
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def _filing(row: sqlite3.Row) -> TopicMatch:
+    return TopicMatch(
+        facet=row["facet"],
+        label=row["label"],
+        score=float(row["score"]),
+        rule=row["rule"],
+        terms=_json_list(row["terms"]),
+        matched=_json_list(row["matched"]),
+    )
+
+
+def _digest_record(row: sqlite3.Row) -> DigestRecord:
+    return DigestRecord(
+        day=row["day"],
+        generated_at=_aware(row["generated_at"]),
+        content_hash=row["content_hash"],
+        path=row["path"],
+    )

@@ -1,0 +1,109 @@
+"""Storage methods for feeds: configured list, HTTP validators and health."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import FeedSpec, FeedState
+from ._base import StorageBase, from_db_time, to_db_time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollOutcome:
+    """What one poll of one feed changed."""
+
+    status: str  # ok | not_modified | unchanged | error
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    error: str | None = None
+    next_poll_at: datetime | None = None
+    new_items: int = 0
+
+
+class FeedsMixin(StorageBase):
+    """SQL for the `feeds` table."""
+
+    def sync_feeds(self, specs: Iterable[FeedSpec]) -> None:
+        """Insert configured feeds; a changed URL forgets the old validators."""
+        with self._tx() as db:
+            for spec in specs:
+                db.execute(
+                    """
+                    INSERT INTO feeds (name, url, outlet, lang, country)
+                    VALUES (:name, :url, :outlet, :lang, :country)
+                    ON CONFLICT(name) DO UPDATE SET
+                        etag = CASE WHEN url = excluded.url THEN etag END,
+                        last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                        content_hash = CASE WHEN url = excluded.url THEN content_hash END,
+                        url = excluded.url, outlet = excluded.outlet,
+                        lang = excluded.lang, country = excluded.country
+                    """,
+                    {
+                        "name": spec.name,
+                        "url": spec.url,
+                        "outlet": spec.outlet,
+                        "lang": spec.lang,
+                        "country": spec.country,
+                    },
+                )
+
+    def get_feed_states(self) -> dict[str, FeedState]:
+        """Every known feed's state, by name."""
+        rows = self._query("SELECT * FROM feeds ORDER BY name")
+        return {row["name"]: _feed_state(row) for row in rows}
+
+    def update_feed_polled(self, name: str, outcome: PollOutcome, now: datetime) -> None:
+        """Record the outcome of one poll (validators, health, backoff)."""
+        ok = outcome.status != "error"
+        with self._tx() as db:
+            db.execute(
+                """
+                UPDATE feeds SET
+                    last_polled_at = :now,
+                    last_status = :status,
+                    next_poll_at = :next_poll_at,
+                    etag = CASE WHEN :ok AND :status != 'not_modified' THEN :etag ELSE etag END,
+                    last_modified = CASE WHEN :ok AND :status != 'not_modified'
+                                         THEN :last_modified ELSE last_modified END,
+                    content_hash = COALESCE(:content_hash, content_hash),
+                    last_ok_at = CASE WHEN :ok THEN :now ELSE last_ok_at END,
+                    last_new_item_at = CASE WHEN :new_items > 0 THEN :now
+                                            ELSE last_new_item_at END,
+                    failure_count = CASE WHEN :ok THEN 0 ELSE failure_count + 1 END,
+                    last_error = CASE WHEN :ok THEN NULL ELSE :error END
+                WHERE name = :name
+                """,
+                {
+                    "name": name,
+                    "now": to_db_time(now),
+                    "status": outcome.status,
+                    "ok": ok,
+                    "etag": outcome.etag,
+                    "last_modified": outcome.last_modified,
+                    "content_hash": outcome.content_hash,
+                    "next_poll_at": to_db_time(outcome.next_poll_at),
+                    "new_items": outcome.new_items,
+                    "error": outcome.error,
+                },
+            )
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    return FeedState(
+        name=row["name"],
+        url=row["url"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        content_hash=row["content_hash"],
+        next_poll_at=from_db_time(row["next_poll_at"]),
+        last_polled_at=from_db_time(row["last_polled_at"]),
+        last_ok_at=from_db_time(row["last_ok_at"]),
+        last_new_item_at=from_db_time(row["last_new_item_at"]),
+        last_status=row["last_status"],
+        failure_count=row["failure_count"],
+        last_error=row["last_error"],
+    )

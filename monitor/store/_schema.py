@@ -1,0 +1,213 @@
+"""The schema, as one commented DDL string, and the migrations that reach it.
+
+``PRAGMA user_version`` holds the schema version.  A new database gets `SCHEMA`
+directly; an older one runs ``MIGRATIONS[v]`` for each version ``v`` up to
+`VERSION`, inside one transaction, followed by ``foreign_key_check``
+(STYLE.md 14).  To change the schema: edit `SCHEMA`, bump `VERSION`, add a
+migration from the previous version, and add a test in tests/test_store.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from ..exceptions import StorageError
+
+APPLICATION_ID = 0x4D4F4E31  # "MON1"
+VERSION = 1
+
+SCHEMA = """
+-- One row per configured feed: HTTP validators and health, for `monitor status`.
+CREATE TABLE feeds (
+    name              TEXT PRIMARY KEY,
+    url               TEXT NOT NULL,
+    outlet            TEXT NOT NULL DEFAULT '',
+    lang              TEXT NOT NULL DEFAULT '',
+    country           TEXT NOT NULL DEFAULT '',
+    etag              TEXT,
+    last_modified     TEXT,
+    content_hash      TEXT,              -- of the last body: catches servers that ignore validators
+    next_poll_at      TEXT,              -- Retry-After / failure backoff
+    last_polled_at    TEXT,
+    last_ok_at        TEXT,
+    last_new_item_at  TEXT,
+    last_status       TEXT,              -- ok | not_modified | unchanged | error
+    failure_count     INTEGER NOT NULL DEFAULT 0,
+    last_error        TEXT
+);
+
+-- One row per distinct article, keyed by canonical URL: the same article reached
+-- from two feeds is stored once (its sightings are in `entries`).
+CREATE TABLE articles (
+    id                  INTEGER PRIMARY KEY,
+    canonical_url       TEXT NOT NULL UNIQUE,
+    url                 TEXT NOT NULL,     -- link as the feed gave it
+    feed_name           TEXT NOT NULL REFERENCES feeds(name),  -- first feed that carried it
+    title               TEXT NOT NULL DEFAULT '',
+    summary             TEXT NOT NULL DEFAULT '',   -- feed summary, HTML stripped
+    feed_content        TEXT NOT NULL DEFAULT '',   -- feed full content, HTML stripped
+    feed_lang           TEXT,
+    published           TEXT,              -- UTC; see docs/design.md "dates"
+    first_seen          TEXT NOT NULL,
+    -- extraction stage
+    extract_status      TEXT NOT NULL DEFAULT 'pending',  -- pending | done
+    text                TEXT,
+    source              TEXT,              -- page | feed_content | feed_summary | title_only
+    is_teaser           INTEGER NOT NULL DEFAULT 0,
+    author              TEXT,
+    lang                TEXT,              -- detected
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    last_error          TEXT,              -- JSON {"type", "message", "stage"}
+    -- translation stage
+    translation_status  TEXT NOT NULL DEFAULT 'pending',
+    title_en            TEXT,
+    text_en             TEXT,
+    translation_engine  TEXT,
+    translation_note    TEXT,
+    translation_flagged INTEGER NOT NULL DEFAULT 0,
+    -- classification and story stages
+    classify_status     TEXT NOT NULL DEFAULT 'pending',   -- pending | done
+    story_status        TEXT NOT NULL DEFAULT 'pending',   -- pending | done
+    story_id            INTEGER REFERENCES stories(id),
+    updated_at          TEXT NOT NULL
+);
+CREATE INDEX articles_extract ON articles(extract_status);
+CREATE INDEX articles_translation ON articles(translation_status);
+CREATE INDEX articles_classify ON articles(classify_status);
+CREATE INDEX articles_story ON articles(story_status);
+CREATE INDEX articles_published ON articles(published);
+
+-- Sightings: every (feed, entry id) that pointed at an article.
+CREATE TABLE entries (
+    feed_name     TEXT NOT NULL REFERENCES feeds(name),
+    entry_id      TEXT NOT NULL,
+    article_id    INTEGER NOT NULL REFERENCES articles(id),
+    link          TEXT NOT NULL,
+    title         TEXT NOT NULL DEFAULT '',
+    published     TEXT,
+    hash          TEXT NOT NULL,
+    first_seen    TEXT NOT NULL,
+    updated_count INTEGER NOT NULL DEFAULT 0,   -- capped: see HASH_CHANGED_LIMIT
+    PRIMARY KEY (feed_name, entry_id)
+);
+CREATE INDEX entries_article ON entries(article_id);
+
+-- Runs and failures, for `monitor status`.
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    summary     TEXT                          -- JSON counts
+);
+CREATE TABLE failures (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    stage     TEXT NOT NULL,                  -- poll | fetch | extract | translate | ...
+    resource  TEXT NOT NULL,                  -- feed name, URL or article id
+    error     TEXT NOT NULL
+);
+CREATE INDEX failures_at ON failures(at);
+
+-- Sentence-level translation cache, keyed by hash(source text, model).
+CREATE TABLE translation_cache (
+    key        TEXT PRIMARY KEY,
+    model      TEXT NOT NULL,
+    output     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- Topic and country filings with their explanations.
+CREATE TABLE filings (
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    facet      TEXT NOT NULL,                 -- topic | country
+    label      TEXT NOT NULL,
+    score      REAL NOT NULL,
+    rule       TEXT NOT NULL,
+    terms      TEXT NOT NULL,                 -- JSON list of rule terms that matched
+    matched    TEXT NOT NULL,                 -- JSON list of words in the text
+    PRIMARY KEY (article_id, facet, label)
+);
+CREATE INDEX filings_label ON filings(facet, label);
+
+-- Stories: groups of articles reporting the same event.
+CREATE TABLE stories (
+    id                INTEGER PRIMARY KEY,
+    created_at        TEXT NOT NULL,
+    representative_id INTEGER REFERENCES articles(id),
+    first_published   TEXT,
+    last_published    TEXT
+);
+CREATE TABLE story_members (
+    article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+    story_id   INTEGER NOT NULL REFERENCES stories(id),
+    relation   TEXT NOT NULL,                 -- seed | exact | near | story
+    score      REAL NOT NULL,
+    added_at   TEXT NOT NULL
+);
+CREATE INDEX story_members_story ON story_members(story_id);
+-- Per-article features kept for incremental clustering (MinHash, entities...).
+CREATE TABLE story_features (
+    article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+    published  TEXT,
+    features   BLOB NOT NULL
+);
+CREATE INDEX story_features_published ON story_features(published);
+
+-- Digests written and mails sent: a digest is never sent twice unless forced.
+CREATE TABLE digests (
+    day          TEXT NOT NULL,               -- local date, or 'since:<iso>' for since-last
+    generated_at TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    PRIMARY KEY (day)
+);
+CREATE TABLE deliveries (
+    day        TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    sent_at    TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (day, recipient)
+);
+"""
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# {from_version: function that upgrades from_version -> from_version + 1}
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def setup_schema(db: sqlite3.Connection) -> None:
+    """Create or migrate the schema; refuse files that are not ours or too new."""
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 and app_id == 0:
+        if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StorageError("database exists but was not created by monitor")
+        with db:
+            db.executescript(f"BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID};"
+                             f" PRAGMA user_version = {VERSION}; COMMIT;")
+        return
+    if app_id != APPLICATION_ID:
+        raise StorageError(f"not a monitor database (application_id={app_id:#x})")
+    if version > VERSION:
+        raise StorageError(f"database schema v{version} is newer than this monitor (v{VERSION})")
+    for v in range(version, VERSION):
+        _migrate(db, v)
+
+
+def _migrate(db: sqlite3.Connection, from_version: int) -> None:
+    migration = MIGRATIONS.get(from_version)
+    if migration is None:
+        raise StorageError(f"no migration from schema v{from_version}")
+    db.execute("BEGIN")
+    try:
+        migration(db)
+        problems = db.execute("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            raise StorageError(f"migration from v{from_version} broke foreign keys: {problems[:3]}")
+        db.execute(f"PRAGMA user_version = {from_version + 1}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
