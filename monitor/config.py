@@ -452,23 +452,29 @@ def _build_feeds(raw: Mapping[str, Any], errors: list[str], where: str) -> tuple
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
             path = f"{where}: feed[{i}] ({entry['name']})"
         spec = _coerce(FeedSpec, entry, path, errors)
-        if spec is _INVALID:
+        if isinstance(entry, dict):
+            _check_feed(entry, path, errors)
+        if spec is _INVALID or spec is None:
             continue
-        _check_feed(spec, path, errors)
         if spec.name in seen:
-            errors.append(f"{path}.name: duplicate feed name {spec.name!r} (also feed[{seen[spec.name]}])")
+            errors.append(
+                f"{path}.name: duplicate feed name {spec.name!r} (also feed[{seen[spec.name]}])"
+            )
         seen.setdefault(spec.name, i)
         feeds.append(spec)
     return tuple(feeds)
 
 
-def _check_feed(spec: FeedSpec, path: str, errors: list[str]) -> None:
-    if not spec.name.strip():
+def _check_feed(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    """Value checks beyond types, on the raw table so they run even when a key is missing."""
+    name, url, lang, country = (raw.get(k) for k in ("name", "url", "lang", "country"))
+    if isinstance(name, str) and not name.strip():
         errors.append(f"{path}.name: must not be empty")
-    parts = urlsplit(spec.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        errors.append(f"{path}.url: {spec.url!r} is not an http(s) URL")
-    if not LANG_RE.match(spec.lang):
-        errors.append(f"{path}.lang: {spec.lang!r} is not a language code like 'ru' or 'en'")
-    if not spec.country.strip():
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors.append(f"{path}.url: {url!r} is not an http(s) URL")
+    if isinstance(lang, str) and not LANG_RE.match(lang):
+        errors.append(f"{path}.lang: {lang!r} is not a language code like 'ru' or 'en'")
+    if isinstance(country, str) and not country.strip():
         errors.append(f"{path}.country: must not be empty")

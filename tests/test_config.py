@@ -1,0 +1,131 @@
+"""Config: validated once, every error with its key path, precedence flag > env > file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.exceptions import ConfigError
+
+FEED = """
+[[feed]]
+name = "tengrinews"
+url = "https://tengrinews.kz/news.rss"
+outlet = "Tengrinews"
+lang = "ru"
+country = "KZ"
+"""
+
+
+def write(tmp_path: Path, monitor: str = "", feeds: str = FEED) -> Path:
+    (tmp_path / "monitor.toml").write_text(monitor, encoding="utf-8")
+    (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
+    return tmp_path
+
+
+def errors_of(tmp_path: Path, **kwargs: object) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, **{"env": {}, **kwargs})  # type: ignore[arg-type]
+    return list(info.value.errors)
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    cfg = load_config(write(tmp_path), env={})
+    assert cfg.fetch.timeout == 20.0
+    assert cfg.feeds[0].name == "tengrinews"
+    assert cfg.config_dir == tmp_path.resolve()
+
+
+def test_every_error_is_reported_together_with_key_paths(tmp_path):
+    monitor = """
+feeds_file = "feeds.toml"
+[fetch]
+timout = 5
+workers = "many"
+per_host_delay = -1
+[digest]
+timezone = "Asia/Nowhere"
+formats = ["html", "pdff"]
+[translate]
+backend = "google"
+"""
+    feeds = FEED + FEED.replace("https://tengrinews.kz/news.rss", "ftp://x") + """
+[[feed]]
+name = "bad"
+url = "not a url"
+outlet = "X"
+lang = "russian"
+"""
+    errs = errors_of(write(tmp_path, monitor, feeds))
+    text = "\n".join(errs)
+    assert "fetch.timout: unknown key (did you mean 'timeout'?)" in text
+    assert "fetch.workers: expected int, got str 'many'" in text
+    assert "fetch.per_host_delay: must be >= 0" in text
+    assert "digest.timezone: unknown time zone 'Asia/Nowhere'" in text
+    assert "digest.formats: unknown format 'pdff' (did you mean 'pdf'" not in text
+    assert "unknown format 'pdff'" in text
+    assert "translate.backend: 'google' is not one of" in text
+    assert "duplicate feed name 'tengrinews'" in text
+    assert "'ftp://x' is not an http(s) URL" in text
+    assert "feed[2] (bad).country: required key is missing" in text
+    assert "feed[2] (bad).lang: 'russian' is not a language code" in text
+    assert len(errs) >= 10
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    errs = errors_of(write(tmp_path, "[fetch\ntimeout = 1"))
+    assert any("monitor.toml: invalid TOML" in e for e in errs)
+
+
+def test_missing_feeds_file(tmp_path):
+    (tmp_path / "monitor.toml").write_text("", encoding="utf-8")
+    errs = errors_of(tmp_path)
+    assert any("feeds.toml: file not found" in e for e in errs)
+
+
+def test_precedence_flag_over_env_over_file(tmp_path):
+    write(tmp_path, "[fetch]\ntimeout = 7\nworkers = 3\n[store]\npath = 'file.db'\n")
+    env = {"MONITOR_FETCH_TIMEOUT": "9", "MONITOR_DB": "env.db"}
+    cfg = load_config(tmp_path, env=env)
+    assert cfg.fetch.timeout == 9.0  # env beats file
+    assert cfg.fetch.workers == 3  # file beats default
+    assert cfg.store.path == Path("env.db")
+    cfg = load_config(tmp_path, env=env, overrides={"store.path": "flag.db"})
+    assert cfg.store.path == Path("flag.db")  # flag beats env
+
+
+def test_bad_environment_value_is_reported(tmp_path):
+    errs = errors_of(write(tmp_path), env={"MONITOR_FETCH_WORKERS": "lots"})
+    assert errs == ["fetch.workers (from environment): cannot read 'lots' as int"]
+
+
+def test_env_tuple_and_bool(tmp_path):
+    env = {"MONITOR_DIGEST_FORMATS": "html, txt", "MONITOR_MAIL_ENABLED": "yes"}
+    cfg = load_config(write(tmp_path), env=env)
+    assert cfg.digest.formats == ("html", "txt")
+    assert cfg.mail.enabled is True
+
+
+def test_rule_validator_errors_join_the_rest(tmp_path):
+    write(tmp_path, "[fetch]\nworkers = 0\n")
+    (tmp_path / "topics.toml").write_text("[x]\n", encoding="utf-8")
+    errs = errors_of(tmp_path, rule_validator=lambda raw: ["topic 'x': no rules"])
+    assert "fetch.workers: must be greater than 0, got 0" in errs
+    assert "topics.toml: topic 'x': no rules" in errs
+
+
+def test_recipients_are_typed(tmp_path):
+    monitor = """
+[mail]
+enabled = true
+[[mail.recipients]]
+address = "a@example.org"
+topics = ["Unrest and protests"]
+[[mail.recipients]]
+adress = "typo@example.org"
+"""
+    errs = errors_of(write(tmp_path, monitor))
+    assert "mail.recipients[1].adress: unknown key (did you mean 'address'?)" in errs
+    assert "mail.recipients[1].address: required key is missing" in errs
