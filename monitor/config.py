@@ -84,6 +84,8 @@ class TranslateConfig:
     libretranslate_api_key_env: str = "MONITOR_LIBRETRANSLATE_KEY"
     timeout: float = 120.0
     max_articles_per_run: int = 1000
+    # Argos package index, used only by `monitor models install SRC DST`.
+    index_url: str = "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,9 +1,141 @@
-"""Storage methods for the translations domain."""
+"""Storage methods for the translations domain (issue #3).
+
+The sentence cache (`translation_cache`) and the translation columns of
+`articles`.  `get_cached_translations` / `add_cached_translations` make
+`Storage` a ``monitor.translate.TranslationCache``.
+"""
 
 from __future__ import annotations
 
-from ._base import StorageBase
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import Translation, TranslationStatus
+from ._base import StorageBase, to_db_time
+
+_CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranslationTask:
+    """An article that needs the translation stage."""
+
+    article_id: int
+    title: str
+    text: str
+    lang: str | None
+    status: TranslationStatus
 
 
 class TranslationsMixin(StorageBase):
     """SQL for translations (tables: see _schema.SCHEMA)."""
+
+    def get_cached_translations(
+        self, model: str, keys: Sequence[str]
+    ) -> dict[str, str]:
+        """Return {key: output} for the cached keys of `model`."""
+        out: dict[str, str] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start : start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT key, output FROM translation_cache"
+                f" WHERE model = ? AND key IN ({marks})",
+                (model, *chunk),
+            )
+            out.update((row["key"], row["output"]) for row in rows)
+        return out
+
+    def add_cached_translations(
+        self, model: str, items: Mapping[str, str], now: datetime
+    ) -> None:
+        """Store {key: output} for `model` in one transaction (upsert)."""
+        at = to_db_time(now)
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO translation_cache (key, model, output, created_at)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET output = excluded.output,"
+                " model = excluded.model, created_at = excluded.created_at",
+                [(key, model, output, at) for key, output in items.items()],
+            )
+
+    def count_cached_translations(self, model: str | None = None) -> int:
+        """Number of cached sentences (for `model`, or all)."""
+        if model is None:
+            row = self._one("SELECT count(*) FROM translation_cache")
+        else:
+            row = self._one(
+                "SELECT count(*) FROM translation_cache WHERE model = ?", (model,)
+            )
+        return int(row[0]) if row else 0
+
+    def get_articles_for_translation(
+        self, covered: Collection[str], limit: int
+    ) -> list[TranslationTask]:
+        """Extracted articles that need translating, pending ones first.
+
+        Args:
+            covered: source languages the current translator has a model for;
+                NO_MODEL articles in these languages are selected again (a model
+                appeared since), as are FAILED ones.
+            limit: at most this many.
+        """
+        langs = sorted(covered)
+        marks = ",".join("?" * len(langs)) or "NULL"
+        rows = self._query(
+            "SELECT id, title, coalesce(text, '') AS text, lang, translation_status"
+            " FROM articles WHERE extract_status = 'done' AND ("
+            " translation_status IN ('pending', 'failed')"
+            f" OR (translation_status = 'no_model' AND lang IN ({marks})))"
+            " ORDER BY translation_status != 'pending', id LIMIT ?",
+            (*langs, limit),
+        )
+        return [
+            TranslationTask(
+                article_id=row["id"],
+                title=row["title"],
+                text=row["text"],
+                lang=row["lang"],
+                status=TranslationStatus(row["translation_status"]),
+            )
+            for row in rows
+        ]
+
+    def save_translation(
+        self, article_id: int, translation: Translation, now: datetime
+    ) -> None:
+        """Record an article's translation outcome."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE articles SET translation_status = :status, title_en = :title,"
+                " text_en = :text, translation_engine = :engine,"
+                " translation_note = :note,"
+                " translation_flagged = :flagged, updated_at = :now WHERE id = :id",
+                {
+                    "status": translation.status.value,
+                    "title": translation.title,
+                    "text": translation.text,
+                    "engine": translation.engine,
+                    "note": translation.note,
+                    "flagged": translation.flagged,
+                    "now": to_db_time(now),
+                    "id": article_id,
+                },
+            )
+
+    def set_translation_status(
+        self,
+        article_id: int,
+        status: TranslationStatus,
+        note: str | None,
+        now: datetime,
+    ) -> None:
+        """Set an article's translation status only (e.g. FAILED with a note)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE articles SET translation_status = ?, translation_note = ?,"
+                " updated_at = ? WHERE id = ?",
+                (status.value, note, to_db_time(now), article_id),
+            )

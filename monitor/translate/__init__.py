@@ -1,0 +1,217 @@
+"""Offline ru→en translation (issue #3): Argos models used directly, or LibreTranslate.
+
+Public API:
+
+- `Translator` (Protocol): ``translate_article(title, text, src) -> Translation``,
+  ``translate_articles([ArticleText]) -> [Translation]``, ``name``, ``pairs()``.
+- `make_translator(cfg, models_dir=..., cache=..., now=...)`: the configured backend.
+- `ArgosTranslator`, `LibreTranslateTranslator`, `FakeTranslator` (test double).
+- Model management: `install_from_path`, `install_from_index`, `list_installed`,
+  `apply_argos_environment` (before any ``import argostranslate``).
+- Pure helpers: `check_output` (guards), `split_sentences`, `detect_source`.
+
+Nothing here touches the network, except `install_from_index` and the
+LibreTranslate backend (which talks to the configured server only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..config import TranslateConfig
+from ..models import Translation
+from ._argos import RETRY_OPTIONS, ArgosEngine
+from ._cache import MemoryCache, TranslationCache, cache_key
+from ._core import ArticleText, ArticleTranslator, SentenceEngine, TranslateStats
+from ._fake import FakeEngine, FakeTranslator
+from ._guards import DEFAULT_LIMITS, GuardLimits, check_output
+from ._langs import detect_source
+from ._libre import LibreEngine
+from ._packages import (
+    DEFAULT_INDEX_URL,
+    InstalledPackage,
+    apply_argos_environment,
+    argos_environment,
+    install_from_index,
+    install_from_path,
+    list_installed,
+)
+from ._split import split_paragraphs, split_sentences
+
+__all__ = [
+    "DEFAULT_INDEX_URL",
+    "DEFAULT_LIMITS",
+    "RETRY_OPTIONS",
+    "ArgosTranslator",
+    "ArticleText",
+    "ArticleTranslator",
+    "FakeEngine",
+    "FakeTranslator",
+    "GuardLimits",
+    "InstalledPackage",
+    "LibreTranslateTranslator",
+    "MemoryCache",
+    "SentenceEngine",
+    "TranslateStats",
+    "TranslationCache",
+    "Translator",
+    "apply_argos_environment",
+    "argos_environment",
+    "cache_key",
+    "check_output",
+    "detect_source",
+    "install_from_index",
+    "install_from_path",
+    "list_installed",
+    "make_translator",
+    "split_paragraphs",
+    "split_sentences",
+]
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Translator(Protocol):
+    """What the pipeline needs from a translation backend."""
+
+    @property
+    def name(self) -> str:
+        """Engine + model id(s); cache keys depend on it."""
+        ...
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """Language pairs (src, dst) this translator covers."""
+        ...
+
+    def translate_article(self, title: str, text: str, src: str | None) -> Translation:
+        """Translate one article (title first, then the body paragraph by paragraph)."""
+        ...
+
+    def translate_articles(self, articles: Sequence[ArticleText]) -> list[Translation]:
+        """Translate several articles with their sentences batched together."""
+        ...
+
+
+class ArgosTranslator(ArticleTranslator):
+    """Argos packages from `models_dir`, run through CTranslate2 directly."""
+
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        target: str = "en",
+        threads: int = 2,
+        device: str = "auto",
+        compute_type: str = "int8",
+        beam_size: int = 2,
+        batch_size: int = 32,
+        max_sentence_chars: int = 1000,
+        cache: TranslationCache | None = None,
+        now: Clock = _utcnow,
+        limits: GuardLimits = DEFAULT_LIMITS,
+        decode_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        engine = ArgosEngine(
+            models_dir,
+            threads=threads,
+            device=device,
+            compute_type=compute_type,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            decode_options=decode_options,
+        )
+        super().__init__(
+            engine,
+            target=target,
+            cache=cache,
+            now=now,
+            limits=limits,
+            max_sentence_chars=max_sentence_chars,
+        )
+
+
+class LibreTranslateTranslator(ArticleTranslator):
+    """A LibreTranslate server at `url` (same splitting, cache and guards)."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        *,
+        target: str = "en",
+        batch_size: int = 32,
+        max_sentence_chars: int = 1000,
+        cache: TranslationCache | None = None,
+        now: Clock = _utcnow,
+        limits: GuardLimits = DEFAULT_LIMITS,
+    ) -> None:
+        engine = LibreEngine(url, api_key, timeout, batch_size=batch_size)
+        super().__init__(
+            engine,
+            target=target,
+            cache=cache,
+            now=now,
+            limits=limits,
+            max_sentence_chars=max_sentence_chars,
+        )
+
+
+def make_translator(
+    cfg: TranslateConfig,
+    *,
+    models_dir: Path,
+    cache: TranslationCache | None = None,
+    now: Clock = _utcnow,
+    api_key: str | None = None,
+) -> ArticleTranslator:
+    """Build the backend chosen by ``translate.backend``.
+
+    Cheap: no model is loaded until the first article needs it.
+
+    Args:
+        cfg: the ``[translate]`` config section.
+        models_dir: ``translate.models_dir`` resolved against the config folder.
+        cache: where sentence translations are cached (the Storage), or None;
+            ignored when ``translate.cache`` is false.
+        now: the pipeline's clock (cache timestamps).
+        api_key: LibreTranslate key (read from ``translate.libretranslate_api_key_env``
+            by the caller), if any.
+
+    Returns:
+        An `ArticleTranslator`.  With ``backend = "none"`` it covers no pair:
+        every non-target article becomes NO_MODEL.
+    """
+    cache = cache if cfg.cache else None
+    common: dict[str, Any] = {
+        "target": cfg.target,
+        "cache": cache,
+        "now": now,
+        "max_sentence_chars": cfg.max_sentence_chars,
+    }
+    if cfg.backend == "libretranslate":
+        return LibreTranslateTranslator(
+            cfg.libretranslate_url,
+            api_key,
+            cfg.timeout,
+            batch_size=cfg.batch_size,
+            **common,
+        )
+    if cfg.backend == "none":
+        return FakeTranslator(pairs=(), target=cfg.target, cache=None, now=now)
+    return ArgosTranslator(
+        models_dir,
+        threads=cfg.threads,
+        device=cfg.device,
+        compute_type=cfg.compute_type,
+        beam_size=cfg.beam_size,
+        batch_size=cfg.batch_size,
+        **common,
+    )

@@ -1,0 +1,207 @@
+"""The Argos backend: an installed package's CTranslate2 model, used directly.
+
+argostranslate's own path (``translate.translate``) re-splits sentences with
+Stanza/spaCy/MiniSBD and batches by 32 *tokens*, i.e. about one sentence per
+CTranslate2 call (PROVENANCE.md).  Here each package's model and SentencePiece
+processor are loaded once, and many sentences go into each ``translate_batch``.
+argostranslate itself is never imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import TranslateError
+from ._core import TranslateStats
+from ._packages import InstalledPackage, list_installed
+
+logger = logging.getLogger(__name__)
+
+# Settings for the second attempt at a sentence the guards rejected.
+RETRY_OPTIONS: Mapping[str, Any] = {
+    "beam_size": 4,
+    "repetition_penalty": 1.3,
+    "no_repeat_ngram_size": 3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    translator: Any  # ctranslate2.Translator
+    sp: Any  # sentencepiece.SentencePieceProcessor
+    prefix: str
+
+
+class ArgosEngine:
+    """A `SentenceEngine` over the Argos packages installed in a models folder."""
+
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        threads: int = 2,
+        device: str = "auto",
+        compute_type: str = "int8",
+        beam_size: int = 2,
+        batch_size: int = 32,
+        decode_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Find the installed packages; models are loaded on first use, once.
+
+        Args:
+            models_dir: ``translate.models_dir``.
+            threads: CPU threads per translation (``intra_threads``).
+            device: ``auto`` (GPU when CTranslate2 sees one), ``cpu`` or ``cuda``.
+            compute_type: CTranslate2 compute type; ``int8`` becomes
+                ``int8_float16`` on GPU.
+            beam_size: beam width for the first attempt.
+            batch_size: sentences per ``translate_batch`` chunk.
+            decode_options: extra ``translate_batch`` arguments (benchmarks force
+                the decode length with min/max_decoding_length).
+        """
+        self.models_dir = models_dir
+        self.threads = threads
+        self.device = device
+        self.compute_type = compute_type
+        self.beam_size = beam_size
+        self.batch_size = batch_size
+        self.decode_options = dict(decode_options or {})
+        self.packages: dict[tuple[str, str], InstalledPackage] = {}
+        for pkg in list_installed(models_dir):  # sorted by version: the newest wins
+            self.packages[(pkg.from_code, pkg.to_code)] = pkg
+        self._loaded: dict[tuple[str, str], _Loaded] = {}
+        self._failed: dict[tuple[str, str], TranslateError] = {}
+
+    @property
+    def name(self) -> str:
+        ids = sorted(p.model_id for p in self.packages.values())
+        return ",".join(ids) if ids else "argos:none"
+
+    @property
+    def can_retry(self) -> bool:
+        return True
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        return frozenset(self.packages)
+
+    def model_id(self, src: str, dst: str) -> str:
+        return self.packages[(src, dst)].model_id
+
+    def load(self, src: str, dst: str) -> _Loaded:
+        """Load (once) the model for a pair.
+
+        Raises:
+            TranslateError: no package for the pair, or it failed to load (the
+                error is remembered: later calls fail fast with the same error).
+        """
+        pair = (src, dst)
+        if pair in self._loaded:
+            return self._loaded[pair]
+        if pair in self._failed:
+            raise self._failed[pair]
+        if pair not in self.packages:
+            raise TranslateError(
+                f"no {src}→{dst} model installed", resource=self.models_dir
+            )
+        try:
+            loaded = self._load(self.packages[pair])
+        except TranslateError as e:
+            self._failed[pair] = e
+            raise
+        self._loaded[pair] = loaded
+        return loaded
+
+    def _load(self, pkg: InstalledPackage) -> _Loaded:
+        import ctranslate2  # heavy: imported on first use
+        import sentencepiece
+
+        device, compute_type = self._device(ctranslate2)
+        try:
+            translator = ctranslate2.Translator(
+                str(pkg.path / "model"),
+                device=device,
+                compute_type=compute_type,
+                intra_threads=self.threads,
+                inter_threads=1,
+            )
+            sp = sentencepiece.SentencePieceProcessor(
+                model_file=str(pkg.path / "sentencepiece.model")
+            )
+        except (RuntimeError, ValueError, OSError) as e:
+            raise TranslateError(f"cannot load model: {e}", resource=pkg.path) from e
+        logger.info(
+            "loaded model=%s device=%s compute_type=%s threads=%d",
+            pkg.model_id,
+            device,
+            compute_type,
+            self.threads,
+        )
+        return _Loaded(translator=translator, sp=sp, prefix=pkg.target_prefix)
+
+    def _device(self, ctranslate2: Any) -> tuple[str, str]:
+        device = self.device
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = self.compute_type
+        if device == "cuda" and compute_type == "int8":
+            compute_type = "int8_float16"
+        if compute_type not in ctranslate2.get_supported_compute_types(device):
+            logger.warning(
+                "compute_type=%s unsupported on device=%s: using auto",
+                compute_type,
+                device,
+            )
+            compute_type = "auto"
+        return device, compute_type
+
+    def translate(
+        self,
+        src: str,
+        dst: str,
+        sentences: list[str],
+        *,
+        retry: bool,
+        stats: TranslateStats,
+    ) -> list[str]:
+        """Translate sentences, one ``translate_batch`` per `batch_size` chunk."""
+        model = self.load(src, dst)
+        options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
+        if retry:
+            options.update(RETRY_OPTIONS)
+        out: list[str] = []
+        for start in range(0, len(sentences), self.batch_size):
+            chunk = sentences[start : start + self.batch_size]
+            out.extend(self._batch(model, chunk, options))
+            stats.model_calls += 1
+        return out
+
+    def _batch(
+        self, model: _Loaded, sentences: list[str], options: dict[str, Any]
+    ) -> list[str]:
+        tokens = model.sp.encode(sentences, out_type=str)
+        prefix = [[model.prefix]] * len(tokens) if model.prefix else None
+        try:
+            results = model.translator.translate_batch(
+                tokens,
+                target_prefix=prefix,
+                max_batch_size=self.batch_size,
+                replace_unknowns=True,
+                length_penalty=0.2,
+                **options,
+            )
+        except (RuntimeError, ValueError) as e:
+            raise TranslateError(
+                f"translation failed: {e}", resource=self.models_dir
+            ) from e
+        return [self._decode(model, r.hypotheses[0]) for r in results]
+
+    @staticmethod
+    def _decode(model: _Loaded, pieces: list[str]) -> str:
+        if model.prefix and pieces[:1] == [model.prefix]:
+            pieces = pieces[1:]
+        text: str = model.sp.decode_pieces(pieces)
+        return text.replace("▁", " ").strip()

@@ -1,0 +1,55 @@
+"""The sentence-level translation cache (issue #3).
+
+Keyed by sha256(model id, source sentence): reposted or re-fetched articles and
+repeated boilerplate cost no model time the second time.  A sentence the guards
+rejected is cached too, as the empty string, because decoding is deterministic:
+the same model would reject it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+REJECTED = ""  # cached value meaning "guards rejected every attempt"
+
+
+class TranslationCache(Protocol):
+    """What the translator needs from storage (``monitor.store.Storage`` has it)."""
+
+    def get_cached_translations(
+        self, model: str, keys: Sequence[str]
+    ) -> dict[str, str]:
+        """Return {key: output} for the keys that are cached."""
+        ...
+
+    def add_cached_translations(
+        self, model: str, items: Mapping[str, str], now: datetime
+    ) -> None:
+        """Store {key: output}; existing keys are overwritten."""
+        ...
+
+
+def cache_key(model: str, sentence: str) -> str:
+    """The cache key of one source sentence under one model."""
+    return hashlib.sha256(f"{model}\x00{sentence}".encode()).hexdigest()
+
+
+class MemoryCache:
+    """An in-memory `TranslationCache`, for tests and one-off runs."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_cached_translations(
+        self, model: str, keys: Sequence[str]
+    ) -> dict[str, str]:
+        return {k: self.entries[(model, k)] for k in keys if (model, k) in self.entries}
+
+    def add_cached_translations(
+        self, model: str, items: Mapping[str, str], now: datetime
+    ) -> None:
+        for key, output in items.items():
+            self.entries[(model, key)] = output
