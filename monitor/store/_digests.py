@@ -214,19 +214,20 @@ class DigestsMixin(StorageBase):
             daily: True for calendar-day digests only, False for ``since:``
                 digests only, None for either.
         """
-        where = {True: "WHERE day NOT LIKE 'since:%'", False: "WHERE day LIKE 'since:%'"}
+        clause = ""
+        if daily is not None:
+            clause = (
+                "WHERE day NOT LIKE 'since:%'" if daily else "WHERE day LIKE 'since:%'"
+            )
         row = self._one(
-            "SELECT day, generated_at, content_hash, path FROM digests "
-            f"{where.get(daily, '') if daily is not None else ''} "
+            f"SELECT day, generated_at, content_hash, path FROM digests {clause} "
             "ORDER BY generated_at DESC, day DESC LIMIT 1"
         )
         return None if row is None else _digest_record(row)
 
     def get_last_digest_day(self) -> str | None:
         """The latest calendar day (``YYYY-MM-DD``) that has a digest."""
-        row = self._one(
-            "SELECT max(day) FROM digests WHERE day NOT LIKE 'since:%'"
-        )
+        row = self._one("SELECT max(day) FROM digests WHERE day NOT LIKE 'since:%'")
         return None if row is None else row[0]
 
     # ------------------------------------------------------------------ deliveries
@@ -263,9 +264,7 @@ class DigestsMixin(StorageBase):
             "WHERE day = ? ORDER BY recipient",
             (day,),
         )
-        return [
-            (r["recipient"], _aware(r["sent_at"]), r["message_id"]) for r in rows
-        ]
+        return [(r["recipient"], _aware(r["sent_at"]), r["message_id"]) for r in rows]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -277,9 +276,7 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
 
 
 def _aware(value: str) -> datetime:
-    parsed = from_db_time(value)
-    assert parsed is not None  # NOT NULL columns
-    return parsed
+    return datetime.fromisoformat(value)
 
 
 def _article(row: sqlite3.Row) -> Article:

@@ -1,0 +1,269 @@
+"""The daily digest (issue #6): build, write, mail.
+
+    storage ──build_digest──▶ Digest ──write_digest──▶ YYYY/MM/day.{html,txt,md,json}
+                                 │                      index.html, atom.xml
+                                 └──send_digest──▶ SMTP (per-recipient topics,
+                                                    never twice unless forced)
+
+`build_digest` is deterministic: the same database and the same ``now`` give a
+byte-identical digest in every format (``now`` only shows as "generated at").
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from ..config import Config, DigestConfig, resolve_path
+from ..exceptions import DeliveryError
+from ..mail import build_message, send_message, smtp_session
+from ..store._digests import DigestRecord
+from ._archive import content_hash, read_archive, write_archive_files
+from ._build import DigestSource, collect_digest, filter_digest
+from ._model import (
+    Digest,
+    DigestPeriod,
+    DigestStory,
+    TopicSection,
+    day_bounds,
+    day_period,
+    effective_time,
+    local_day,
+    since_period,
+)
+from ._model import is_digest_due as _is_due
+from ._render import render_html, render_json, render_markdown, render_text
+
+__all__ = [
+    "DeliveryResult",
+    "Digest",
+    "DigestPeriod",
+    "DigestStory",
+    "TopicSection",
+    "build_digest",
+    "content_hash",
+    "day_bounds",
+    "day_period",
+    "effective_time",
+    "filter_digest",
+    "is_digest_due",
+    "local_day",
+    "read_archive",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "send_digest",
+    "since_period",
+    "write_digest",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SINCE = timedelta(hours=24)  # "since last digest" when there was none
+
+
+class DigestStore(DigestSource, Protocol):
+    """Storage methods used here beyond reading (implemented by `Storage`)."""
+
+    def get_last_digest(self, *, daily: bool | None = None) -> DigestRecord | None: ...
+
+    def add_digest(
+        self, day: str, *, generated_at: datetime, content_hash: str, path: str
+    ) -> None: ...
+
+    def has_delivery(self, day: str, recipient: str) -> bool: ...
+
+    def add_delivery(
+        self, day: str, recipient: str, *, sent_at: datetime, message_id: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryResult:
+    """What happened for one recipient: ``sent``, ``skipped`` or ``failed``."""
+
+    recipient: str
+    status: str
+    message_id: str | None = None
+    error: str | None = None
+
+
+def build_digest(
+    storage: DigestStore,
+    *,
+    day: date | None = None,
+    since: datetime | None = None,
+    cfg: DigestConfig,
+    topic_order: Sequence[str],
+    now: datetime,
+) -> Digest:
+    """Build the digest of one local day, or of everything new since a moment.
+
+    Args:
+        storage: the `Storage`.
+        day: the local calendar day (in ``cfg.timezone``) to cover.
+        since: with ``day=None``: cover articles first seen in ``[since, now)``;
+            when both are None, ``since`` is the last digest's generated-at time
+            (or 24 hours ago when there is none).
+        cfg: the digest section of the config.
+        topic_order: topic labels in configured order.
+        now: the current time; shown as "generated at" and ends "since" windows.
+
+    Returns:
+        The digest, ready for `write_digest` and `send_digest`.
+    """
+    if day is not None:
+        period = day_period(day, cfg.timezone)
+    else:
+        if since is None:
+            last = storage.get_last_digest()
+            since = last.generated_at if last else now - DEFAULT_SINCE
+        period = since_period(since, now, cfg.timezone)
+    return collect_digest(
+        storage, period=period, cfg=cfg, topic_order=topic_order, generated_at=now
+    )
+
+
+def write_digest(
+    digest: Digest, cfg: Config, storage: DigestStore | None = None
+) -> list[Path]:
+    """Write the digest into the dated archive and refresh index.html/atom.xml.
+
+    Args:
+        digest: from `build_digest`.
+        cfg: the whole config (``digest.output_dir`` resolves against it).
+        storage: when given, the digest is recorded in the ``digests`` table.
+
+    Returns:
+        Every file written.
+    """
+    dc = cfg.digest
+    root = resolve_path(cfg, dc.output_dir)
+    paths = write_archive_files(
+        digest,
+        root,
+        formats=dc.formats,
+        title=dc.title,
+        base_url=dc.base_url,
+        atom_entries=dc.atom_entries,
+    )
+    if storage is not None:
+        storage.add_digest(
+            digest.period.key,
+            generated_at=digest.generated_at,
+            content_hash=content_hash(digest),
+            path=str(paths[0]),
+        )
+    return paths
+
+
+def is_digest_due(
+    now: datetime, last_digest_day: date | None, cfg: DigestConfig
+) -> date | None:
+    """The day whose digest `monitor run` should write now, or None (pure).
+
+    Yesterday's digest is due once local time passes ``cfg.due_hour``; missed
+    days are caught up one per call, oldest first (at most a week back).
+    """
+    return _is_due(now, last_digest_day, tz=cfg.timezone, due_hour=cfg.due_hour)
+
+
+def send_digest(
+    digest: Digest,
+    cfg: Config,
+    storage: DigestStore,
+    *,
+    env: Mapping[str, str],
+    force: bool = False,
+    now: datetime,
+) -> list[DeliveryResult]:
+    """Mail the digest to every configured recipient (their topics only).
+
+    A recipient who already received this digest key is skipped unless
+    ``force``.  A failure for one recipient is recorded in the result and the
+    others still get their mail; a connection failure fails them all.
+
+    Args:
+        digest: the full digest (filtered per recipient here).
+        cfg: the whole config (``mail`` section).
+        storage: records deliveries.
+        env: environment holding the SMTP credentials.
+        force: send again even if already delivered.
+        now: delivery time to record.
+    """
+    mc = cfg.mail
+    if not mc.enabled or not mc.recipients:
+        return []
+    key = digest.period.key
+    due = [
+        r for r in mc.recipients if force or not storage.has_delivery(key, r.address)
+    ]
+    results = [
+        DeliveryResult(recipient=r.address, status="skipped", error="already sent")
+        for r in mc.recipients
+        if r not in due
+    ]
+    if not due:
+        return results
+    try:
+        with smtp_session(mc, env) as smtp:
+            for r in due:
+                results.append(
+                    _deliver(
+                        smtp, digest, cfg, storage, r.address, r.name, r.topics, now
+                    )
+                )
+    except DeliveryError as e:
+        logger.error("digest mail failed key=%s error=%s", key, e)
+        done = {res.recipient for res in results}
+        results += [
+            DeliveryResult(recipient=r.address, status="failed", error=str(e))
+            for r in due
+            if r.address not in done
+        ]
+    return sorted(results, key=lambda res: res.recipient)
+
+
+def _deliver(
+    smtp: smtplib.SMTP,
+    digest: Digest,
+    cfg: Config,
+    storage: DigestStore,
+    address: str,
+    name: str,
+    topics: Sequence[str],
+    now: datetime,
+) -> DeliveryResult:
+    mine = filter_digest(digest, topics)
+    try:
+        msg = build_message(
+            sender=cfg.mail.sender,
+            sender_name=cfg.digest.title,
+            recipient=address,
+            recipient_name=name,
+            subject=_subject(mine),
+            text=render_text(mine),
+            html=render_html(mine),
+            date=now,
+            headers={"X-Monitor-Digest": digest.period.key},
+        )
+        message_id = send_message(smtp, msg)
+    except DeliveryError as e:
+        logger.warning("digest mail failed to=%s error=%s", address, e)
+        return DeliveryResult(recipient=address, status="failed", error=str(e))
+    storage.add_delivery(digest.period.key, address, sent_at=now, message_id=message_id)
+    return DeliveryResult(recipient=address, status="sent", message_id=message_id)
+
+
+def _subject(digest: Digest) -> str:
+    n = digest.stats.stories
+    count = (
+        "nothing new" if digest.is_empty else f"{n} {'story' if n == 1 else 'stories'}"
+    )
+    return f"{digest.title}: {digest.period.label} ({count})"

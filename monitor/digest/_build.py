@@ -1,0 +1,460 @@
+"""Assemble a `Digest` from storage rows (issue #6 "Structure").
+
+Stories are the unit: the articles of the window are grouped by story id (an
+article without one is a story of its own).  A story is filed under every topic
+any of its articles was filed under; within a topic, stories rank by the number
+of distinct outlets that carried them, then by recency, then by a stable key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ..config import DigestConfig
+from ..models import Article, TopicMatch, TranslationStatus
+from ..store._digests import FeedHealth, Sighting
+from ._model import (
+    OTHER_LABEL,
+    CopyLink,
+    Digest,
+    DigestPeriod,
+    DigestStats,
+    DigestStory,
+    FeedProblem,
+    TopicSection,
+    clean_text,
+    effective_time,
+    make_lede,
+    safe_url,
+)
+
+logger = logging.getLogger(__name__)
+
+TARGET_LANG = "en"
+_TRANSLATED = (TranslationStatus.DONE, TranslationStatus.PARTIAL)
+
+
+class DigestSource(Protocol):
+    """The storage methods a digest reads (implemented by `Storage`)."""
+
+    def get_articles_for_digest(
+        self, start: datetime, end: datetime, *, by: str = "time"
+    ) -> list[Article]: ...
+
+    def get_filings_for_articles(
+        self, article_ids: Iterable[int]
+    ) -> dict[int, tuple[TopicMatch, ...]]: ...
+
+    def get_sightings_for_articles(
+        self, article_ids: Iterable[int]
+    ) -> dict[int, tuple[Sighting, ...]]: ...
+
+    def get_feed_health(self) -> list[FeedHealth]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Member:
+    article: Article
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Filing:
+    label: str
+    score: float
+    rule: str
+    terms: tuple[str, ...]
+
+
+def collect_digest(
+    source: DigestSource,
+    *,
+    period: DigestPeriod,
+    cfg: DigestConfig,
+    topic_order: Sequence[str],
+    generated_at: datetime,
+) -> Digest:
+    """Read the window's articles, filings and feed health and build the digest."""
+    by = "time" if period.day is not None else "first_seen"
+    members = _select(
+        source.get_articles_for_digest(period.start, period.end, by=by), period
+    )
+    ids = [m.article.id for m in members]
+    filings = source.get_filings_for_articles(ids)
+    sightings = source.get_sightings_for_articles(ids)
+    groups = _group(members)
+    filed: dict[str, list[DigestStory]] = {}
+    other: list[DigestStory] = []
+    for key, group in groups.items():
+        topics = _story_topics(group, filings)
+        for label, story in _stories_for(key, group, topics, sightings, period, cfg):
+            (filed.setdefault(label, []) if label else other).append(story)
+    sections = tuple(
+        _section(label, filed[label], cfg.max_stories_per_topic)
+        for label in _label_order(filed, topic_order)
+    )
+    other_section = (
+        _section(OTHER_LABEL, other, cfg.max_stories_per_topic) if other else None
+    )
+    health = source.get_feed_health()
+    problems = _feed_problems(health, period, cfg)
+    stats = _stats(members, groups, sightings, problems, feeds=len(health))
+    logger.info(
+        "digest built period=%s articles=%d stories=%d topics=%d",
+        period.key,
+        stats.articles,
+        stats.stories,
+        len(sections),
+    )
+    return Digest(
+        title=cfg.title,
+        period=period,
+        generated_at=generated_at,
+        sections=sections,
+        other=other_section,
+        feed_problems=problems,
+        stats=stats,
+    )
+
+
+def filter_digest(digest: Digest, topics: Sequence[str]) -> Digest:
+    """The digest restricted to ``topics`` (a recipient's subscription).
+
+    An empty ``topics`` keeps everything.  "Other" is kept only when listed.
+    Matching ignores case.  Feed health is always kept.
+    """
+    if not topics:
+        return digest
+    wanted = {t.casefold() for t in topics}
+    sections = tuple(s for s in digest.sections if s.label.casefold() in wanted)
+    other = digest.other if OTHER_LABEL.casefold() in wanted else None
+    keys = {
+        st.story_key
+        for s in (*sections, *([other] if other else []))
+        for st in s.stories
+    }
+    stats = replace(digest.stats, stories=len(keys))
+    return replace(
+        digest,
+        sections=sections,
+        other=other,
+        stats=stats,
+        topics=tuple(sorted(topics)),
+    )
+
+
+# ---------------------------------------------------------------------- selection
+
+
+def _select(articles: Iterable[Article], period: DigestPeriod) -> list[_Member]:
+    out = []
+    for a in articles:
+        when = effective_time(a.published, a.first_seen)
+        if period.day is None or period.start <= when < period.end:
+            out.append(_Member(article=a, time=when))
+    return out
+
+
+def _group(members: Iterable[_Member]) -> dict[str, list[_Member]]:
+    groups: dict[str, list[_Member]] = {}
+    for m in members:
+        a = m.article
+        key = f"s{a.story_id}" if a.story_id is not None else f"a{a.id}"
+        groups.setdefault(key, []).append(m)
+    for group in groups.values():
+        group.sort(key=_rep_rank)
+    return dict(sorted(groups.items()))
+
+
+def _rep_rank(m: _Member) -> tuple[bool, bool, datetime, int]:
+    """Representative first: full text, readable in English, earliest, lowest id."""
+    a = m.article
+    return (a.is_teaser, _marker(a) is not None, m.time, a.id)
+
+
+def _story_topics(
+    group: Sequence[_Member], filings: dict[int, tuple[TopicMatch, ...]]
+) -> dict[str, _Filing]:
+    best: dict[str, _Filing] = {}
+    for m in group:
+        for f in filings.get(m.article.id, ()):
+            if f.facet != "topic":
+                continue
+            old = best.get(f.label)
+            terms = tuple(
+                sorted({*(old.terms if old else ()), *map(clean_text, f.terms)})
+            )
+            if old is None or f.score > old.score:
+                best[f.label] = _Filing(
+                    label=f.label, score=f.score, rule=f.rule, terms=terms
+                )
+            else:
+                best[f.label] = replace(old, terms=terms)
+    return best
+
+
+def _label_order(
+    filed: dict[str, list[DigestStory]], topic_order: Sequence[str]
+) -> list[str]:
+    known = [t for t in topic_order if t in filed]
+    return known + sorted(t for t in filed if t not in topic_order)
+
+
+def _section(label: str, stories: list[DigestStory], cap: int) -> TopicSection:
+    ranked = sorted(
+        stories, key=lambda s: (-s.outlets, -s.time.timestamp(), s.story_key)
+    )
+    return TopicSection(
+        label=label, stories=tuple(ranked[:cap]), omitted=max(0, len(ranked) - cap)
+    )
+
+
+# ---------------------------------------------------------------------- one story
+
+
+def _stories_for(
+    key: str,
+    group: Sequence[_Member],
+    topics: dict[str, _Filing],
+    sightings: dict[int, tuple[Sighting, ...]],
+    period: DigestPeriod,
+    cfg: DigestConfig,
+) -> list[tuple[str, DigestStory]]:
+    base = _story(key, group, sightings, period, cfg)
+    if not topics:
+        return [("", base)]
+    labels = sorted(topics)
+    return [
+        (
+            label,
+            replace(
+                base,
+                rule=clean_text(topics[label].rule),
+                terms=topics[label].terms,
+                other_topics=tuple(t for t in labels if t != label),
+            ),
+        )
+        for label in labels
+    ]
+
+
+def _story(
+    key: str,
+    group: Sequence[_Member],
+    sightings: dict[int, tuple[Sighting, ...]],
+    period: DigestPeriod,
+    cfg: DigestConfig,
+) -> DigestStory:
+    rep = group[0]
+    a = rep.article
+    headline, original = _headlines(a)
+    copies = _copies(group, sightings)
+    outlets = {a.outlet, *(c.outlet for c in copies)}
+    countries = sorted({c for c in (a.country, *(c.country for c in copies)) if c})
+    return DigestStory(
+        story_key=key,
+        headline=headline or "(no headline)",
+        original_headline=original,
+        outlet=clean_text(a.outlet),
+        country=clean_text(a.country),
+        lang=clean_text(a.lang) or "?",
+        time=rep.time,
+        local_time=_local_time(rep.time, period),
+        lede=_lede(a, cfg, headline),
+        url=safe_url(a.url) or safe_url(a.canonical_url),
+        also=copies,
+        outlets=len(outlets),
+        countries=tuple(countries),
+        translation_marker=_marker(a),
+        is_teaser=a.is_teaser,
+    )
+
+
+def _readable_in_english(a: Article) -> bool:
+    return (
+        a.translation_status is TranslationStatus.NOT_NEEDED
+        or (a.lang or "") == TARGET_LANG
+    )
+
+
+def _headlines(a: Article) -> tuple[str, str | None]:
+    title = clean_text(a.title)
+    if (
+        a.translation_status in _TRANSLATED
+        and a.title_en
+        and not _readable_in_english(a)
+    ):
+        english = clean_text(a.title_en)
+        return english, (title if title and title != english else None)
+    return title, None
+
+
+def _marker(a: Article) -> str | None:
+    if _readable_in_english(a) or a.translation_status is TranslationStatus.DONE:
+        return None
+    status = a.translation_status
+    lang = clean_text(a.lang) or "?"
+    if status is TranslationStatus.PARTIAL:
+        return "partly translated" + (
+            f" ({clean_text(a.translation_note)})" if a.translation_note else ""
+        )
+    if status is TranslationStatus.NO_MODEL:
+        return (
+            clean_text(a.translation_note)
+            or f"untranslated (no {lang}→{TARGET_LANG} model)"
+        )
+    if status is TranslationStatus.FAILED:
+        return "untranslated (translation failed)"
+    return "untranslated (translation pending)"
+
+
+def _lede(a: Article, cfg: DigestConfig, headline: str) -> str:
+    if (
+        a.translation_status in _TRANSLATED
+        and a.text_en
+        and not _readable_in_english(a)
+    ):
+        text = a.text_en
+    else:
+        text = a.text or a.summary
+    return make_lede(
+        text, sentences=cfg.lede_sentences, max_chars=_lede_cap(cfg), skip=headline
+    )
+
+
+def _lede_cap(cfg: DigestConfig) -> int:
+    return int(getattr(cfg, "lede_max_chars", 420))
+
+
+def _copies(
+    group: Sequence[_Member], sightings: dict[int, tuple[Sighting, ...]]
+) -> tuple[CopyLink, ...]:
+    rep = group[0].article
+    seen = {(rep.outlet, safe_url(rep.url))}
+    out: list[CopyLink] = []
+    candidates: list[CopyLink] = []
+    for m in group:
+        a = m.article
+        if a.id != rep.id:
+            candidates.append(
+                CopyLink(
+                    outlet=clean_text(a.outlet),
+                    country=clean_text(a.country),
+                    lang=clean_text(a.lang) or "?",
+                    url=safe_url(a.url) or safe_url(a.canonical_url),
+                    title=_headlines(a)[0],
+                )
+            )
+        for s in sightings.get(a.id, ()):
+            if s.feed_name != a.feed_name:
+                candidates.append(
+                    CopyLink(
+                        outlet=clean_text(s.outlet),
+                        country=clean_text(s.country),
+                        lang=clean_text(s.lang) or "?",
+                        url=safe_url(s.link),
+                    )
+                )
+    for c in candidates:
+        if (c.outlet, c.url) not in seen:
+            seen.add((c.outlet, c.url))
+            out.append(c)
+    return tuple(sorted(out, key=lambda c: (c.outlet.casefold(), c.lang, c.url or "")))
+
+
+def _local_time(moment: datetime, period: DigestPeriod) -> str:
+    local = moment.astimezone(ZoneInfo(period.timezone))
+    if period.day is not None and local.date() == period.day:
+        return f"{local:%H:%M}"
+    return f"{local.day} {local:%b %H:%M}"
+
+
+# ---------------------------------------------------------------------- health
+
+
+def _feed_problems(
+    feeds: Iterable[FeedHealth], period: DigestPeriod, cfg: DigestConfig
+) -> tuple[FeedProblem, ...]:
+    silent_before = period.end - timedelta(hours=cfg.silent_feed_hours)
+    out = []
+    for f in feeds:
+        problem = _feed_problem(f, period, silent_before)
+        if problem is not None:
+            out.append(problem)
+    order = {"failing": 0, "silent": 1, "never polled": 2}
+    return tuple(sorted(out, key=lambda p: (order.get(p.status, 9), p.name)))
+
+
+def _feed_problem(
+    f: FeedHealth, period: DigestPeriod, silent_before: datetime
+) -> FeedProblem | None:
+    common = {
+        "name": clean_text(f.name),
+        "outlet": clean_text(f.outlet),
+        "country": clean_text(f.country),
+    }
+    if f.last_status == "error" or f.failure_count > 0:
+        detail = f"{f.failure_count} failed poll(s) in a row"
+        if f.last_error:
+            detail += f"; last error: {_error_text(f.last_error)}"
+        return FeedProblem(
+            status="failing", detail=detail, since=_when(f.last_ok_at, period), **common
+        )
+    if f.last_polled_at is None:
+        return FeedProblem(
+            status="never polled", detail="not polled yet", since="never", **common
+        )
+    if f.last_new_item_at is None or f.last_new_item_at < silent_before:
+        hours = int((period.end - silent_before).total_seconds() // 3600)
+        return FeedProblem(
+            status="silent",
+            detail=f"no new items in the last {hours} hours",
+            since=_when(f.last_new_item_at, period),
+            **common,
+        )
+    return None
+
+
+def _error_text(raw: str) -> str:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return clean_text(raw)[:300]
+    if isinstance(value, dict) and "message" in value:
+        kind = clean_text(str(value.get("type", "")))
+        msg = clean_text(str(value["message"]))
+        return f"{kind}: {msg}"[:300] if kind else msg[:300]
+    return clean_text(raw)[:300]
+
+
+def _when(moment: datetime | None, period: DigestPeriod) -> str:
+    if moment is None:
+        return "never"
+    local = moment.astimezone(ZoneInfo(period.timezone))
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def _stats(
+    members: Sequence[_Member],
+    groups: dict[str, list[_Member]],
+    sightings: dict[int, tuple[Sighting, ...]],
+    problems: Sequence[FeedProblem],
+    *,
+    feeds: int,
+) -> DigestStats:
+    outlets = {m.article.outlet for m in members}
+    outlets |= {s.outlet for m in members for s in sightings.get(m.article.id, ())}
+    return DigestStats(
+        articles=len(members),
+        stories=len(groups),
+        outlets=len(outlets),
+        untranslated=sum(1 for m in members if _marker(m.article) is not None),
+        feeds=feeds,
+        feeds_with_problems=len(problems),
+    )

@@ -1,0 +1,319 @@
+"""The digest data model: one set of frozen records that every format renders.
+
+All text in these records is *untrusted* article content that has already been
+cleaned of control characters; renderers escape it for their own format.  URLs
+are either ``None`` or a checked http(s) URL (`safe_url`).
+
+Which timestamp decides the digest day (issue #6, issue #7 "clock and dates"):
+an article's *effective time* is its ``published`` date, unless that is missing
+or lies more than `FUTURE_TOLERANCE` after the moment the monitor first saw the
+article (a feed clock in the future); then ``first_seen`` is used.  The local
+calendar day of the effective time in the digest time zone is the article's
+day.  "Since the last digest" windows select by ``first_seen`` instead: they
+mean "new to me".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+FUTURE_TOLERANCE = timedelta(hours=1)
+OTHER_LABEL = "Other"
+
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_SPACE_RE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestPeriod:
+    """The window a digest covers: ``[start, end)`` in UTC.
+
+    Attributes:
+        key: ``YYYY-MM-DD`` for a calendar day, ``since:<iso start>`` otherwise;
+            the key of the ``digests`` / ``deliveries`` rows.
+        day: the local calendar day, or None for a "since" window.
+        timezone: IANA zone name used for day boundaries and displayed times.
+        utc_offset: the zone's offset at the window start, e.g. ``UTC+05:00``.
+    """
+
+    key: str
+    start: datetime
+    end: datetime
+    timezone: str
+    day: date | None = None
+    utc_offset: str = ""
+
+    @property
+    def slug(self) -> str:
+        """File-name stem: ``2026-11-25`` or ``2026-11-25-since-0600``."""
+        if self.day is not None:
+            return self.day.isoformat()
+        local = self.end.astimezone(ZoneInfo(self.timezone))
+        return f"{local:%Y-%m-%d}-since-{local:%H%M}"
+
+    @property
+    def label(self) -> str:
+        """Human label: ``Wednesday 25 November 2026`` or a since-range."""
+        tz = ZoneInfo(self.timezone)
+        if self.day is not None:
+            return f"{self.day:%A} {self.day.day} {self.day:%B %Y}"
+        start, end = self.start.astimezone(tz), self.end.astimezone(tz)
+        return f"{start:%d %b %Y %H:%M} – {end:%d %b %Y %H:%M}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopyLink:
+    """Another outlet's copy of a story ("also: Vlast.kz (ru)")."""
+
+    outlet: str
+    country: str
+    lang: str
+    url: str | None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestStory:
+    """One story as the analyst sees it, under one topic."""
+
+    story_key: str  # "s<story id>" or "a<article id>": stable across runs
+    headline: str  # English when available, else the original
+    original_headline: str | None  # the original, when the headline is a translation
+    outlet: str
+    country: str
+    lang: str
+    time: datetime  # effective time, UTC
+    local_time: str  # "09:40" (or "25 Nov 09:40" in multi-day windows)
+    lede: str
+    url: str | None
+    also: tuple[CopyLink, ...] = ()
+    outlets: int = 1
+    countries: tuple[str, ...] = ()
+    rule: str = ""
+    terms: tuple[str, ...] = ()
+    other_topics: tuple[str, ...] = ()
+    translation_marker: str | None = None  # e.g. "untranslated (no kk→en model)"
+    is_teaser: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicSection:
+    """A topic and its ranked stories (``omitted`` were cut by the per-topic cap)."""
+
+    label: str
+    stories: tuple[DigestStory, ...]
+    omitted: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedProblem:
+    """A feed that failed or went silent."""
+
+    name: str
+    outlet: str
+    country: str
+    status: str  # "failing" | "silent" | "never polled"
+    detail: str
+    since: str  # local time of the last success / new item, or "never"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestStats:
+    articles: int = 0
+    stories: int = 0
+    outlets: int = 0
+    untranslated: int = 0
+    feeds: int = 0
+    feeds_with_problems: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Digest:
+    """Everything one digest shows, in display order."""
+
+    title: str
+    period: DigestPeriod
+    generated_at: datetime
+    sections: tuple[TopicSection, ...]
+    other: TopicSection | None = None
+    feed_problems: tuple[FeedProblem, ...] = ()
+    stats: DigestStats = field(default_factory=DigestStats)
+    topics: tuple[str, ...] = ()  # None of a recipient filter: every topic
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no story at all falls into the window."""
+        return not self.sections and (self.other is None or not self.other.stories)
+
+    @property
+    def all_sections(self) -> tuple[TopicSection, ...]:
+        """Topic sections followed by "Other" (if it has stories)."""
+        if self.other is not None and self.other.stories:
+            return (*self.sections, self.other)
+        return self.sections
+
+
+# ---------------------------------------------------------------------- time rules
+
+
+def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    """UTC ``[start, end)`` of a local calendar day (DST-safe).
+
+    Example: 2026-11-25 in Asia/Almaty (UTC+5) is
+    2026-11-24T19:00Z .. 2026-11-25T19:00Z.
+    """
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
+
+
+def local_day(moment: datetime, tz: str) -> date:
+    """The local calendar day of an aware moment (23:30Z is the next Almaty day)."""
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
+def effective_time(published: datetime | None, first_seen: datetime) -> datetime:
+    """The timestamp that decides an article's digest day (see module doc)."""
+    if published is None or published > first_seen + FUTURE_TOLERANCE:
+        return first_seen
+    return published
+
+
+def day_period(day: date, tz: str) -> DigestPeriod:
+    """The period of one local calendar day."""
+    start, end = day_bounds(day, tz)
+    return DigestPeriod(
+        key=day.isoformat(),
+        start=start,
+        end=end,
+        timezone=tz,
+        day=day,
+        utc_offset=_offset(start, tz),
+    )
+
+
+def since_period(start: datetime, end: datetime, tz: str) -> DigestPeriod:
+    """A "since the last digest" window ``[start, end)``."""
+    utc = ZoneInfo("UTC")
+    start, end = start.astimezone(utc), end.astimezone(utc)
+    return DigestPeriod(
+        key=f"since:{start.isoformat(timespec='seconds')}",
+        start=start,
+        end=end,
+        timezone=tz,
+        utc_offset=_offset(start, tz),
+    )
+
+
+def _offset(moment: datetime, tz: str) -> str:
+    local = moment.astimezone(ZoneInfo(tz))
+    text = local.strftime("%z")  # +0500
+    return f"UTC{text[:3]}:{text[3:]}" if text else "UTC"
+
+
+def is_digest_due(
+    now: datetime,
+    last_digest_day: date | None,
+    *,
+    tz: str,
+    due_hour: int,
+    catch_up: int = 7,
+) -> date | None:
+    """Which day's digest `monitor run` should write now, if any (pure).
+
+    The digest for a local day is due once local time on the next day passes
+    ``due_hour``.  Missed days are caught up one per call, oldest first, going
+    back at most ``catch_up`` days.
+
+    Args:
+        now: the current moment (aware).
+        last_digest_day: the latest day that already has a digest, or None.
+        tz: IANA time zone of the digest.
+        due_hour: local hour (0-23) after which yesterday's digest is due.
+        catch_up: how many missed days to go back at most.
+
+    Returns:
+        The day to write, or None when nothing is due.
+    """
+    local = now.astimezone(ZoneInfo(tz))
+    target = local.date() - timedelta(days=1)
+    if local.hour < due_hour:
+        target -= timedelta(days=1)
+    oldest = target - timedelta(days=catch_up - 1)
+    if last_digest_day is None:
+        return target
+    if last_digest_day >= target:
+        return None
+    return max(last_digest_day + timedelta(days=1), oldest)
+
+
+# ---------------------------------------------------------------------- text rules
+
+
+def clean_text(value: str | None) -> str:
+    """Untrusted text → one line: NFC, no control/bidi characters, single spaces."""
+    if not value:
+        return ""
+    value = unicodedata.normalize("NFC", value)
+    value = _CONTROL_RE.sub(" ", value)
+    return _SPACE_RE.sub(" ", value).strip()
+
+
+def safe_url(value: str | None) -> str | None:
+    """An absolute http(s) URL, or None: never ``javascript:``, ``data:`` etc."""
+    if not value:
+        return None
+    value = value.strip()
+    if _CONTROL_RE.search(value) or any(c.isspace() for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return value
+
+
+# A sentence ends at . ! ? or … (optionally followed by a closing quote or
+# bracket) before whitespace and a capital or digit; initials ("A. Smith",
+# "U.S.") do not end one.
+_SENTENCE_RE = re.compile(
+    r"(?:(?<=[.!?…])|(?<=[.!?…][\"»”')\]]))"
+    r"(?<!\b\w\.)(?<!\b\w\.[\"»”')\]])"
+    r"\s+(?=[\"«“'(\[]?[A-ZА-ЯЁ0-9])"
+)
+
+
+def make_lede(text: str, *, sentences: int, max_chars: int, skip: str = "") -> str:
+    """The first ``sentences`` sentences of ``text``, capped at ``max_chars``.
+
+    Args:
+        text: article body (untrusted, any whitespace).
+        sentences: how many sentences to keep (2-3 reads well).
+        max_chars: hard cap; longer ledes are cut at a word boundary with "…".
+        skip: a headline to drop when the body repeats it as its first line.
+
+    Returns:
+        The lede, or "" when the text is empty.
+    """
+    body = clean_text(text)
+    head = clean_text(skip)
+    if head and body.startswith(head):
+        body = body[len(head) :].lstrip(" .:-—")
+    parts = [p for p in _SENTENCE_RE.split(body) if p]
+    lede = " ".join(parts[: max(1, sentences)])
+    if len(lede) <= max_chars:
+        return lede
+    cut = lede[: max_chars - 1]
+    if " " in cut[max_chars // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:—-") + "…"
