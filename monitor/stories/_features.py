@@ -1,0 +1,207 @@
+"""Per-article story features: what clustering needs, computed once and stored.
+
+`compute_features` turns a `StoryCandidate` into `StoryFeatures`; these are
+serialised into ``story_features.features`` (`features_to_bytes`) so a later
+run rebuilds its index for the time window without re-reading article text.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from datasketch import MinHash
+
+from ..config import StoriesConfig
+from ..models import Article
+from ._text import (
+    content_terms,
+    entity_keys,
+    normalise_title,
+    normalise_words,
+    shingles,
+)
+
+FORMAT_VERSION = 1
+LEAD_WORDS = 300  # body words used for terms: the lead carries the story
+MAX_TERMS = 200  # distinct terms kept per article (by frequency)
+MINHASH_SCHEME = "affine32"
+MINHASH_SEED = 1
+FUTURE_SLACK = timedelta(days=1)  # a published date further after first_seen is bogus
+_HEADER = struct.Struct("<4sI")
+_MAGIC = b"SF01"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryCandidate:
+    """An article as story clustering sees it (built by `candidate_from_article`)."""
+
+    article_id: int
+    outlet: str
+    lang: str
+    time: datetime  # when the article appeared: see `candidate_from_article`
+    title: str
+    text: str
+    title_en: str | None = None
+    text_en: str | None = None
+    is_teaser: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryFeatures:
+    """What clustering keeps about one article (stored in ``story_features``)."""
+
+    article_id: int
+    outlet: str
+    lang: str
+    time: datetime
+    title_key: str  # normalised title, for same-outlet exact duplicates
+    is_teaser: bool
+    text_len: int
+    terms: tuple[tuple[str, int], ...]  # original-language term counts
+    terms_en: tuple[tuple[str, int], ...]  # English term counts ("" when lang is en)
+    entities: tuple[str, ...]
+    minhash: bytes  # uint32 MinHash values over word shingles of the original text
+    shingle_count: int
+
+
+def candidate_from_article(article: Article) -> StoryCandidate:
+    """Build the clustering input for a stored article.
+
+    The article's time is its published date, unless that is missing or more
+    than a day after it was first seen (a bogus date); then first_seen.
+
+    Args:
+        article: as storage returns it.
+
+    Returns:
+        The candidate.
+    """
+    time = article.published
+    if time is None or time > article.first_seen + FUTURE_SLACK:
+        time = article.first_seen
+    return StoryCandidate(
+        article_id=article.id,
+        outlet=article.outlet,
+        lang=(article.lang or "").lower() or "und",
+        time=time.astimezone(UTC),
+        title=article.title,
+        text=article.text,
+        title_en=article.title_en,
+        text_en=article.text_en,
+        is_teaser=article.is_teaser,
+    )
+
+
+def _term_counts(title: str, text: str, lang: str) -> tuple[tuple[str, int], ...]:
+    title_terms = content_terms(normalise_words(title), lang)
+    body_terms = content_terms(normalise_words(text)[:LEAD_WORDS], lang)
+    counts = Counter(body_terms)
+    counts.update(title_terms * 2)  # the headline names the event: count it thrice
+    return tuple(sorted(counts.most_common(MAX_TERMS)))
+
+
+def _minhash(words: list[str], config: StoriesConfig) -> tuple[bytes, int]:
+    grams = shingles(words, config.shingle_size)
+    mh = MinHash(num_perm=config.num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
+    mh.update_batch(sorted(grams))
+    return mh.hashvalues.astype("<u4").tobytes(), len(grams)
+
+
+def compute_features(candidate: StoryCandidate, config: StoriesConfig) -> StoryFeatures:
+    """Compute the features of one article.
+
+    Args:
+        candidate: the article.
+        config: the ``[stories]`` section (num_perm, shingle_size).
+
+    Returns:
+        Its features.
+    """
+    c = candidate
+    words = normalise_words(f"{c.title}\n{c.text}")
+    has_en = c.lang != "en" and bool(c.title_en or c.text_en)
+    entities = entity_keys(c.title, c.text)
+    if has_en:
+        entities |= entity_keys(c.title_en or "", c.text_en or "")
+    minhash, count = _minhash(words, config)
+    return StoryFeatures(
+        article_id=c.article_id,
+        outlet=c.outlet,
+        lang=c.lang,
+        time=c.time,
+        title_key=normalise_title(c.title),
+        is_teaser=c.is_teaser,
+        text_len=len(c.text),
+        terms=_term_counts(c.title, c.text, c.lang),
+        terms_en=_term_counts(c.title_en or "", c.text_en or "", "en")
+        if has_en
+        else (),
+        entities=tuple(sorted(entities)),
+        minhash=minhash,
+        shingle_count=count,
+    )
+
+
+def minhash_of(features: StoryFeatures, config: StoriesConfig) -> MinHash:
+    """Rebuild a datasketch MinHash from stored values."""
+    values = np.frombuffer(features.minhash, dtype="<u4").astype(np.uint32)
+    return MinHash(
+        num_perm=config.num_perm,
+        seed=MINHASH_SEED,
+        scheme=MINHASH_SCHEME,
+        hashvalues=values,
+    )
+
+
+def features_to_bytes(features: StoryFeatures) -> bytes:
+    """Serialise features for the ``story_features`` table."""
+    f = features
+    meta = {
+        "article_id": f.article_id,
+        "outlet": f.outlet,
+        "lang": f.lang,
+        "time": f.time.isoformat(),
+        "title_key": f.title_key,
+        "is_teaser": f.is_teaser,
+        "text_len": f.text_len,
+        "terms": f.terms,
+        "terms_en": f.terms_en,
+        "entities": f.entities,
+        "shingle_count": f.shingle_count,
+    }
+    payload = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
+    return _HEADER.pack(_MAGIC, len(payload)) + payload + f.minhash
+
+
+def features_from_bytes(blob: bytes) -> StoryFeatures:
+    """Read features written by `features_to_bytes`.
+
+    Raises:
+        ValueError: the blob is not in this format (e.g. written by a newer version).
+    """
+    try:
+        magic, size = _HEADER.unpack_from(blob)
+    except struct.error as e:
+        raise ValueError(f"truncated story features ({len(blob)} bytes)") from e
+    if magic != _MAGIC:
+        raise ValueError(f"unknown story features format {magic!r}")
+    meta = json.loads(blob[_HEADER.size : _HEADER.size + size])
+    return StoryFeatures(
+        article_id=int(meta["article_id"]),
+        outlet=meta["outlet"],
+        lang=meta["lang"],
+        time=datetime.fromisoformat(meta["time"]),
+        title_key=meta["title_key"],
+        is_teaser=bool(meta["is_teaser"]),
+        text_len=int(meta["text_len"]),
+        terms=tuple((t, int(n)) for t, n in meta["terms"]),
+        terms_en=tuple((t, int(n)) for t, n in meta["terms_en"]),
+        entities=tuple(meta["entities"]),
+        minhash=bytes(blob[_HEADER.size + size :]),
+        shingle_count=int(meta["shingle_count"]),
+    )

@@ -1,0 +1,67 @@
+"""Plain-text listing of a day's stories (``monitor stories --date D``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import tzinfo
+
+from ._types import Story, StoryMember
+
+TITLE_WIDTH = 100
+
+
+def _clip(text: str, width: int = TITLE_WIDTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _member_line(m: StoryMember, tz: tzinfo | None, representative: bool) -> str:
+    when = m.published.astimezone(tz).strftime("%m-%d %H:%M") if m.published else "--"
+    mark = "*" if representative else " "
+    title = _clip(m.title)
+    if m.title_en and m.lang != "en":
+        title += f"  [en: {_clip(m.title_en, 70)}]"
+    score = "" if m.relation == "seed" else f" {m.score:.2f}"
+    return (
+        f"  {mark} {when} {m.outlet} ({m.lang or '?'}) "
+        f"{m.relation}{score}: {title}\n      {m.url}"
+    )
+
+
+def summarise_languages(story: Story) -> str:
+    """ "ru: Outlet A, Outlet B; en: Outlet C" — the outlets of a story by language."""
+    by_lang: dict[str, list[str]] = {}
+    for m in story.members:
+        outlets = by_lang.setdefault(m.lang or "?", [])
+        if m.outlet not in outlets:
+            outlets.append(m.outlet)
+    return "; ".join(f"{lang}: {', '.join(o)}" for lang, o in sorted(by_lang.items()))
+
+
+def format_stories(stories: Sequence[Story], *, tz: tzinfo | None = None) -> str:
+    """Render stories as text, largest first, the representative marked ``*``.
+
+    Args:
+        stories: e.g. from `Storage.get_stories_for_day`.
+        tz: time zone for the member times (default UTC).
+
+    Returns:
+        The listing, ending with a newline; "no stories" when empty.
+    """
+    if not stories:
+        return "no stories\n"
+    ordered = sorted(stories, key=lambda s: (-len(s.members), s.id))
+    blocks = []
+    for s in ordered:
+        rep = s.representative or s.members[0]
+        title = rep.title_en if rep.lang != "en" and rep.title_en else rep.title
+        head = (
+            f"story {s.id}: {_clip(title)}"
+            f"\n  {len(s.members)} article(s), {len(s.outlets)} outlet(s) — "
+            f"{summarise_languages(s)}"
+        )
+        lines = [
+            _member_line(m, tz, m.article_id == s.representative_id) for m in s.members
+        ]
+        blocks.append("\n".join([head, *lines]))
+    return "\n\n".join(blocks) + "\n"
