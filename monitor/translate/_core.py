@@ -115,6 +115,18 @@ class ArticleTranslator:
         self.max_sentence_chars = max_sentence_chars
         self.stats = TranslateStats()
 
+    def close(self) -> None:
+        """Release the engine's resources (HTTP connections); models stay loaded."""
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ArticleTranslator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def name(self) -> str:
         """Engine and model ids (what the cache keys depend on)."""

@@ -186,7 +186,10 @@ def install_from_path(path: Path, models_dir: Path) -> InstalledPackage:
     dest_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest_root, prefix=".install-") as tmp:
         staged = _stage(path, Path(tmp))
-        pkg = read_package(staged)  # validate before touching the installed set
+        try:
+            pkg = read_package(staged)  # validate before touching the installed set
+        except TranslateError as e:
+            raise TranslateError(e.message, resource=path) from None
         final = dest_root / staged.name
         if final.exists():
             shutil.rmtree(final)
