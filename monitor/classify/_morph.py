@@ -1,0 +1,159 @@
+"""Tokenisation and match keys: Russian lemmas, English stems, name stems.
+
+A word matches a rule term when their *key sets* intersect.  Keys come from:
+
+* Cyrillic words: every pymorphy3 normal form (all parses, so ambiguity widens
+  rather than loses matches); a Snowball stem (``~`` prefix) for words the
+  dictionary does not know; and, for capitalised words, a *name stem* (``§``
+  prefix) that strips one Russian case ending, so surnames and place names the
+  dictionary misparses (Токаев → "токай", Жанаозен → "жанаозный") still meet all
+  their forms (issue #4: no hand-written inflections).
+* Latin words: the Snowball English stem.
+
+ё/е and case are folded everywhere.  Every function here is pure and cached.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pymorphy3
+import snowballstemmer
+
+TOKEN_RE = re.compile(r"[^\W_]+(?:[-‐‑'’][^\W_]+)*")
+CYRILLIC_RE = re.compile(r"[а-яё]")
+NAME_PREFIX = "§"
+STEM_PREFIX = "~"
+# Russian noun/surname case endings, longest first (name stems only).
+_NAME_ENDINGS = (
+    "ыми", "ями", "ами", "ого", "ому",
+    "ом", "ем", "ём", "ым", "им", "ой", "ей", "ах", "ях", "ых", "их",
+    "а", "я", "у", "ю", "е", "ы", "и", "ь", "й",
+)  # fmt: skip
+# pymorphy3 grammemes of proper-noun parses (entity names keep only these lemmas).
+_PROPER_GRAMMEMES = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad", "Abbr"})
+_MIN_NAME_STEM = 2
+CACHE_SIZE = 1 << 18
+
+_morph = pymorphy3.MorphAnalyzer()
+_ru_stemmer = snowballstemmer.stemmer("russian")
+_en_stemmer = snowballstemmer.stemmer("english")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a text: its surface form and its match keys."""
+
+    surface: str
+    keys: frozenset[str]
+
+
+def fold(word: str) -> str:
+    """Lower-case and fold ё to е (and normalise apostrophes)."""
+    return word.lower().replace("ё", "е").replace("’", "'")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into words (hyphenated and apostrophised words stay whole)."""
+    return TOKEN_RE.findall(text)
+
+
+def name_stem(folded: str) -> str:
+    """Strip one Russian case ending from a (folded) proper name."""
+    for ending in _NAME_ENDINGS:
+        if folded.endswith(ending) and len(folded) - len(ending) >= _MIN_NAME_STEM:
+            return folded[: -len(ending)]
+    return folded
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cyrillic_keys(folded: str, capitalised: bool) -> frozenset[str]:
+    parses = _morph.parse(folded)
+    if not capitalised:
+        # Proper nouns are capitalised in Russian: a lower-case «песков» is sand,
+        # not the surname Песков.
+        common = [p for p in parses if not p.tag.grammemes & _PROPER_GRAMMEMES]
+        parses = common or parses
+    keys = {fold(p.normal_form) for p in parses}
+    if not _morph.word_is_known(folded):
+        keys.add(STEM_PREFIX + _ru_stemmer.stemWord(folded))
+    return frozenset(keys)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _latin_keys(folded: str) -> frozenset[str]:
+    return frozenset({_en_stemmer.stemWord(folded)})
+
+
+def _word_keys(word: str) -> frozenset[str]:
+    folded = fold(word)
+    if CYRILLIC_RE.search(folded):
+        keys = _cyrillic_keys(folded, word[:1].isupper())
+        if word[:1].isupper():
+            keys = keys | {NAME_PREFIX + name_stem(folded)}
+        return keys
+    return _latin_keys(folded)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def word_keys(word: str) -> frozenset[str]:
+    """All match keys of one surface word (a hyphenated word adds its parts' keys).
+
+    Args:
+        word: a word as it appears in a text or a rule (case matters: a capital
+            initial adds the name-stem key).
+
+    Returns:
+        The keys; two words match when their key sets intersect.
+    """
+    keys = _word_keys(word)
+    parts = re.split(r"[-‐‑]", word)
+    if len(parts) > 1:
+        for part in parts:
+            if part:
+                keys = keys | _word_keys(part)
+    return keys
+
+
+def term_keys(term: str) -> frozenset[str]:
+    """Match keys of one rule term: the whole word only, never its hyphen parts.
+
+    A text word "Алма-Аты" carries the keys of "Алма" and "Аты" too, so a rule
+    term "Ата" would still find it; a rule term "Ата-Журт" must not match every
+    "Ата", hence the asymmetry.
+    """
+    return _word_keys(term)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def name_keys(word: str) -> frozenset[str]:
+    """Match keys of one word of an entity name ("Песков", "Токаев").
+
+    A capitalised Cyrillic name keeps only its name stem and the lemmas of
+    proper-noun parses, so «Песков» does not match «песок» and «Токаев» does
+    not match «токай»; lower-case words ("памирец") are ordinary terms.
+    """
+    folded = fold(word)
+    if not CYRILLIC_RE.search(folded) or not word[:1].isupper():
+        return term_keys(word)
+    proper = {
+        fold(p.normal_form)
+        for p in _morph.parse(folded)
+        if p.tag.grammemes & _PROPER_GRAMMEMES
+    }
+    return frozenset({NAME_PREFIX + name_stem(folded), *proper})
+
+
+def analyse(text: str) -> list[Token]:
+    """Tokenise `text` and attach match keys to every word."""
+    return [Token(w, word_keys(w)) for w in tokenize(text)]
+
+
+def is_cyrillic(text: str) -> bool:
+    """True when most letters of `text` are Cyrillic."""
+    sample = text[:2000]
+    cyr = len(CYRILLIC_RE.findall(sample.lower()))
+    latin = len(re.findall(r"[a-z]", sample.lower()))
+    return cyr > latin
