@@ -96,18 +96,29 @@ def smtp_session(cfg: MailConfig, env: Mapping[str, str]) -> Iterator[smtplib.SM
         ) from e
     try:
         if user:
-            smtp.login(user, password)
+            _login(smtp, user, password, f"{cfg.host}:{cfg.port}")
         yield smtp
-    except smtplib.SMTPAuthenticationError as e:
-        raise DeliveryError(
-            f"login refused for {user}: {e.smtp_code}",
-            resource=f"{cfg.host}:{cfg.port}",
-        ) from e
     finally:
         try:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str, where: str) -> None:
+    """Log in; the password never appears in an error message."""
+    try:
+        smtp.login(user, password)
+    except smtplib.SMTPAuthenticationError as e:
+        msg = f"login refused for {user}: {e.smtp_code}"
+        raise DeliveryError(msg, resource=where) from e
+    except UnicodeEncodeError as e:
+        # smtplib sends AUTH data as ASCII only
+        msg = "SMTP user name and password must be ASCII"
+        raise DeliveryError(msg, resource=where) from e
+    except (OSError, smtplib.SMTPException) as e:
+        msg = f"login failed for {user}: {type(e).__name__}"
+        raise DeliveryError(msg, resource=where) from e
 
 
 def _connect(cfg: MailConfig) -> smtplib.SMTP:

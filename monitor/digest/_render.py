@@ -77,7 +77,15 @@ def md_escape(value: Any) -> str:
     if isinstance(value, MdSafe):
         return str(value)
     text = _MD_SPECIAL.sub(r"\\\1", str(value))
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_LINE_START.sub(_escape_marker, text)
+
+
+def _escape_marker(m: re.Match[str]) -> str:
+    """Escape a list/quote marker (a backslash before a digit would be literal)."""
+    marker = m.group(2)
+    if marker[0].isdigit():
+        return m.group(1) + marker[:-1] + "\\" + marker[-1]
+    return m.group(1) + "\\" + marker
 
 
 def md_url(url: str | None) -> MdSafe:
