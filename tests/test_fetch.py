@@ -514,18 +514,23 @@ def test_gzip_bomb_cut_off_fast(http_server, client, now, gzip_bomb):
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="compression ratio over 100:1") as exc:
         fetch(client, url, now, max_bytes=2_000_000_000)
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 10  # it stops at ~6 MB decoded, not 1 GiB
     assert exc.value.resource == url
 
 
 _MEASURE = """
-import json, resource, sys
+import json, sys
 from datetime import UTC, datetime
 from monitor.config import FetchConfig
 from monitor.fetch import fetch_url, make_client
+
+def hwm_kb():  # this process's own peak RSS (ru_maxrss also counts the parent's)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
 url, max_bytes = sys.argv[1], int(sys.argv[2])
 with make_client(FetchConfig()) as client:
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = hwm_kb()
     try:
         page = fetch_url(
             client, url, max_bytes=max_bytes, allow_private=True, total_timeout=60,
@@ -533,14 +538,17 @@ with make_client(FetchConfig()) as client:
         out = {"ok": len(page.body)}
     except Exception as e:
         out = {"error": f"{type(e).__name__}: {e}"}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = hwm_kb()
+out["base_mb"] = base / 1024
 out["growth_mb"] = (peak - base) / 1024
 print(json.dumps(out))
 """
 
 
 def measure_fetch(url: str, max_bytes: int) -> dict[str, Any]:
-    """Fetch in a fresh interpreter; report the peak RSS growth during the fetch."""
+    """Fetch in a fresh interpreter; report its peak RSS growth during the fetch."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc/self/status (Linux) to read peak RSS")
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE, url, str(max_bytes)],
         capture_output=True,
@@ -572,7 +580,7 @@ def test_large_body_memory_is_about_its_size(http_server):
     url = http_server.add("/big", stream=chunks, length=size)
     result = measure_fetch(url, max_bytes=60 * MB)
     assert result["ok"] == size, result
-    assert result["growth_mb"] < 50 * 1.5, result
+    assert 40 < result["growth_mb"] < 50 * 1.5, result  # > 40: the probe sees it
 
 
 # --------------------------------------------------------------------------- timeouts
@@ -584,16 +592,16 @@ def test_slow_headers_time_out(http_server, now):
         t0 = time.monotonic()
         with pytest.raises(FetchError, match="timed out") as exc:
             fetch(c, url, now)
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 2.5  # the server waits 3 s
     assert exc.value.resource == url
 
 
 def test_never_ending_body_cut_by_total_timeout(http_server, client, now):
     url = http_server.add("/endless", endless=True, chunk_delay=0.01)
     t0 = time.monotonic()
-    with pytest.raises(FetchError, match="total timeout exceeded while reading body"):
+    with pytest.raises(FetchError, match="total timeout exceeded"):
         fetch(client, url, now, total_timeout=1.0, max_bytes=10**12)
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 5  # the server would go on for 30 s
 
 
 def test_never_ending_fast_body_cut_by_size(http_server, client, now):
@@ -820,7 +828,7 @@ def test_fetch_many_respects_per_host_delay(http_server, client, now):
         )
         for i in range(4)
     ]
-    limiter = HostLimiter(4, 0.15)
+    limiter = HostLimiter(4, 0.3)
     results = list(
         fetch_many(
             client,
@@ -835,7 +843,7 @@ def test_fetch_many_respects_per_host_delay(http_server, client, now):
     assert len(results) == 4
     times = sorted(r.time for r in http_server.requests)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.1, gaps  # 0.15 s apart, minus scheduling jitter
+    assert min(gaps) >= 0.2, gaps  # 0.3 s apart, minus scheduling jitter
 
 
 def test_fetch_many_early_close_does_not_hang(http_server, client, now):
@@ -897,3 +905,66 @@ def test_dynamic_route(http_server, client, now):
         "/echo", lambda req: Response(body=req.headers["user-agent"].encode())
     )
     assert fetch(client, http_server.url("/echo"), now).body == UA.encode()
+
+
+def _raw_server(
+    script: Callable[[socket.socket], None],
+) -> tuple[str, Callable[[], None]]:
+    """A one-connection TCP server running ``script(conn)``; returns (url, stop)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    done = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                script(conn)
+            except OSError:
+                pass  # the client hung up: that is the point
+            done.wait(5)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def stop() -> None:
+        done.set()
+        t.join(5)
+        srv.close()
+
+    return f"http://127.0.0.1:{srv.getsockname()[1]}/", stop
+
+
+def test_trickled_headers_cut_by_total_timeout(now):
+    """A tarpit sending one header byte at a time never trips the read timeout."""
+
+    def tarpit(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(200):
+            conn.sendall(b"a")
+            time.sleep(0.05)
+
+    url, stop = _raw_server(tarpit)
+    try:
+        with make_client(FetchConfig(timeout=5.0)) as c:
+            t0 = time.monotonic()
+            with pytest.raises(FetchError, match="total timeout") as exc:
+                fetch(c, url, now, total_timeout=1.0)
+            assert time.monotonic() - t0 < 5  # the tarpit would go on for 10 s
+            assert exc.value.resource == url
+    finally:
+        stop()
+
+
+def test_oversized_headers_refused(now, client):
+    def huge(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+
+    url, stop = _raw_server(huge)
+    try:
+        with pytest.raises(FetchError, match="network error"):
+            fetch(client, url, now)
+    finally:
+        stop()

@@ -16,6 +16,7 @@ from ..models import Page
 from ._body import read_body
 from ._headers import parse_content_type, parse_retry_after
 from ._safety import check_peer, check_url
+from ._transport import DeadlineTransport, current_deadline, deadline
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,13 @@ def make_client(
     Redirects are not followed automatically: `fetch_url` follows them itself so
     every hop is checked.  Proxy settings from the environment are ignored
     (``trust_env=False``) so that the peer-address check sees the real server.
+    The default transport (`DeadlineTransport`) makes every socket operation obey
+    `fetch_url`'s ``total_timeout``, so a server trickling bytes cannot stall us.
 
     Args:
         cfg: the ``[fetch]`` config section (timeout, user agent).
-        transport: an httpx transport to use instead of the network (tests).
+        transport: a transport to use instead (e.g. ``httpx.MockTransport`` in
+            tests); ``total_timeout`` is then only checked between body chunks.
 
     Returns:
         An `httpx.Client`; close it (or use it as a context manager) when done.
@@ -66,7 +70,7 @@ def make_client(
         headers={"User-Agent": cfg.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
         trust_env=False,
-        transport=transport,
+        transport=transport if transport is not None else DeadlineTransport(),
     )
 
 
@@ -91,7 +95,8 @@ def fetch_url(
         etag: validator from the last fetch, sent as ``If-None-Match``.
         last_modified: validator sent as ``If-Modified-Since``.
         allow_private: allow loopback/private addresses (see `check_url`).
-        total_timeout: wall-clock seconds for all hops and the whole body.
+        total_timeout: wall-clock seconds for everything: every hop, headers and
+            body.  Enforced on each socket operation (see `DeadlineTransport`).
         max_redirects: redirects to follow before giving up.
         now: the run clock, for ``fetched_at`` and ``Retry-After``.
 
@@ -105,30 +110,52 @@ def fetch_url(
         FetchError: every other failure: network, timeout, size cap, broken
             encoding, redirect loop or too many redirects.
     """
-    deadline = time.monotonic() + total_timeout
+    started = time.monotonic()
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    current, seen = url, {url}
     try:
-        for _hop in range(max_redirects + 1):
-            page_or_next = _fetch_hop(
-                client, url, current, headers, allow_private, max_bytes, deadline, now
+        with deadline(started + total_timeout):
+            page = _follow(
+                client, url, headers, allow_private, max_bytes, max_redirects, now
             )
-            if isinstance(page_or_next, Page):
-                return _with_validators(page_or_next, etag, last_modified)
-            if page_or_next in seen:
-                raise FetchError(f"redirect loop at {page_or_next}", resource=url)
-            current = page_or_next
-            seen.add(current)
     except FetchError as e:
         logger.info("fetch failed url=%s status=error error=%s", url, e.message)
         raise
     except _NETWORK_ERRORS as e:
         logger.info("fetch failed url=%s status=error error=%r", url, e)
-        raise FetchError(_describe(e), resource=url) from e
+        message = _describe(e)
+        if time.monotonic() - started >= total_timeout:
+            message = (
+                f"total timeout exceeded ({total_timeout:g} s, {type(e).__name__})"
+            )
+        raise FetchError(message, resource=url) from e
+    return _with_validators(page, etag, last_modified)
+
+
+def _follow(
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    allow_private: bool,
+    max_bytes: int,
+    max_redirects: int,
+    now: Callable[[], datetime],
+) -> Page:
+    """Request ``url`` and follow up to ``max_redirects`` redirects, checking each."""
+    current, seen = url, {url}
+    for _hop in range(max_redirects + 1):
+        page_or_next = _fetch_hop(
+            client, url, current, headers, allow_private, max_bytes, now
+        )
+        if isinstance(page_or_next, Page):
+            return page_or_next
+        if page_or_next in seen:
+            raise FetchError(f"redirect loop at {page_or_next}", resource=url)
+        current = page_or_next
+        seen.add(current)
     raise FetchError(f"too many redirects (more than {max_redirects})", resource=url)
 
 
@@ -159,12 +186,11 @@ def _fetch_hop(
     headers: dict[str, str],
     allow_private: bool,
     max_bytes: int,
-    deadline: float,
     now: Callable[[], datetime],
 ) -> Page | str:
     """One request; returns the Page, or the next URL to visit on a redirect."""
     _check_hop(url, current, allow_private)
-    timeout = _hop_timeout(client.timeout, deadline, url)
+    timeout = _hop_timeout(client.timeout, url)
     with client.stream("GET", current, headers=headers, timeout=timeout) as resp:
         check_peer(resp, url, allow_private)
         status = resp.status_code
@@ -178,7 +204,11 @@ def _fetch_hop(
                 status=status,
                 retry_after=retry,
             )
-        body = b"" if status == 304 else read_body(resp, url, max_bytes, deadline)
+        body = (
+            b""
+            if status == 304
+            else read_body(resp, url, max_bytes, current_deadline())
+        )
         return _make_page(resp, url, current, body, now())
 
 
@@ -192,8 +222,10 @@ def _check_hop(url: str, current: str, allow_private: bool) -> None:
         raise type(e)(f"redirected to {current}: {e.message}", resource=url) from e
 
 
-def _hop_timeout(base: httpx.Timeout, deadline: float, url: str) -> httpx.Timeout:
-    remaining = deadline - time.monotonic()
+def _hop_timeout(base: httpx.Timeout, url: str) -> httpx.Timeout:
+    remaining = current_deadline() - time.monotonic()
+    if remaining == float("inf"):
+        return base
     if remaining <= 0:
         raise FetchError("total timeout exceeded", resource=url)
 
