@@ -26,7 +26,7 @@ HOSTILE_TEXT = (
     "<img src=x onerror=\"document.title='PWNED'\"> Click "
     "<a href=\"javascript:document.title='PWNED'\">here</a>. "
     "*Emphasis* _under_ `code` # heading | pipe ~strike~ &amp; ![img](http://x/y.png). "
-    "Third sentence <svg onload=alert(1)>."
+    "Third sentence <svg onload=\"document.title='PWNED'\">."
 )
 
 
