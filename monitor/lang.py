@@ -17,7 +17,8 @@ uk    і ї є ґ                                     ї, є or ґ; or і withou
 ====  ==========================================  ==============================
 
 A marker counts only when its letters make up at least `MARKER_SHARE` of the
-Cyrillic letters, so a Kazakh name quoted in a Russian article stays Russian.
+Cyrillic letters (a third of that for ў), so a Kazakh name quoted in a Russian
+article stays Russian.
 Uzbek in Latin script is recognised by its ``oʻ``/``gʻ`` letters.  Texts with
 fewer than `MIN_LETTERS` letters fall back to the hint.
 
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 MIN_LETTERS = 25  # below this, trust the hint
 MAX_CHARS = 4000  # enough to decide; keeps detection fast on long articles
-MARKER_SHARE = 0.004  # a language's special letters must be >= 0.4% of Cyrillic
+MARKER_SHARE = 0.015  # a language's special letters: >= 1.5% of Cyrillic letters
 MIN_CONFIDENCE = 0.5  # py3langid normalised probability needed to overrule a hint
 
 _KK_ONLY = frozenset("әұ")
@@ -109,12 +110,12 @@ def _cyrillic_language(counts: Counter[str], sample: str) -> str:
     def share(letters: Iterable[str]) -> float:
         return sum(counts[c] for c in letters) / total
 
-    def has(letters: Iterable[str]) -> bool:
-        return share(letters) >= MARKER_SHARE
+    def has(letters: Iterable[str], minimum: float = MARKER_SHARE) -> bool:
+        return share(letters) >= minimum
 
     if has(_TG_ONLY):
         return "tg"
-    if has(_UZ_BE):
+    if has(_UZ_BE, MARKER_SHARE / 3):  # ў is rarer, and only uz/be use it
         if has(_UZ_TG):
             return "uz"
         if has(_I):

@@ -1,0 +1,129 @@
+"""Tests for monitor.lang: language detection and charset repair."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.lang import decode_text, detect_language
+
+SENTENCES = {
+    "ru": (
+        "Правительство Казахстана утвердило новый план развития транспортной "
+        "инфраструктуры, сообщила пресс-служба министерства в четверг."
+    ),
+    "en": (
+        "The government of Kazakhstan approved a new plan to develop transport "
+        "infrastructure, the ministry's press office said on Thursday."
+    ),
+    "kk": (
+        "Қазақстан Үкіметі көлік инфрақұрылымын дамытудың жаңа жоспарын бекітті, "
+        "деп хабарлады министрліктің баспасөз қызметі бейсенбі күні."
+    ),
+    "ky": (
+        "Кыргыз Республикасынын өкмөтү жаңы мыйзам долбоорун жактырды, бул тууралуу "
+        "министрликтин басма сөз кызматы шейшемби күнү билдирди."
+    ),
+    "tg": (
+        "Ҳукумати Ҷумҳурии Тоҷикистон нақшаи нави рушди инфрасохтори нақлиётро "
+        "тасдиқ кард, хабар дод хадамоти матбуоти вазорат рӯзи панҷшанбе."
+    ),
+    "uz": (
+        "Ўзбекистон ҳукумати транспорт инфратузилмасини ривожлантиришнинг янги "
+        "режасини тасдиқлади, деб хабар берди вазирлик матбуот хизмати."
+    ),
+    "uk": (
+        "Уряд України затвердив новий план розвитку транспортної інфраструктури, "
+        "повідомила пресслужба міністерства в четвер."
+    ),
+    "be": (
+        "Урад Беларусі зацвердзіў новы план развіцця транспартнай інфраструктуры, "
+        "паведаміла прэс-служба міністэрства ў чацвер."
+    ),
+}
+UZ_LATIN = (
+    "Oʻzbekiston hukumati transport infratuzilmasini rivojlantirishning yangi "
+    "rejasini tasdiqladi va bu haqida vazirlik matbuot xizmati maʼlum qildi. "
+    "Loyiha bilan bogʻliq ishlar kelgusi yil boshlanadi."
+)
+
+
+@pytest.mark.parametrize("lang", sorted(SENTENCES))
+def test_detects_each_language(lang):
+    assert detect_language(SENTENCES[lang]) == lang
+
+
+@pytest.mark.parametrize("lang", sorted(SENTENCES))
+def test_feed_claim_does_not_override_clear_text(lang):
+    wrong = "en" if lang != "en" else "ru"
+    assert detect_language(SENTENCES[lang], hint=wrong) == lang
+
+
+def test_uzbek_latin():
+    assert detect_language(UZ_LATIN) == "uz"
+    assert detect_language(UZ_LATIN.replace("ʻ", "'")) == "uz"
+
+
+def test_kazakh_name_in_russian_text_stays_russian():
+    text = (
+        SENTENCES["ru"] + " Об этом рассказал аким Мұхтар Әбілов на брифинге "
+        "в Астане, где также выступили представители партии и общественности."
+    ) * 2
+    assert detect_language(text) == "ru"
+
+
+def test_english_with_apostrophes_is_not_uzbek():
+    text = "It's o'clock time: the minister's go-to plan wasn't approved. " * 3
+    assert detect_language(text) == "en"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "Итоги", "12:30 — 14:00", "ОК"])
+def test_short_text_falls_back_to_hint(text):
+    assert detect_language(text, hint="kk") == "kk"
+    assert detect_language(text) is None
+
+
+def test_hint_is_normalised():
+    assert detect_language("", hint="RU_ru") == "ru"
+    assert detect_language("", hint=" ") is None
+
+
+def test_long_text_is_capped_and_fast():
+    assert detect_language(SENTENCES["ru"] * 2000) == "ru"
+
+
+# --------------------------------------------------------------------- decode_text
+
+RU = "Парламент одобрил бюджет на следующий год, сообщили в пресс-службе."
+
+
+@pytest.mark.parametrize(
+    ("codec", "declared", "expected_codec"),
+    [
+        ("utf-8", ["windows-1251"], "utf-8"),
+        ("cp1251", ["utf-8"], "cp1251"),
+        ("cp1251", [], "cp1251"),
+        ("cp1251", [None, "bogus-codec"], "cp1251"),
+        ("koi8_r", [], "koi8_r"),
+        ("koi8_r", ["windows-1251"], "koi8_r"),
+        ("cp1251", ["iso-8859-1"], "cp1251"),
+        ("cp1251", ["koi8-r"], "cp1251"),
+    ],
+)
+def test_decode_text_repairs_labels(codec, declared, expected_codec):
+    body = (f"<p>{RU}</p>" * 5).encode(codec)
+    text, used = decode_text(body, declared)
+    assert RU in text
+    assert used.replace("-", "_") == expected_codec.replace("-", "_")
+
+
+def test_decode_text_trusts_declared_latin1():
+    body = "Notícias: eleição em São Paulo e ação do governo.".encode("latin-1")
+    text, used = decode_text(body, ["iso-8859-1"])
+    assert "eleição" in text
+    assert used == "iso8859_1"
+
+
+def test_decode_text_bom():
+    text, used = decode_text("привет".encode("utf-16"), ["windows-1251"])
+    assert text == "привет"
+    assert used.startswith("utf-16")
