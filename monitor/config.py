@@ -126,9 +126,10 @@ class MailConfig:
 class DigestConfig:
     timezone: str = "Asia/Almaty"
     output_dir: Path = Path("../var/digests")
-    formats: tuple[str, ...] = ("html", "txt", "md", "json")
+    formats: tuple[str, ...] = ("html", "txt", "md", "json", "atom")  # json always written
     title: str = "Central Asia press digest"
     lede_sentences: int = 3
+    lede_max_chars: int = 420  # longer ledes are cut at a word boundary with "…"
     silent_feed_hours: float = 48.0
     due_hour: int = 6  # `monitor run` writes yesterday's digest once local time passes this
     max_stories_per_topic: int = 50

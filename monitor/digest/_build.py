@@ -329,7 +329,7 @@ def _lede(a: Article, cfg: DigestConfig, headline: str) -> str:
 
 
 def _lede_cap(cfg: DigestConfig) -> int:
-    return int(getattr(cfg, "lede_max_chars", 420))
+    return cfg.lede_max_chars
 
 
 def _copies(
