@@ -3,17 +3,22 @@
 - ``shared_dir`` / ``corpus_dir``: ../shared beside the repo (skip when absent).
 - ``http_server``: a started `tests.httpserver.LocalHTTPServer` on 127.0.0.1.
 - ``feed_server``: the same, also serving ../shared/corpus/feeds at ``/feeds/``.
+- ``mock_http``: builds `make_client` clients on an ``httpx.MockTransport`` (unit
+  layer, STYLE.md 37a); prefer ``http_server`` for anything on the wire.
 - ``now``: a fixed aware UTC datetime.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
+from monitor.config import FetchConfig
+from monitor.fetch import make_client
 from tests.httpserver import LocalHTTPServer
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
@@ -51,6 +56,36 @@ def feed_server(http_server: LocalHTTPServer, corpus_dir: Path) -> LocalHTTPServ
     """
     http_server.serve_directory("/feeds/", corpus_dir / "feeds")
     return http_server
+
+
+MockRoutes = Mapping[str, httpx.Response] | Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture
+def mock_http() -> Iterator[Callable[[MockRoutes], httpx.Client]]:
+    """Factory: ``mock_http({url: httpx.Response(...)})`` or ``mock_http(handler)``.
+
+    Returns a `make_client` client whose requests never leave the process;
+    unknown URLs answer 404.  Clients are closed at teardown.
+    """
+    clients: list[httpx.Client] = []
+
+    def make(routes: MockRoutes) -> httpx.Client:
+        if callable(routes):
+            handler = routes
+        else:
+            table = dict(routes)
+
+            def handler(request: httpx.Request) -> httpx.Response:
+                return table.get(str(request.url), httpx.Response(404))
+
+        client = make_client(FetchConfig(), transport=httpx.MockTransport(handler))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

@@ -239,14 +239,6 @@ def test_redirect_without_location(http_server, client, now):
     assert exc.value.status == 302
 
 
-def _mock_client(seen: list[str], routes: dict[str, httpx.Response]) -> httpx.Client:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        return routes.get(str(request.url), httpx.Response(404))
-
-    return make_client(FetchConfig(), transport=httpx.MockTransport(handler))
-
-
 @pytest.mark.parametrize(
     "target",
     [
@@ -259,13 +251,19 @@ def _mock_client(seen: list[str], routes: dict[str, httpx.Response]) -> httpx.Cl
         "http://localhost/",
     ],
 )
-def test_public_redirect_to_private_address_blocked(now, target):
+def test_public_redirect_to_private_address_blocked(mock_http, now, target):
     """An allowed public page may not bounce us to metadata or intranet hosts."""
     start = "http://93.184.216.34/feed"  # public literal: no DNS; MockTransport
     seen: list[str] = []
-    routes = {start: httpx.Response(302, headers={"Location": target})}
-    with _mock_client(seen, routes) as c, pytest.raises(BlockedURLError) as exc:
-        fetch(c, start, now, allow_private=False)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if str(request.url) == start:
+            return httpx.Response(302, headers={"Location": target})
+        return httpx.Response(200, text="private data")
+
+    with pytest.raises(BlockedURLError) as exc:
+        fetch(mock_http(handler), start, now, allow_private=False)
     assert seen == [start]  # the private target was never requested
     assert "non-public address" in str(exc.value)
 
@@ -968,3 +966,46 @@ def test_oversized_headers_refused(now, client):
             fetch(client, url, now)
     finally:
         stop()
+
+
+def test_mock_http_routes(mock_http, now):
+    url = "http://93.184.216.34/rss"
+    client = mock_http(
+        {url: httpx.Response(200, content=b"<rss/>", headers={"ETag": '"m"'})}
+    )
+    page = fetch(client, url, now, allow_private=False)
+    assert page.body == b"<rss/>"
+    assert page.etag == '"m"'
+    with pytest.raises(FetchStatusError):
+        fetch(client, "http://93.184.216.34/other", now, allow_private=False)
+
+
+def test_check_url_idn_host():
+    seen: list[str] = []
+
+    def resolve(host: str, port: int, **_kw: Any) -> list[tuple[Any, ...]]:
+        seen.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    check_url("https://пример.рф/новости", resolve=resolve)
+    assert seen == ["пример.рф"]
+
+
+def test_body_shorter_than_content_length(now, client):
+    def short(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this")
+        conn.shutdown(socket.SHUT_WR)
+
+    url, stop = _raw_server(short)
+    try:
+        with pytest.raises(FetchError, match="network error") as exc:
+            fetch(client, url, now)
+        assert exc.value.resource == url
+    finally:
+        stop()
+
+
+def test_redirect_to_unparseable_location(http_server, client, now):
+    http_server.redirect("/bad", "http://[::1/oops")
+    with pytest.raises(FetchError, match=r"(?i)invalid URL"):
+        fetch(client, http_server.url("/bad"), now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 import zlib
+from collections.abc import Iterable
 
 import httpx
 
@@ -26,9 +27,16 @@ def read_body(resp: httpx.Response, url: str, max_bytes: int, deadline: float) -
             f"body too large: Content-Length {length} > max_bytes={max_bytes}",
             resource=url,
         )
+    chunks: Iterable[bytes]
+    if resp.is_stream_consumed:
+        # Already read and decoded by httpx: only a response built in memory, as
+        # httpx.MockTransport returns for `httpx.Response(content=...)`.
+        coding, chunks = "identity", [resp.content]
+    else:
+        chunks = resp.iter_raw(CHUNK_SIZE)
     sink = _BoundedSink(url, max_bytes, encoded=coding not in ("", "identity"))
     decoder = _Decoder(coding, url, sink)
-    for raw in resp.iter_raw(CHUNK_SIZE):
+    for raw in chunks:
         if time.monotonic() > deadline:
             raise FetchError(
                 f"total timeout exceeded while reading body ({sink.size} bytes in)",
