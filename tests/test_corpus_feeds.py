@@ -13,8 +13,9 @@ import io
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 import feedparser
 import pytest
@@ -26,6 +27,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FEEDS = SHARED / "corpus" / "feeds"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 BASE = "http://example.com/feed"
+SECOND = timedelta(seconds=1)
 
 pytestmark = pytest.mark.skipif(
     not FEEDS.exists(), reason=f"../shared not found: {SHARED}"
@@ -289,9 +291,17 @@ def _compare(rates: _Rates, item, title, link, date) -> None:
         if not ok and len(rates.misses) < 10:
             rates.misses.append((item.title, title))
     if link:
-        rates.check("link", item.link == link)
+        # the gold leaves relative links unresolved; parse_feed resolves them
+        ok = item.link.rstrip("/") == urljoin(BASE, link).rstrip("/")
+        rates.check("link", ok)
+        if not ok and len(rates.misses) < 20:
+            rates.misses.append((item.link, link))
     if date is not None:
-        rates.check("date", item.published == date)
+        # feedparser keeps whole seconds; some gold dates carry milliseconds
+        ok = item.published is not None and abs(item.published - date) < SECOND
+        rates.check("date", ok)
+        if not ok and len(rates.misses) < 20:
+            rates.misses.append((str(item.published), str(date)))
 
 
 def test_feed_rs_expected_parses():
@@ -301,7 +311,7 @@ def test_feed_rs_expected_parses():
         stem = gold_path.name.removesuffix(".serde.json")
         source = gold_path.with_name(stem + ".xml")
         if not source.exists():
-            continue  # JSON Feed (X.json): not supported by parse_feed (FeedError)
+            source = gold_path.with_name(stem + ".json")  # JSON Feed
         gold = json.loads(gold_path.read_text(encoding="utf-8"))
         parsed = _parse(source)
         for item, entry in zip(parsed.items, gold["entries"], strict=False):
@@ -311,10 +321,11 @@ def test_feed_rs_expected_parses():
             _compare(rates, item, title, links[0] if links else None, date)
     result = rates.rates()
     print("feed-rs:", {k: round(v, 3) for k, v in result.items()}, rates.total)
-    # measured: title 1.000 (80), link 0.987 (75), date 0.973 (75)
+    print("  misses:", rates.misses)
+    # measured: title, link and date all 1.000 (84 / 79 / 78 entries)
     assert result["title"] >= 0.97
-    assert result["link"] >= 0.95
-    assert result["date"] >= 0.95
+    assert result["link"] >= 0.97
+    assert result["date"] >= 0.97
 
 
 def test_rss_parser_expected_parses():
@@ -331,8 +342,8 @@ def test_rss_parser_expected_parses():
             _compare(rates, item, entry.get("title"), entry.get("link"), date)
     result = rates.rates()
     print("rss-parser:", {k: round(v, 3) for k, v in result.items()}, rates.total)
-    print("  title misses:", rates.misses)
-    # measured: title 1.000 (432), link 0.958 (476), date 0.969 (459)
+    print("  misses:", rates.misses)
+    # measured: title, link and date all 1.000 (432 / 476 / 459 entries)
     assert result["title"] >= 0.97
-    assert result["link"] >= 0.93
-    assert result["date"] >= 0.94
+    assert result["link"] >= 0.97
+    assert result["date"] >= 0.97

@@ -357,3 +357,53 @@ def test_html_to_text_paragraphs():
     assert html_to_text("plain &amp; simple") == "plain & simple"
     assert html_to_text("") == ""
     assert html_to_text("<style>p{}</style><p>x</p>") == "x"
+
+
+# --------------------------------------------------------------------- JSON Feed
+
+
+def test_json_feed():
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Лента JSON",
+        "items": [
+            {
+                "id": 17,
+                "url": "/ru/news/17",
+                "title": "Новость <не разметка>",
+                "content_html": "<p>Абзац один.</p><p>Абзац два.</p>",
+                "summary": "Кратко",
+                "date_published": "2026-11-24T10:00:00+05:00",
+                "authors": [{"name": "Редакция"}],
+            },
+            {"id": "b", "content_text": "Только текст", "date_modified": "bad"},
+            "not an object",
+        ],
+    }
+    import json
+
+    feed = parse(json.dumps(doc, ensure_ascii=False).encode(), "application/feed+json")
+    assert feed.title == "Лента JSON"
+    first, second = feed.items
+    assert first.entry_id == "17"
+    assert first.link == "https://news.example.kz/ru/news/17"
+    assert first.title == "Новость <не разметка>"
+    assert first.content == "Абзац один.\n\nАбзац два."
+    assert first.summary == "Кратко"
+    assert first.author == "Редакция"
+    assert first.published == datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+    assert second.content == "Только текст"
+    assert second.published is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"version": "https://jsonfeed.org/version/1"',
+        b"{}",
+    ],
+)
+def test_bad_json_is_a_feed_error(body):
+    with pytest.raises(FeedError, match=r"not a feed: got (malformed )?JSON"):
+        parse(body)
