@@ -205,7 +205,7 @@ def _compile_entities(ctx: _Ctx, tables: list[Mapping[str, Any]]) -> tuple[Entit
             spellings=spellings,
             country=country,
             tags=_strings(ctx, table, "tags", where),
-            alt=CAlt(f"@{ident}", tuple(_spelling_node(s) for s in spellings)),
+            alt=CAlt.build(f"@{ident}", tuple(_spelling_node(s) for s in spellings)),
         )
         out.append(entity)
         ctx.entities[ident] = entity
@@ -397,14 +397,14 @@ def _ref(ctx: _Ctx, ref: Ref, where: str) -> CNode:
         entity = ctx.entities.get(ref.name)
         if entity is None:
             ctx.error(where, f"column {ref.column}: unknown entity @{ref.name}")
-            return CAlt(f"@{ref.name}", ())
+            return CAlt.build(f"@{ref.name}", ())
         return entity.alt
     members = ctx.tags.get(ref.name, [])
     if not members:
         ctx.error(
             where, f"column {ref.column}: no entity has tag or country #{ref.name}"
         )
-    return CAlt(f"#{ref.name}", tuple(a for e in members for a in e.alt.alts))
+    return CAlt.build(f"#{ref.name}", tuple(a for e in members for a in e.alt.alts))
 
 
 def _entity_rule(ctx: _Ctx, country: str, weight: float) -> list[Rule]:

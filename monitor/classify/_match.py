@@ -9,7 +9,7 @@ translated article is not counted twice).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._model import (
     CAlt,
@@ -24,7 +24,7 @@ from ._model import (
     Query,
     Rule,
 )
-from ._morph import Token, analyse, fold
+from ._morph import Token, analyse
 from ._rules import MAX_NEAR
 
 BODY_OFFSET_GAP = MAX_NEAR + 2  # no phrase or NEAR spans title and body
@@ -47,6 +47,9 @@ class Doc:
     tokens: list[Token | None]
     index: dict[str, list[int]]
     title_end: int
+    keyset: frozenset[str] = frozenset()
+    # Results of entity/tag references, shared by many categories: id(node) -> hits.
+    memo: dict[int, list[Hit] | None] = field(default_factory=dict)
 
     def surface(self, hit: Hit) -> str:
         words = [
@@ -64,7 +67,13 @@ def build_doc(title: str, text: str, lang: str) -> Doc:
         if tok is not None:
             for key in tok.keys:
                 index.setdefault(key, []).append(pos)
-    return Doc(lang=lang, tokens=tokens, index=index, title_end=len(head))
+    return Doc(
+        lang=lang,
+        tokens=tokens,
+        index=index,
+        title_end=len(head),
+        keyset=frozenset(index),
+    )
 
 
 # ---------------------------------------------------------------- evaluation
@@ -78,12 +87,7 @@ def evaluate(node: CNode, doc: Doc) -> list[Hit] | None:
     if isinstance(node, CPhrase):
         return _phrase_hits(node, doc) or None
     if isinstance(node, CAlt):
-        hits = [
-            Hit(h.start, h.end, node.label)
-            for alt in node.alts
-            for h in evaluate(alt, doc) or ()
-        ]
-        return hits or None
+        return _alt(node, doc)
     if isinstance(node, CAnd):
         return _and(node, doc)
     if isinstance(node, COr):
@@ -96,13 +100,29 @@ def evaluate(node: CNode, doc: Doc) -> list[Hit] | None:
     return _near(node, doc)
 
 
+def _alt(node: CAlt, doc: Doc) -> list[Hit] | None:
+    if node.anchor is not None and node.anchor.isdisjoint(doc.keyset):
+        return None
+    key = id(node)
+    if key not in doc.memo:
+        hits = [
+            Hit(h.start, h.end, node.label)
+            for a in node.alts
+            for h in evaluate(a, doc) or ()
+        ]
+        doc.memo[key] = hits or None
+    return doc.memo[key]
+
+
 def _term_positions(term: CTerm, doc: Doc) -> list[int]:
     if term.prefix is not None:
         return [
             pos
             for pos, tok in enumerate(doc.tokens)
-            if tok is not None and fold(tok.surface).startswith(term.prefix)
+            if tok is not None and tok.folded.startswith(term.prefix)
         ]
+    if term.keys.isdisjoint(doc.keyset):
+        return []
     found: set[int] = set()
     for key in term.keys:
         found.update(doc.index.get(key, ()))
@@ -118,7 +138,7 @@ def _word_at(term: CTerm, doc: Doc, pos: int) -> bool:
     if tok is None:
         return False
     if term.prefix is not None:
-        return fold(tok.surface).startswith(term.prefix)
+        return tok.folded.startswith(term.prefix)
     return not term.keys.isdisjoint(tok.keys)
 
 

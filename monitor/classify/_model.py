@@ -30,6 +30,17 @@ class CAlt:
 
     label: str
     alts: tuple[CTerm | CPhrase, ...]
+    # Keys of every alternative's first word (None if one is a prefix term): when
+    # a text has none of them the whole reference is skipped (speed).
+    anchor: frozenset[str] | None = None
+
+    @staticmethod
+    def build(label: str, alts: tuple[CTerm | CPhrase, ...]) -> CAlt:
+        """A reference with its anchor computed."""
+        firsts = [a.words[0] if isinstance(a, CPhrase) else a for a in alts]
+        if any(t.prefix is not None for t in firsts):
+            return CAlt(label, alts)
+        return CAlt(label, alts, frozenset().union(*(t.keys for t in firsts)))
 
 
 @dataclass(frozen=True, slots=True)

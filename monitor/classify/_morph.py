@@ -26,9 +26,11 @@ TOKEN_RE = re.compile(r"[^\W_]+(?:[-‐‑'’][^\W_]+)*")
 CYRILLIC_RE = re.compile(r"[а-яё]")
 NAME_PREFIX = "§"
 STEM_PREFIX = "~"
-# Russian noun/surname case endings, longest first (name stems only).
+# Russian noun/surname/adjective case endings, longest first (name stems only;
+# -ий is left alone so Дмитрий/Дмитрия/Дмитрием all give "дмитри").
 _NAME_ENDINGS = (
     "ыми", "ями", "ами", "ого", "ому",
+    "ая", "яя", "ое", "ый", "ую",
     "ом", "ем", "ём", "ым", "им", "ой", "ей", "ах", "ях", "ых", "их",
     "а", "я", "у", "ю", "е", "ы", "и", "ь", "й",
 )  # fmt: skip
@@ -36,6 +38,7 @@ _NAME_ENDINGS = (
 _PROPER_GRAMMEMES = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad", "Abbr"})
 _MIN_NAME_STEM = 2
 CACHE_SIZE = 1 << 18
+MIN_LEMMA_SHARE = 0.1
 
 _morph = pymorphy3.MorphAnalyzer()
 _ru_stemmer = snowballstemmer.stemmer("russian")
@@ -48,6 +51,7 @@ class Token:
 
     surface: str
     keys: frozenset[str]
+    folded: str = ""  # for prefix* terms
 
 
 def fold(word: str) -> str:
@@ -68,6 +72,20 @@ def name_stem(folded: str) -> str:
     return folded
 
 
+def _likely_lemmas(parses: list[pymorphy3.analyzer.Parse]) -> set[str]:
+    """Lemmas whose parses carry at least MIN_LEMMA_SHARE of the best lemma's score.
+
+    Keeps real ambiguity (выборы: выборы/выбор; данные: дать/данные/данный) and
+    drops dictionary curiosities («после» as a form of «посол», «стали» of «сталь»).
+    """
+    totals: dict[str, float] = {}
+    for p in parses:
+        lemma = fold(p.normal_form)
+        totals[lemma] = totals.get(lemma, 0.0) + p.score
+    best = max(totals.values(), default=0.0)
+    return {lemma for lemma, score in totals.items() if score >= best * MIN_LEMMA_SHARE}
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def _cyrillic_keys(folded: str, capitalised: bool) -> frozenset[str]:
     parses = _morph.parse(folded)
@@ -76,7 +94,7 @@ def _cyrillic_keys(folded: str, capitalised: bool) -> frozenset[str]:
         # not the surname Песков.
         common = [p for p in parses if not p.tag.grammemes & _PROPER_GRAMMEMES]
         parses = common or parses
-    keys = {fold(p.normal_form) for p in parses}
+    keys = _likely_lemmas(parses)
     if not _morph.word_is_known(folded):
         keys.add(STEM_PREFIX + _ru_stemmer.stemWord(folded))
     return frozenset(keys)
@@ -148,7 +166,7 @@ def name_keys(word: str) -> frozenset[str]:
 
 def analyse(text: str) -> list[Token]:
     """Tokenise `text` and attach match keys to every word."""
-    return [Token(w, word_keys(w)) for w in tokenize(text)]
+    return [Token(w, word_keys(w), fold(w)) for w in tokenize(text)]
 
 
 def is_cyrillic(text: str) -> bool:
