@@ -37,7 +37,9 @@ LANG_RE = re.compile(r"^[a-z]{2,3}$")
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     path: Path = Path("../var/monitor.db")
-    lock_path: Path | None = None  # default: <db>.lock (flock: released if the holder dies)
+    lock_path: Path | None = (
+        None  # default: <db>.lock (flock: released if the holder dies)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +87,9 @@ class TranslateConfig:
     timeout: float = 120.0
     max_articles_per_run: int = 1000
     # Argos package index, used only by `monitor models install SRC DST`.
-    index_url: str = "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
+    index_url: str = (
+        "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +120,9 @@ class MailConfig:
     port: int = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
     sender: str = "monitor@localhost"
-    username_env: str = "MONITOR_SMTP_USER"  # credentials come from the environment only
+    username_env: str = (
+        "MONITOR_SMTP_USER"  # credentials come from the environment only
+    )
     password_env: str = "MONITOR_SMTP_PASSWORD"
     timeout: float = 30.0
     recipients: tuple[Recipient, ...] = ()
@@ -126,12 +132,20 @@ class MailConfig:
 class DigestConfig:
     timezone: str = "Asia/Almaty"
     output_dir: Path = Path("../var/digests")
-    formats: tuple[str, ...] = ("html", "txt", "md", "json", "atom")  # json always written
+    formats: tuple[str, ...] = (
+        "html",
+        "txt",
+        "md",
+        "json",
+        "atom",
+    )  # json always written
     title: str = "Central Asia press digest"
     lede_sentences: int = 3
     lede_max_chars: int = 420  # longer ledes are cut at a word boundary with "…"
     silent_feed_hours: float = 48.0
-    due_hour: int = 6  # `monitor run` writes yesterday's digest once local time passes this
+    due_hour: int = (
+        6  # `monitor run` writes yesterday's digest once local time passes this
+    )
     max_stories_per_topic: int = 50
     atom_entries: int = 30
     base_url: str = ""  # where the archive is published, for Atom links (optional)
@@ -154,7 +168,17 @@ class Config:
     topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
 
 
-SECTIONS: tuple[str, ...] = ("store", "fetch", "poll", "extract", "translate", "classify", "stories", "digest", "mail")
+SECTIONS: tuple[str, ...] = (
+    "store",
+    "fetch",
+    "poll",
+    "extract",
+    "translate",
+    "classify",
+    "stories",
+    "digest",
+    "mail",
+)
 TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file")
 
 
@@ -191,7 +215,9 @@ def load_config(
     topics_path = _resolve(cdir, cfg.classify.topics_file)
     topics = _read_toml(topics_path, errors, required=False)
     if rule_validator is not None and topics:
-        errors.extend(f"{cfg.classify.topics_file}: {e}" for e in rule_validator(topics))
+        errors.extend(
+            f"{cfg.classify.topics_file}: {e}" for e in rule_validator(topics)
+        )
     if errors:
         raise ConfigError(errors)
     return dataclasses.replace(cfg, feeds=feeds, topics=topics)
@@ -283,7 +309,9 @@ def _build_config(cdir: Path, data: Mapping[str, Any], errors: list[str]) -> Con
         if not isinstance(raw, dict):
             errors.append(f"{section}: expected a table, got {type(raw).__name__}")
             continue
-        kwargs[section] = _build_dataclass(_section_class(section), raw, section, errors)
+        kwargs[section] = _build_dataclass(
+            _section_class(section), raw, section, errors
+        )
     if "feeds_file" in data:
         kwargs["feeds_file"] = _coerce(Path, data["feeds_file"], "feeds_file", errors)
     cfg = Config(**{k: v for k, v in kwargs.items() if v is not None})
@@ -291,7 +319,9 @@ def _build_config(cdir: Path, data: Mapping[str, Any], errors: list[str]) -> Con
     return cfg
 
 
-def _build_dataclass(cls: type, raw: Mapping[str, Any], path: str, errors: list[str]) -> Any:
+def _build_dataclass(
+    cls: type, raw: Mapping[str, Any], path: str, errors: list[str]
+) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     _check_unknown(raw, names, path, errors)
@@ -319,7 +349,7 @@ def _build_dataclass(cls: type, raw: Mapping[str, Any], path: str, errors: list[
 _INVALID = object()
 
 
-def _coerce(tp: Any, value: Any, path: str, errors: list[str]) -> Any:  # noqa: PLR0911
+def _coerce(tp: Any, value: Any, path: str, errors: list[str]) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (types.UnionType, typing.Union):
@@ -331,7 +361,9 @@ def _coerce(tp: Any, value: Any, path: str, errors: list[str]) -> Any:  # noqa: 
         if value in args:
             return value
         hint = _suggest(str(value), [str(a) for a in args])
-        errors.append(f"{path}: {value!r} is not one of {', '.join(map(str, args))}{hint}")
+        errors.append(
+            f"{path}: {value!r} is not one of {', '.join(map(str, args))}{hint}"
+        )
         return _INVALID
     if origin is tuple:
         return _coerce_tuple(args[0], value, path, errors)
@@ -389,7 +421,9 @@ def _coerce_env(tp: Any, raw: str, path: str, errors: list[str]) -> Any:
     return _INVALID
 
 
-def _check_unknown(raw: Mapping[str, Any], known: typing.Sequence[str], path: str, errors: list[str]) -> None:
+def _check_unknown(
+    raw: Mapping[str, Any], known: typing.Sequence[str], path: str, errors: list[str]
+) -> None:
     for key in raw:
         if key not in known:
             where = f"{path}.{key}" if path else key
@@ -418,7 +452,9 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         if value <= 0:
             errors.append(f"{key}: must be greater than 0, got {value}")
     if cfg.fetch.per_host_delay < 0:
-        errors.append(f"fetch.per_host_delay: must be >= 0, got {cfg.fetch.per_host_delay}")
+        errors.append(
+            f"fetch.per_host_delay: must be >= 0, got {cfg.fetch.per_host_delay}"
+        )
     for key in ("near_duplicate_threshold", "story_threshold"):
         value = getattr(cfg.stories, key)
         if not 0 < value <= 1:
@@ -429,11 +465,15 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         errors.append(f"digest.timezone: unknown time zone {cfg.digest.timezone!r}")
     bad = [f for f in cfg.digest.formats if f not in DIGEST_FORMATS]
     for f in bad:
-        errors.append(f"digest.formats: unknown format {f!r}{_suggest(f, DIGEST_FORMATS)}")
+        errors.append(
+            f"digest.formats: unknown format {f!r}{_suggest(f, DIGEST_FORMATS)}"
+        )
     if not 0 <= cfg.digest.due_hour <= 23:
         errors.append(f"digest.due_hour: must be 0..23, got {cfg.digest.due_hour}")
     if not LANG_RE.match(cfg.translate.target):
-        errors.append(f"translate.target: {cfg.translate.target!r} is not a language code")
+        errors.append(
+            f"translate.target: {cfg.translate.target!r} is not a language code"
+        )
 
 
 DIGEST_FORMATS = ("html", "txt", "md", "json", "atom")
@@ -442,7 +482,9 @@ DIGEST_FORMATS = ("html", "txt", "md", "json", "atom")
 # --------------------------------------------------------------------------- feeds
 
 
-def _build_feeds(raw: Mapping[str, Any], errors: list[str], where: str) -> tuple[FeedSpec, ...]:
+def _build_feeds(
+    raw: Mapping[str, Any], errors: list[str], where: str
+) -> tuple[FeedSpec, ...]:
     _check_unknown(raw, ["feed"], where, errors)
     entries = raw.get("feed", [])
     if not isinstance(entries, list):

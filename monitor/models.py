@@ -21,7 +21,9 @@ class TextSource(enum.StrEnum):
     """Where an article's stored text came from (issue #2: fallback chain)."""
 
     PAGE = "page"  # trafilatura on the fetched article page
-    FEED_CONTENT = "feed_content"  # the feed's full content (content:encoded, atom:content)
+    FEED_CONTENT = (
+        "feed_content"  # the feed's full content (content:encoded, atom:content)
+    )
     FEED_SUMMARY = "feed_summary"  # the feed's summary/description
     TITLE_ONLY = "title_only"  # nothing but a headline was available
 
@@ -33,7 +35,9 @@ class TranslationStatus(enum.StrEnum):
     DONE = "done"  # title and every sentence translated
     PARTIAL = "partial"  # translated, but some sentences kept in the original (guards)
     NOT_NEEDED = "not_needed"  # already in the target language
-    NO_MODEL = "no_model"  # no model for this language pair (kk, uz, ky, tg, or no ru->en)
+    NO_MODEL = (
+        "no_model"  # no model for this language pair (kk, uz, ky, tg, or no ru->en)
+    )
     FAILED = "failed"  # the engine failed; retried on a later run
 
 
@@ -206,7 +210,9 @@ class MonitorErrorInfo:
     message: str
 
     def to_json(self) -> str:
-        return json.dumps({"type": self.type, "message": self.message}, ensure_ascii=False)
+        return json.dumps(
+            {"type": self.type, "message": self.message}, ensure_ascii=False
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +220,7 @@ class StageResult(Generic[T]):
     """Outcome of one stage for one key: a value, None (nothing to do), or an error."""
 
     key: object
-    value: T | None | BaseException
+    value: T | BaseException | None
 
 
 @dataclass(slots=True)

@@ -51,13 +51,17 @@ formats = ["html", "pdff"]
 [translate]
 backend = "google"
 """
-    feeds = FEED + FEED.replace("https://tengrinews.kz/news.rss", "ftp://x") + """
+    feeds = (
+        FEED
+        + FEED.replace("https://tengrinews.kz/news.rss", "ftp://x")
+        + """
 [[feed]]
 name = "bad"
 url = "not a url"
 outlet = "X"
 lang = "russian"
 """
+    )
     errs = errors_of(write(tmp_path, monitor, feeds))
     text = "\n".join(errs)
     assert "fetch.timout: unknown key (did you mean 'timeout'?)" in text

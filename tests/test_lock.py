@@ -20,7 +20,10 @@ NOW = datetime(2026, 1, 5, tzinfo=UTC)
 def test_second_holder_is_refused_with_the_holder_named(tmp_path):
     path = tmp_path / "run.lock"
     with run_lock(path, NOW):
-        with pytest.raises(LockedError, match=f"pid {os.getpid()}"), run_lock(path, NOW):
+        with (
+            pytest.raises(LockedError, match=f"pid {os.getpid()}"),
+            run_lock(path, NOW),
+        ):
             pass
     with run_lock(path, NOW):  # released on exit
         pass
@@ -33,9 +36,11 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
         "with run_lock(Path(sys.argv[1]), datetime.datetime.now(datetime.UTC)):\n"
         "    print('held', flush=True); time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "held"
     with pytest.raises(LockedError):
         with run_lock(path, NOW):
             pass

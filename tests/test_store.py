@@ -16,14 +16,24 @@ from monitor.store._feeds import PollOutcome
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 FEEDS = [
-    FeedSpec(name="a", url="https://a.example/rss", outlet="A", lang="ru", country="KZ"),
-    FeedSpec(name="b", url="https://b.example/rss", outlet="B", lang="en", country="intl"),
+    FeedSpec(
+        name="a", url="https://a.example/rss", outlet="A", lang="ru", country="KZ"
+    ),
+    FeedSpec(
+        name="b", url="https://b.example/rss", outlet="B", lang="en", country="intl"
+    ),
 ]
 
 
 def item(feed: str, entry: str, link: str, title: str = "Заголовок") -> FeedItem:
-    return FeedItem(feed_name=feed, entry_id=entry, link=link, title=title,
-                    published=NOW - timedelta(hours=1), summary="Кратко.")
+    return FeedItem(
+        feed_name=feed,
+        entry_id=entry,
+        link=link,
+        title=title,
+        published=NOW - timedelta(hours=1),
+        summary="Кратко.",
+    )
 
 
 @pytest.fixture
@@ -39,7 +49,9 @@ def test_new_database_is_wal_versioned_and_ours(tmp_path):
     with closing(sqlite3.connect(tmp_path / "m.db")) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
-        assert db.execute("PRAGMA application_id").fetchone()[0] == _schema.APPLICATION_ID
+        assert (
+            db.execute("PRAGMA application_id").fetchone()[0] == _schema.APPLICATION_ID
+        )
 
 
 def test_foreign_database_is_refused(tmp_path):
@@ -76,8 +88,11 @@ def test_migration_runs_in_a_transaction(tmp_path, monkeypatch):
         cols = [r[1] for r in db.execute("PRAGMA table_info(feeds)")]
         assert "note" not in cols
 
-    monkeypatch.setitem(_schema.MIGRATIONS, _schema.VERSION - 1,
-                        lambda db: db.execute("ALTER TABLE feeds ADD COLUMN note TEXT"))
+    monkeypatch.setitem(
+        _schema.MIGRATIONS,
+        _schema.VERSION - 1,
+        lambda db: db.execute("ALTER TABLE feeds ADD COLUMN note TEXT"),
+    )
     Storage(path).close()
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
@@ -86,9 +101,13 @@ def test_migration_runs_in_a_transaction(tmp_path, monkeypatch):
 
 def test_same_article_from_two_feeds_is_stored_once(storage):
     url = "https://news.example/2026/01/05/story"
-    assert storage.add_feed_items([(item("a", "1", url + "?utm_source=x"), url)], NOW) == 1
+    assert (
+        storage.add_feed_items([(item("a", "1", url + "?utm_source=x"), url)], NOW) == 1
+    )
     assert storage.add_feed_items([(item("b", "guid-9", url), url)], NOW) == 0
-    assert storage.add_feed_items([(item("a", "1", url + "?utm_source=x"), url)], NOW) == 0
+    assert (
+        storage.add_feed_items([(item("a", "1", url + "?utm_source=x"), url)], NOW) == 0
+    )
     pending = storage.get_articles_needing_extraction(10)
     assert len(pending) == 1
     article, _ = pending[0]
@@ -98,7 +117,7 @@ def test_same_article_from_two_feeds_is_stored_once(storage):
 def test_changed_entry_is_reprocessed_at_most_a_few_times(storage):
     url = "https://news.example/x"
     storage.add_feed_items([(item("a", "1", url, "v0"), url)], NOW)
-    (article, _), = storage.get_articles_needing_extraction(10)
+    ((article, _),) = storage.get_articles_needing_extraction(10)
     for n in range(1, 6):
         storage.save_extraction(article.id, _extracted(url), NOW)
         storage.add_feed_items([(item("a", "1", url, f"v{n}"), url)], NOW)
@@ -107,16 +126,29 @@ def test_changed_entry_is_reprocessed_at_most_a_few_times(storage):
 
 
 def _extracted(url: str, text: str = "Текст статьи. " * 50) -> Extracted:
-    return Extracted(text=text, title="Заголовок", author=None, published=NOW, lang="ru",
-                     canonical_url=url, source=TextSource.PAGE)
+    return Extracted(
+        text=text,
+        title="Заголовок",
+        author=None,
+        published=NOW,
+        lang="ru",
+        canonical_url=url,
+        source=TextSource.PAGE,
+    )
 
 
 def test_extraction_merges_a_copy_found_by_its_canonical_link(storage):
-    storage.add_feed_items([(item("a", "1", "https://x.example/a"), "https://x.example/a")], NOW)
-    storage.add_feed_items([(item("b", "2", "https://x.example/amp/a"),
-                             "https://x.example/amp/a")], NOW)
+    storage.add_feed_items(
+        [(item("a", "1", "https://x.example/a"), "https://x.example/a")], NOW
+    )
+    storage.add_feed_items(
+        [(item("b", "2", "https://x.example/amp/a"), "https://x.example/amp/a")], NOW
+    )
     (first, _), (second, _) = storage.get_articles_needing_extraction(10)
-    assert storage.save_extraction(first.id, _extracted(first.canonical_url), NOW) == first.id
+    assert (
+        storage.save_extraction(first.id, _extracted(first.canonical_url), NOW)
+        == first.id
+    )
     kept = storage.save_extraction(second.id, _extracted(first.canonical_url), NOW)
     assert kept == first.id
     assert storage.get_article(second.id) is None
@@ -125,21 +157,28 @@ def test_extraction_merges_a_copy_found_by_its_canonical_link(storage):
 
 
 def test_errors_are_counted_and_the_row_stays_pending(storage):
-    storage.add_feed_items([(item("a", "1", "https://x.example/a"), "https://x.example/a")], NOW)
-    (article, _), = storage.get_articles_needing_extraction(10)
+    storage.add_feed_items(
+        [(item("a", "1", "https://x.example/a"), "https://x.example/a")], NOW
+    )
+    ((article, _),) = storage.get_articles_needing_extraction(10)
     assert storage.record_article_error(article.id, "fetch", "HTTP 500", NOW) == 1
     assert storage.record_article_error(article.id, "fetch", "HTTP 500", NOW) == 2
-    (again, _), = storage.get_articles_needing_extraction(10)
+    ((again, _),) = storage.get_articles_needing_extraction(10)
     assert again.last_error == "fetch: HTTP 500"
 
 
 def test_feed_health_and_validators(storage):
-    storage.update_feed_polled("a", PollOutcome(status="ok", etag='"v1"', content_hash="h",
-                                                new_items=2), NOW)
+    storage.update_feed_polled(
+        "a", PollOutcome(status="ok", etag='"v1"', content_hash="h", new_items=2), NOW
+    )
     storage.update_feed_polled("a", PollOutcome(status="error", error="HTTP 503"), NOW)
     storage.update_feed_polled("a", PollOutcome(status="error", error="HTTP 503"), NOW)
     state = storage.get_feed_states()["a"]
-    assert (state.etag, state.failure_count, state.last_error) == ('"v1"', 2, "HTTP 503")
+    assert (state.etag, state.failure_count, state.last_error) == (
+        '"v1"',
+        2,
+        "HTTP 503",
+    )
     assert state.last_new_item_at == NOW
     storage.update_feed_polled("a", PollOutcome(status="not_modified"), NOW)
     state = storage.get_feed_states()["a"]
@@ -148,14 +187,17 @@ def test_feed_health_and_validators(storage):
 
 def test_changed_feed_url_forgets_validators(storage):
     storage.update_feed_polled("a", PollOutcome(status="ok", etag='"v1"'), NOW)
-    moved = FeedSpec(name="a", url="https://a.example/new", outlet="A", lang="ru",
-                     country="KZ")
+    moved = FeedSpec(
+        name="a", url="https://a.example/new", outlet="A", lang="ru", country="KZ"
+    )
     storage.sync_feeds([moved])
     assert storage.get_feed_states()["a"].etag is None
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_database_gives_storage_error(tmp_path):  # pragma: no cover - non-root
+def test_read_only_database_gives_storage_error(
+    tmp_path,
+):  # pragma: no cover - non-root
     path = tmp_path / "m.db"
     Storage(path).close()
     path.chmod(0o444)
@@ -167,8 +209,10 @@ def test_read_only_connection_gives_storage_error(tmp_path):
     path = tmp_path / "m.db"
     Storage(path).close()
     s = Storage(path)
-    s._db.execute("PRAGMA query_only = ON")  # what a read-only file looks like to SQLite
-    with pytest.raises(StorageError, match="read-only|readonly"):
+    s._db.execute(
+        "PRAGMA query_only = ON"
+    )  # what a read-only file looks like to SQLite
+    with pytest.raises(StorageError, match=r"read-only|readonly"):
         s.sync_feeds(FEEDS)
     s.close()
 

@@ -49,7 +49,9 @@ class Storage(
         except sqlite3.Error as e:
             raise StorageError(f"cannot open database {self.path}: {e}") from e
         except OSError as e:
-            raise StorageError(f"cannot create database folder for {self.path}: {e}") from e
+            raise StorageError(
+                f"cannot create database folder for {self.path}: {e}"
+            ) from e
 
     def _setup_connection(self) -> None:
         db = self._db

@@ -46,10 +46,13 @@ class ArticlesMixin(StorageBase):
                 new += _upsert_item(db, item, canonical, to_db_time(now))
         return new
 
-    def get_articles_needing_extraction(self, limit: int) -> list[tuple[Article, FeedItem]]:
+    def get_articles_needing_extraction(
+        self, limit: int
+    ) -> list[tuple[Article, FeedItem]]:
         """Articles whose page still has to be fetched and extracted, oldest first."""
         rows = self._query(
-            _ARTICLE_SELECT + " WHERE a.extract_status = 'pending' ORDER BY a.id LIMIT ?",
+            _ARTICLE_SELECT
+            + " WHERE a.extract_status = 'pending' ORDER BY a.id LIMIT ?",
             (limit,),
         )
         return [(_article(r), _feed_item(r)) for r in rows]
@@ -108,7 +111,9 @@ class ArticlesMixin(StorageBase):
                 " updated_at = ? WHERE id = ?",
                 (f"{stage}: {error}", to_db_time(now), article_id),
             )
-            row = db.execute("SELECT attempts FROM articles WHERE id = ?", (article_id,))
+            row = db.execute(
+                "SELECT attempts FROM articles WHERE id = ?", (article_id,)
+            )
             return int(row.fetchone()[0])
 
     def get_articles_needing_translation(
@@ -182,7 +187,9 @@ class ArticlesMixin(StorageBase):
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._query(_ARTICLE_SELECT + f" WHERE a.id IN ({marks}) ORDER BY a.id", ids)
+        rows = self._query(
+            _ARTICLE_SELECT + f" WHERE a.id IN ({marks}) ORDER BY a.id", tuple(ids)
+        )
         return [_article(r) for r in rows]
 
     def get_sightings(self, article_id: int) -> list[tuple[str, str]]:
@@ -195,7 +202,9 @@ class ArticlesMixin(StorageBase):
         return [(r["feed_name"], r["link"]) for r in rows]
 
 
-def _upsert_item(db: sqlite3.Connection, item: FeedItem, canonical: str, now: str | None) -> int:
+def _upsert_item(
+    db: sqlite3.Connection, item: FeedItem, canonical: str, now: str | None
+) -> int:
     entry = db.execute(
         "SELECT article_id, hash, updated_count FROM entries"
         " WHERE feed_name = ? AND entry_id = ?",
@@ -232,8 +241,16 @@ def _upsert_item(db: sqlite3.Connection, item: FeedItem, canonical: str, now: st
     db.execute(
         "INSERT INTO entries (feed_name, entry_id, article_id, link, title, published,"
         " hash, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (item.feed_name, item.entry_id, article_id, item.link, item.title,
-         to_db_time(item.published), item.hash, now),
+        (
+            item.feed_name,
+            item.entry_id,
+            article_id,
+            item.link,
+            item.title,
+            to_db_time(item.published),
+            item.hash,
+            now,
+        ),
     )
     return int(created)
 
@@ -268,14 +285,17 @@ def _update_known_entry(
 
 def _merge_target(db: sqlite3.Connection, article_id: int, canonical: str) -> int:
     row = db.execute(
-        "SELECT id FROM articles WHERE canonical_url = ? AND id != ?", (canonical, article_id)
+        "SELECT id FROM articles WHERE canonical_url = ? AND id != ?",
+        (canonical, article_id),
     ).fetchone()
     return article_id if row is None else int(row[0])
 
 
 def _merge_into(db: sqlite3.Connection, duplicate: int, target: int) -> None:
     """Fold a row found to be a copy of `target` (same canonical URL after fetch)."""
-    db.execute("UPDATE entries SET article_id = ? WHERE article_id = ?", (target, duplicate))
+    db.execute(
+        "UPDATE entries SET article_id = ? WHERE article_id = ?", (target, duplicate)
+    )
     for table in ("filings", "story_members", "story_features"):
         db.execute(f"DELETE FROM {table} WHERE article_id = ?", (duplicate,))
     db.execute("DELETE FROM articles WHERE id = ?", (duplicate,))

@@ -43,13 +43,17 @@ class StorageBase:
         except sqlite3.Error as e:
             raise _wrap(e) from e
 
-    def _query(self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _query(
+        self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()
+    ) -> list[sqlite3.Row]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as e:
             raise _wrap(e) from e
 
-    def _one(self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> sqlite3.Row | None:
+    def _one(
+        self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()
+    ) -> sqlite3.Row | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
 

@@ -56,7 +56,9 @@ class FeedsMixin(StorageBase):
         rows = self._query("SELECT * FROM feeds ORDER BY name")
         return {row["name"]: _feed_state(row) for row in rows}
 
-    def update_feed_polled(self, name: str, outcome: PollOutcome, now: datetime) -> None:
+    def update_feed_polled(
+        self, name: str, outcome: PollOutcome, now: datetime
+    ) -> None:
         """Record the outcome of one poll (validators, health, backoff)."""
         ok = outcome.status != "error"
         with self._tx() as db:

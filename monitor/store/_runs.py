@@ -34,7 +34,9 @@ class RunsMixin(StorageBase):
 
     def start_run(self, now: datetime) -> int:
         with self._tx() as db:
-            cur = db.execute("INSERT INTO runs (started_at) VALUES (?)", (to_db_time(now),))
+            cur = db.execute(
+                "INSERT INTO runs (started_at) VALUES (?)", (to_db_time(now),)
+            )
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: dict[str, int], now: datetime) -> None:

@@ -185,13 +185,17 @@ def setup_schema(db: sqlite3.Connection) -> None:
         if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise StorageError("database exists but was not created by monitor")
         with db:
-            db.executescript(f"BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID};"
-                             f" PRAGMA user_version = {VERSION}; COMMIT;")
+            db.executescript(
+                f"BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID};"
+                f" PRAGMA user_version = {VERSION}; COMMIT;"
+            )
         return
     if app_id != APPLICATION_ID:
         raise StorageError(f"not a monitor database (application_id={app_id:#x})")
     if version > VERSION:
-        raise StorageError(f"database schema v{version} is newer than this monitor (v{VERSION})")
+        raise StorageError(
+            f"database schema v{version} is newer than this monitor (v{VERSION})"
+        )
     for v in range(version, VERSION):
         _migrate(db, v)
 
@@ -205,7 +209,9 @@ def _migrate(db: sqlite3.Connection, from_version: int) -> None:
         migration(db)
         problems = db.execute("PRAGMA foreign_key_check").fetchall()
         if problems:
-            raise StorageError(f"migration from v{from_version} broke foreign keys: {problems[:3]}")
+            raise StorageError(
+                f"migration from v{from_version} broke foreign keys: {problems[:3]}"
+            )
         db.execute(f"PRAGMA user_version = {from_version + 1}")
         db.execute("COMMIT")
     except BaseException:

@@ -1,0 +1,295 @@
+"""The `monitor` command line: thin wrappers over library functions (STYLE.md 21-25).
+
+Exit codes: 0 success (failed feeds and articles are data, not errors, unless
+``--strict``); 1 a user or configuration error; 2 usage.  Under cron (stderr not a
+TTY) nothing below WARNING is printed except the one-line run summary.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import status as status_mod
+from .config import Config, load_config, resolve_path
+from .exceptions import ConfigError, LockedError, MonitorError, StorageError
+from .lock import run_lock
+from .log import setup_logging
+from .pipeline import Pipeline, ProgressBar, open_storage, utc_now
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Options:
+    config_dir: str | None
+    db: str | None
+    verbose: int
+    quiet: bool
+
+
+def common_options(func: F) -> F:
+    """--config, --db, -v and -q, declared once for every command."""
+
+    @click.option(
+        "--config",
+        "config_dir",
+        type=click.Path(file_okay=False),
+        envvar="MONITOR_CONFIG",
+        help="Folder holding monitor.toml [./config].",
+    )
+    @click.option("--db", help="Database file (overrides store.path).")
+    @click.option("-v", "--verbose", count=True, help="More output (-v, -vv, -vvv).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+    @functools.wraps(func)
+    def wrapper(
+        config_dir: str | None, db: str | None, verbose: int, quiet: bool, **kwargs: Any
+    ) -> Any:
+        opts = Options(config_dir, db, verbose, quiet)
+        setup_logging(verbose, quiet=quiet)
+        return func(opts, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load(opts: Options) -> Config:
+    """Load and validate the configuration, or exit 1 listing every problem."""
+    from .classify import validate_topics
+
+    try:
+        return load_config(
+            opts.config_dir,
+            overrides={"store.path": opts.db},
+            rule_validator=validate_topics,
+        )
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _tty_progress(stage: str, total: int) -> ProgressBar:
+    if not sys.stderr.isatty() or total == 0:
+        return ProgressBar()
+    bar = click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr)
+    bar.__enter__()
+    return bar  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="monitor")
+def cli() -> None:
+    """A multilingual press monitor for Central Asia and the post-Soviet region.
+
+    Polls RSS/Atom feeds, extracts articles, translates Russian to English
+    offline, files articles by topic, groups stories and writes a daily digest.
+    """
+
+
+@cli.command()
+@common_options
+@click.option("--no-digest", is_flag=True, help="Skip the digest step.")
+@click.option("--strict", is_flag=True, help="Exit 3 when any feed or article failed.")
+def run(opts: Options, no_digest: bool, strict: bool) -> None:
+    """Run every stage: poll, extract, translate, classify, stories, digest.
+
+    Example:
+
+        monitor run -q        # from cron: silent unless something is wrong
+    """
+    cfg = load(opts)
+    with _locked(cfg), _storage(cfg) as storage:
+        with _pipeline(cfg, storage) as pipeline:
+            summary = pipeline.run(digest=not no_digest)
+    click.echo(summary.line(), err=True)
+    if strict and (
+        summary.counts.get("feeds_error") or summary.counts.get("articles_failed")
+    ):
+        sys.exit(3)
+
+
+@cli.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(opts: Options, as_json: bool) -> None:
+    """Show feed health, articles per stage, the last run and recent failures.
+
+    Example:
+
+        monitor status --json | jq .feeds
+    """
+    cfg = load(opts)
+    with _storage(cfg) as storage:
+        report = status_mod.build_status(storage, cfg, utc_now())
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        click.echo(status_mod.format_status(report))
+
+
+@cli.command("init-db")
+@common_options
+def init_db(opts: Options) -> None:
+    """Create (or migrate) the database and register the configured feeds.
+
+    Example:
+
+        monitor init-db --db /srv/monitor/monitor.db
+    """
+    cfg = load(opts)
+    with _storage(cfg) as storage:
+        storage.sync_feeds(cfg.feeds)
+        click.echo(f"database ready: {storage.path}")
+
+
+@cli.command()
+@common_options
+@click.argument("names", nargs=-1)
+def poll(opts: Options, names: tuple[str, ...]) -> None:
+    """Poll feeds (all that are due, or the NAMES given) and store new items.
+
+    Example:
+
+        monitor poll tengrinews vlast
+    """
+    cfg = load(opts)
+    _check_names(cfg, names)
+    with _locked(cfg), _storage(cfg) as storage:
+        with _pipeline(cfg, storage) as pipeline:
+            pipeline.poll_feeds(names)
+    click.echo(pipeline.summary.line(), err=True)
+
+
+@cli.command("extract")
+@common_options
+def extract_cmd(opts: Options) -> None:
+    """Fetch and extract every article still waiting for its page.
+
+    Example:
+
+        monitor extract -v
+    """
+    cfg = load(opts)
+    with _locked(cfg), _storage(cfg) as storage:
+        with _pipeline(cfg, storage) as pipeline:
+            pipeline.extract_articles()
+    click.echo(pipeline.summary.line(), err=True)
+
+
+@cli.group()
+def feeds() -> None:
+    """List and check the configured feeds."""
+
+
+@feeds.command("list")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def feeds_list(opts: Options, as_json: bool) -> None:
+    """List configured feeds with their health.
+
+    Example:
+
+        monitor feeds list --json
+    """
+    cfg = load(opts)
+    with _storage(cfg) as storage:
+        rows = status_mod.feed_rows(storage, cfg, utc_now())
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['name']:<24} {row['lang']:<3} {row['country']:<5} "
+            f"{row['health']:<13} {row['url']}"
+        )
+
+
+@feeds.command("check")
+@common_options
+@click.argument("names", nargs=-1)
+def feeds_check(opts: Options, names: tuple[str, ...]) -> None:
+    """Fetch and parse feeds once and report what was found; stores nothing.
+
+    Example:
+
+        monitor feeds check kloop
+    """
+    from .pipeline import check_feed
+
+    cfg = load(opts)
+    _check_names(cfg, names)
+    from . import fetch
+
+    failed = 0
+    with fetch.make_client(cfg.fetch) as client:
+        for spec in cfg.feeds:
+            if names and spec.name not in names:
+                continue
+            ok, line = check_feed(cfg, client, spec, utc_now())
+            failed += not ok
+            click.echo(f"{'ok ' if ok else 'ERR'} {spec.name}: {line}")
+    if failed:
+        sys.exit(1)
+
+
+def _check_names(cfg: Config, names: tuple[str, ...]) -> None:
+    known = {f.name for f in cfg.feeds}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise click.UsageError(f"unknown feed(s): {', '.join(unknown)}")
+
+
+class _locked:
+    """Hold the run lock; a second concurrent writer exits 0 with a message."""
+
+    def __init__(self, cfg: Config) -> None:
+        db_path = resolve_path(cfg, cfg.store.path)
+        self.path = resolve_path(cfg, cfg.store.lock_path or Path(f"{db_path}.lock"))
+
+    def __enter__(self) -> None:
+        self.cm = run_lock(self.path, utc_now())
+        try:
+            self.cm.__enter__()
+        except LockedError as e:
+            click.echo(f"monitor: skipped, {e.message}", err=True)
+            sys.exit(0)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cm.__exit__(*exc)
+
+
+def _pipeline(cfg: Config, storage: Any) -> Pipeline:
+    from . import fetch
+
+    return Pipeline(
+        cfg=cfg,
+        storage=storage,
+        client=fetch.make_client(cfg.fetch),
+        progress=_tty_progress,
+    )
+
+
+class _storage:
+    """Open storage, turning StorageError into a clean exit 1."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+
+    def __enter__(self) -> Any:
+        try:
+            self.storage = open_storage(self.cfg)
+        except (StorageError, MonitorError) as e:
+            raise click.ClickException(str(e)) from e
+        return self.storage
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.storage.close()
+        if isinstance(exc, StorageError):
+            raise click.ClickException(f"database error: {exc}") from exc

@@ -1,0 +1,153 @@
+"""`monitor status`: what happened, from storage, as data and as text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from .config import Config
+from .models import FeedState
+from .store import Storage
+
+
+def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]:
+    """Collect feed health, stage counts, the last run and recent failures.
+
+    Returns:
+        A JSON-ready dict (the `--json` form); `format_status` renders it.
+    """
+    states = storage.get_feed_states()
+    configured = {f.name for f in cfg.feeds if f.enabled}
+    feeds = [
+        _feed_entry(name, states.get(name), now, cfg.digest.silent_feed_hours)
+        for name in sorted(configured | set(states))
+    ]
+    last = storage.get_last_run()
+    return {
+        "feeds": feeds,
+        "feed_totals": _totals(feeds),
+        "stages": storage.get_stage_counts(),
+        "stories": storage.get_story_counts()
+        if hasattr(storage, "get_story_counts")
+        else {},
+        "last_run": None
+        if last is None
+        else {
+            "started_at": last.started_at.isoformat(),
+            "finished_at": last.finished_at.isoformat() if last.finished_at else None,
+            "summary": last.summary,
+        },
+        "recent_failures": [
+            {
+                "at": f.at.isoformat(),
+                "stage": f.stage,
+                "resource": f.resource,
+                "error": f.error,
+            }
+            for f in storage.get_recent_failures(20)
+        ],
+    }
+
+
+def _feed_entry(
+    name: str, state: FeedState | None, now: datetime, silent_hours: float
+) -> dict[str, Any]:
+    if state is None:
+        return {"name": name, "health": "never polled"}
+    health = _health(state, now, silent_hours)
+    return {
+        "name": name,
+        "url": state.url,
+        "health": health,
+        "last_status": state.last_status,
+        "last_polled_at": _iso(state.last_polled_at),
+        "last_ok_at": _iso(state.last_ok_at),
+        "last_new_item_at": _iso(state.last_new_item_at),
+        "failure_count": state.failure_count,
+        "last_error": state.last_error,
+        "next_poll_at": _iso(state.next_poll_at),
+    }
+
+
+def _health(state: FeedState, now: datetime, silent_hours: float) -> str:
+    if state.last_polled_at is None:
+        return "never polled"
+    if state.last_status == "error":
+        return "failing"
+    if state.last_status in ("not_modified", "unchanged"):
+        return "not modified"
+    quiet_since = state.last_new_item_at or state.last_ok_at
+    if quiet_since and now - quiet_since > timedelta(hours=silent_hours):
+        return "silent"
+    return "ok"
+
+
+def _totals(feeds: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in feeds:
+        out[f["health"]] = out.get(f["health"], 0) + 1
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def format_status(report: dict[str, Any]) -> str:
+    """Render the status report for a terminal."""
+    lines = [
+        "Feeds: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(report["feed_totals"].items()))
+    ]
+    for f in report["feeds"]:
+        if f["health"] in ("ok", "not modified"):
+            continue
+        detail = (
+            f.get("last_error")
+            or f"last new item {f.get('last_new_item_at') or 'never'}"
+        )
+        fails = f" ×{f['failure_count']}" if f.get("failure_count") else ""
+        lines.append(f"  {f['health']:<13} {f['name']}{fails}: {detail}")
+    lines.append(
+        "Articles: " + str(report["stages"].get("articles", {}).get("total", 0))
+    )
+    for stage in ("extract", "translate", "classify", "stories"):
+        counts = report["stages"].get(stage, {})
+        shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
+        lines.append(f"  {stage:<10} {shown}")
+    if report.get("stories"):
+        lines.append(
+            "Stories: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(report["stories"].items()))
+        )
+    last = report["last_run"]
+    lines.append(
+        "Last run: never"
+        if last is None
+        else f"Last run: {last['started_at']} → {last['finished_at'] or 'did not finish'}"
+    )
+    if report["recent_failures"]:
+        lines.append("Recent failures:")
+        lines += [
+            f"  {f['at']} {f['stage']:<9} {f['resource']}: {f['error']}"
+            for f in report["recent_failures"][:10]
+        ]
+    return "\n".join(lines)
+
+
+def feed_rows(storage: Storage, cfg: Config, now: datetime) -> list[dict[str, Any]]:
+    """Configured feeds with their health, for `monitor feeds list`."""
+    states = storage.get_feed_states()
+    return [
+        {
+            **_feed_entry(
+                f.name, states.get(f.name), now, cfg.digest.silent_feed_hours
+            ),
+            "url": f.url,
+            "outlet": f.outlet,
+            "lang": f.lang,
+            "country": f.country,
+            "enabled": f.enabled,
+        }
+        for f in cfg.feeds
+    ]

@@ -1,0 +1,107 @@
+"""The pipeline end to end against real bytes on a local HTTP server."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import timedelta
+
+import pytest
+
+from monitor import fetch
+from monitor.config import load_config
+from monitor.models import TextSource
+from monitor.pipeline import Pipeline, open_storage
+from tests.sitegen import NOW, PARAGRAPHS, TITLES, build_site, write_config
+
+
+def make_pipeline(tmp_path, storage, clock=None):
+    cfg = load_config(tmp_path, env={})
+    return Pipeline(
+        cfg=cfg,
+        storage=storage,
+        client=fetch.make_client(cfg.fetch),
+        now=clock or (lambda: NOW),
+    )
+
+
+def _run(pipeline):
+    with pipeline:
+        return pipeline.run()
+
+
+@pytest.fixture
+def site(http_server, tmp_path):
+    site = build_site(http_server, ["protest", "energy", "court"], NOW)
+    http_server.add(
+        "/broken.xml",
+        body=b"<html><body>502 Bad Gateway</body></html>",
+        content_type="text/html",
+    )
+    write_config(
+        tmp_path,
+        [
+            ("kz-news", site.feed_url, "ru"),
+            ("broken", http_server.url("/broken.xml"), "ru"),
+            ("dead", "http://127.0.0.1:9/rss", "ru"),
+        ],
+    )
+    return site
+
+
+def test_run_stores_articles_and_records_failures(site, http_server, tmp_path):
+    cfg = load_config(tmp_path, env={})
+    with closing(open_storage(cfg)) as storage:
+        summary = _run(make_pipeline(tmp_path, storage))
+        assert summary.counts["feeds_ok"] == 1
+        assert summary.counts["feeds_error"] == 2
+        assert summary.counts["articles_new"] == 3
+        arts = storage.get_articles(range(1, 10))
+        by_title = {a.title: a for a in arts}
+        assert set(by_title) == set(TITLES.values())
+        protest = by_title[TITLES["protest"]]
+        assert protest.source == TextSource.PAGE
+        assert PARAGRAPHS["protest"][1] in protest.text
+        assert "Подписывайтесь" not in protest.text  # boilerplate left out
+        assert protest.lang == "ru"
+        assert "utm_" not in protest.canonical_url
+        assert protest.published is not None
+        assert protest.published.tzinfo is not None
+        states = storage.get_feed_states()
+        assert states["broken"].last_status == "error"
+        assert "broken" in {f.resource for f in storage.get_recent_failures()}
+        assert states["dead"].failure_count == 1
+
+
+def test_rerun_does_no_repeated_work(site, http_server, tmp_path):
+    cfg = load_config(tmp_path, env={})
+    clock = [NOW]
+    with closing(open_storage(cfg)) as storage:
+        _run(make_pipeline(tmp_path, storage, lambda: clock[0]))
+        page_hits = len(
+            [r for r in http_server.requests if r.path.startswith("/news/")]
+        )
+        clock[0] = NOW + timedelta(hours=1)
+        summary = _run(make_pipeline(tmp_path, storage, lambda: clock[0]))
+        again = len([r for r in http_server.requests if r.path.startswith("/news/")])
+        assert again == page_hits == 3
+        assert summary.counts.get("articles_new", 0) == 0
+        assert summary.counts["feeds_not_modified"] == 1
+        feed_reqs = http_server.requests_to("/rss.xml")
+        assert feed_reqs[-1].headers.get("if-none-match") == '"feed-v1"'
+
+
+def test_dead_article_link_falls_back_to_feed_text_after_retries(http_server, tmp_path):
+    site = build_site(http_server, ["court"], NOW)
+    http_server.add("/news/court", status=500, body=b"oops")
+    write_config(tmp_path, [("kz-news", site.feed_url, "ru")], "")
+    cfg = load_config(tmp_path, env={})
+    clock = [NOW]
+    with closing(open_storage(cfg)) as storage:
+        for i in range(cfg.fetch.max_attempts):
+            clock[0] = NOW + timedelta(hours=i)
+            _run(make_pipeline(tmp_path, storage, lambda: clock[0]))
+        (art,) = storage.get_articles([1])
+        assert art.extract_status == "done"
+        assert art.source == TextSource.FEED_SUMMARY
+        assert art.is_teaser
+        assert PARAGRAPHS["court"][0] in art.text
