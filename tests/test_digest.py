@@ -490,3 +490,78 @@ def test_make_lede_sentences_and_cap() -> None:
         )
         == "Body one."
     )
+
+
+def test_lede_cap_comes_from_config(sample: dict[str, int], storage: Storage) -> None:
+    short = build(storage, cfg=replace(CFG, lede_max_chars=40, lede_sentences=1))
+    lede = short.sections[0].stories[0].lede
+    assert lede == "Electricity tariffs in Almaty will…"
+    assert len(lede) <= 40
+
+
+# ---------------------------------------------------------------------- storage
+
+
+def test_digest_and_delivery_bookkeeping(storage: Storage) -> None:
+    assert storage.get_last_digest() is None
+    assert storage.get_last_digest_day() is None
+    storage.add_digest("2026-03-12", generated_at=at(1), content_hash="a", path="p1")
+    storage.add_digest(
+        "since:2026-03-13T00:00:00+00:00",
+        generated_at=at(9),
+        content_hash="b",
+        path="p2",
+    )
+    storage.add_digest("2026-03-12", generated_at=at(2), content_hash="c", path="p3")
+    assert [(r.day, r.content_hash) for r in storage.get_digests()] == [
+        ("2026-03-12", "c"),
+        ("since:2026-03-13T00:00:00+00:00", "b"),
+    ]
+    assert storage.get_last_digest_day() == "2026-03-12"
+    last_any = storage.get_last_digest()
+    last_daily = storage.get_last_digest(daily=True)
+    last_since = storage.get_last_digest(daily=False)
+    assert last_any is not None
+    assert last_any.day.startswith("since:")
+    assert last_daily is not None
+    assert last_daily.generated_at == at(2)
+    assert last_since == last_any
+    assert not storage.has_delivery("2026-03-12", "A@Example.org")
+    storage.add_delivery(
+        "2026-03-12", "A@Example.org", sent_at=at(3), message_id="<m1>"
+    )
+    storage.add_delivery(
+        "2026-03-12", "a@example.org", sent_at=at(4), message_id="<m2>"
+    )
+    assert storage.has_delivery("2026-03-12", "a@EXAMPLE.org")  # addresses ignore case
+    assert storage.get_deliveries("2026-03-12") == [("a@example.org", at(4), "<m2>")]
+
+
+def test_digest_does_not_depend_on_database_ids(tmp_path: Path) -> None:
+    """A resumed run may assign other ids than an uninterrupted one (issue #7)."""
+    outputs = []
+    for renumber in (False, True):
+        with Storage(tmp_path / f"{renumber}.db") as s:
+            sample_db(s)
+            if renumber:
+                db = s._db
+                db.execute("PRAGMA foreign_keys = OFF")
+                for table, col in (
+                    ("articles", "id"),
+                    ("entries", "article_id"),
+                    ("filings", "article_id"),
+                    ("story_members", "article_id"),
+                    ("stories", "representative_id"),
+                ):
+                    db.execute(f"UPDATE {table} SET {col} = 1000 - {col}")
+                for table, col in (
+                    ("stories", "id"),
+                    ("story_members", "story_id"),
+                    ("articles", "story_id"),
+                ):
+                    db.execute(f"UPDATE {table} SET {col} = 50 - {col}")
+                db.execute("PRAGMA foreign_keys = ON")
+                assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+            d = build(s)
+            outputs.append((render_html(d), render_json(d), render_markdown(d)))
+    assert outputs[0] == outputs[1]

@@ -17,7 +17,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import DigestConfig
-from ..models import Article, TopicMatch, TranslationStatus
+from ..models import Article, TopicMatch, TranslationStatus, stable_hash
 from ..store._digests import FeedHealth, Sighting
 from ._model import (
     OTHER_LABEL,
@@ -162,20 +162,29 @@ def _select(articles: Iterable[Article], period: DigestPeriod) -> list[_Member]:
 
 
 def _group(members: Iterable[_Member]) -> dict[str, list[_Member]]:
-    groups: dict[str, list[_Member]] = {}
+    """Group by story; key each group by its URLs, not by database ids.
+
+    Ids depend on the order rows were inserted (a crashed and resumed run may
+    differ from an uninterrupted one); canonical URLs do not, so the digest is
+    byte-identical either way (issue #7 "crash safety").
+    """
+    by_story: dict[str, list[_Member]] = {}
     for m in members:
         a = m.article
         key = f"s{a.story_id}" if a.story_id is not None else f"a{a.id}"
-        groups.setdefault(key, []).append(m)
-    for group in groups.values():
+        by_story.setdefault(key, []).append(m)
+    groups: dict[str, list[_Member]] = {}
+    for group in by_story.values():
         group.sort(key=_rep_rank)
+        first_url = min(m.article.canonical_url for m in group)
+        groups[stable_hash(first_url)[:16]] = group
     return dict(sorted(groups.items()))
 
 
-def _rep_rank(m: _Member) -> tuple[bool, bool, datetime, int]:
-    """Representative first: full text, readable in English, earliest, lowest id."""
+def _rep_rank(m: _Member) -> tuple[bool, bool, datetime, str]:
+    """Representative first: full text, readable in English, earliest, by URL."""
     a = m.article
-    return (a.is_teaser, _marker(a) is not None, m.time, a.id)
+    return (a.is_teaser, _marker(a) is not None, m.time, a.canonical_url)
 
 
 def _story_topics(

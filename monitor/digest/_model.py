@@ -83,7 +83,7 @@ class CopyLink:
 class DigestStory:
     """One story as the analyst sees it, under one topic."""
 
-    story_key: str  # "s<story id>" or "a<article id>": stable across runs
+    story_key: str  # hash of the story's first canonical URL: independent of db ids
     headline: str  # English when available, else the original
     original_headline: str | None  # the original, when the headline is a translation
     outlet: str
