@@ -266,3 +266,19 @@ def test_golden(digest: Digest, name: str, render) -> None:
         path.write_text(out, encoding="utf-8")
     assert path.is_file(), f"{path} missing: run with MONITOR_REGEN_GOLDEN=1"
     assert out == path.read_text(encoding="utf-8")
+
+
+def test_index_links_json_when_html_is_not_written(
+    digest: Digest, tmp_path: Path
+) -> None:
+    cfg = digest_config(tmp_path, formats=("txt",))
+    paths = write_digest(digest, cfg)
+    root = tmp_path / "digests"
+    assert sorted(p.relative_to(root).as_posix() for p in paths) == [
+        "2026/03/2026-03-13.json",
+        "2026/03/2026-03-13.txt",
+        "index.html",
+    ]
+    index = parse_html((root / "index.html").read_text("utf-8"))
+    hrefs = [a["href"] for t, a in index.tags if t == "a"]
+    assert hrefs == ["2026/03/2026-03-13.json"]  # no atom.xml was written either

@@ -81,7 +81,9 @@ def write_archive_files(
         atomic_write(path, RENDERERS[fmt](digest))
         written.append(path)
     entries = read_archive(root)
-    atomic_write(root / "index.html", render_index(entries, title=title))
+    atomic_write(
+        root / "index.html", render_index(entries, title=title, atom="atom" in formats)
+    )
     written.append(root / "index.html")
     if "atom" in formats:
         feed_id = (
@@ -132,7 +134,11 @@ def _entry(root: Path, path: Path) -> ArchiveEntry | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != JSON_FORMAT:
             raise ValueError(f"not a {JSON_FORMAT} file")
-        return _entry_from(data, path.relative_to(root).with_suffix(".html").as_posix())
+        html = path.with_suffix(".html")
+        page = (
+            html if html.is_file() else path
+        )  # link the JSON when no HTML was written
+        return _entry_from(data, page.relative_to(root).as_posix())
     except (OSError, ValueError, KeyError, TypeError) as e:
         logger.warning("archive entry skipped path=%s error=%s", path, e)
         return None

@@ -37,6 +37,7 @@ from ._model import (
 logger = logging.getLogger(__name__)
 
 TARGET_LANG = "en"
+MIN_LEDE_CHARS = 40  # a smaller digest.lede_max_chars would cut ledes to nothing
 _TRANSLATED = (TranslationStatus.DONE, TranslationStatus.PARTIAL)
 
 
@@ -338,7 +339,7 @@ def _lede(a: Article, cfg: DigestConfig, headline: str) -> str:
 
 
 def _lede_cap(cfg: DigestConfig) -> int:
-    return cfg.lede_max_chars
+    return max(MIN_LEDE_CHARS, cfg.lede_max_chars)
 
 
 def _copies(

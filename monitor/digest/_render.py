@@ -177,9 +177,12 @@ def _inert_json(text: str) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def render_index(entries: Sequence[ArchiveEntry], *, title: str) -> str:
-    """The static archive index (newest first)."""
-    return _env("html").get_template("index.html").render(entries=entries, title=title)
+def render_index(
+    entries: Sequence[ArchiveEntry], *, title: str, atom: bool = True
+) -> str:
+    """The static archive index (newest first); links atom.xml when ``atom``."""
+    template = _env("html").get_template("index.html")
+    return template.render(entries=entries, title=title, atom=atom)
 
 
 def render_atom(
