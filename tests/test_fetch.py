@@ -1009,3 +1009,52 @@ def test_redirect_to_unparseable_location(http_server, client, now):
     http_server.redirect("/bad", "http://[::1/oops")
     with pytest.raises(FetchError, match=r"(?i)invalid URL"):
         fetch(client, http_server.url("/bad"), now)
+
+
+def test_retry_after_on_success_recorded(http_server, client, now):
+    url = http_server.add("/f", body=b"<rss/>", headers={"Retry-After": "600"})
+    assert fetch(client, url, now).retry_after == now + timedelta(minutes=10)
+    plain = http_server.add("/g", body=b"<rss/>")
+    assert fetch(client, plain, now).retry_after is None
+
+
+def test_no_content_is_an_empty_page(http_server, client, now):
+    url = http_server.add("/n", status=204, content_type=None)
+    page = fetch(client, url, now)
+    assert page.status == 204
+    assert page.body == b""
+
+
+def test_unusable_3xx_is_status_error(http_server, client, now):
+    url = http_server.add("/m", status=300, body=b"choices")
+    with pytest.raises(FetchStatusError, match="HTTP 300") as exc:
+        fetch(client, url, now)
+    assert exc.value.status == 300
+
+
+def test_x_gzip_and_trailing_junk(http_server, client, now):
+    body = gzip.compress(b"payload") + b"\x00\x00junk"
+    url = http_server.add("/z", body=body, headers={"Content-Encoding": "x-gzip"})
+    assert fetch(client, url, now).body == b"payload"
+
+
+def test_dns_rebinding_blocked_before_request_is_sent(
+    http_server, client, now, monkeypatch
+):
+    """The name is public when checked, loopback when httpx connects."""
+    url = http_server.add("/p", body=b"internal")
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
+        if host != "rebind.test":
+            return real(host, port, *args, **kw)
+        ip = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    target = url.replace("127.0.0.1", "rebind.test")
+    with pytest.raises(BlockedURLError, match=r"when dialling rebind\.test") as exc:
+        fetch(client, target, now, allow_private=False)
+    assert exc.value.resource == target
+    assert http_server.requests == []  # not one byte of the request went out

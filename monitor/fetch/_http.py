@@ -16,7 +16,7 @@ from ..models import Page
 from ._body import read_body
 from ._headers import parse_content_type, parse_retry_after
 from ._safety import check_peer, check_url
-from ._transport import DeadlineTransport, current_deadline, deadline
+from ._transport import DeadlineTransport, current_deadline, guard
 
 logger = logging.getLogger(__name__)
 
@@ -117,15 +117,15 @@ def fetch_url(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     try:
-        with deadline(started + total_timeout):
+        with guard(url, deadline=started + total_timeout, allow_private=allow_private):
             page = _follow(
                 client, url, headers, allow_private, max_bytes, max_redirects, now
             )
     except FetchError as e:
-        logger.info("fetch failed url=%s status=error error=%s", url, e.message)
+        logger.debug("fetch failed url=%s status=error error=%s", url, e.message)
         raise
     except _NETWORK_ERRORS as e:
-        logger.info("fetch failed url=%s status=error error=%r", url, e)
+        logger.debug("fetch failed url=%s status=error error=%r", url, e)
         message = _describe(e)
         if time.monotonic() - started >= total_timeout:
             message = (

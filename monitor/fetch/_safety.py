@@ -18,7 +18,7 @@ Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 
 
 def check_url(
-    url: str, *, allow_private: bool = False, resolve: Resolver = socket.getaddrinfo
+    url: str, *, allow_private: bool = False, resolve: Resolver | None = None
 ) -> None:
     """Refuse URLs we must not fetch (SSRF guard, issue #7).
 
@@ -30,7 +30,7 @@ def check_url(
     Args:
         url: absolute URL.
         allow_private: skip the address check (intranet feeds, tests).
-        resolve: ``socket.getaddrinfo`` or a stand-in.
+        resolve: a ``socket.getaddrinfo`` stand-in (default: the real one).
 
     Raises:
         BlockedURLError: bad scheme, no host, or a refused address.
@@ -50,7 +50,8 @@ def check_url(
         raise BlockedURLError("URL has no host", resource=url)
     if allow_private:
         return
-    for ip in _resolve(url, host, port or (443 if scheme == "https" else 80), resolve):
+    default_port = 443 if scheme == "https" else 80
+    for ip in _resolve(url, host, port or default_port, resolve or socket.getaddrinfo):
         if _is_blocked(ip):
             raise BlockedURLError(
                 f"host {host!r} resolves to non-public address {ip}", resource=url
@@ -89,15 +90,28 @@ def _is_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def check_peer(response: httpx.Response, url: str, allow_private: bool) -> None:
-    """Re-check the address we actually connected to (DNS rebinding)."""
+    """Re-check the address a response came from (for transports without a guard)."""
     stream = response.extensions.get("network_stream")
-    if allow_private or stream is None:
-        return
+    if not allow_private and stream is not None:
+        check_stream_peer(stream, url, f"for {response.url}")
+
+
+def check_stream_peer(stream: Any, url: str, context: str) -> None:
+    """Refuse a connected socket whose peer is not public (DNS rebinding, issue #7).
+
+    Args:
+        stream: an httpcore network stream (anything with ``get_extra_info``).
+        url: the requested URL, for the error.
+        context: appended to the message, e.g. the host that was dialled.
+
+    Raises:
+        BlockedURLError: the peer address is loopback, private, link-local...
+    """
     peer = stream.get_extra_info("server_addr")
     if not peer:
         return
     ip = ipaddress.ip_address(str(peer[0]).split("%")[0])
     if _is_blocked(ip):
         raise BlockedURLError(
-            f"connected to non-public address {ip} for {response.url}", resource=url
+            f"connected to non-public address {ip} {context}", resource=url
         )

@@ -1,11 +1,17 @@
-"""An httpx transport whose socket reads and writes obey a per-fetch deadline.
+"""An httpx transport that enforces the per-fetch deadline and address policy.
 
 httpx timeouts apply to each socket operation, so a server that trickles one
 header byte every few seconds never trips them and can hold a worker for hours
-(issue #7).  `fetch_url` sets a wall-clock deadline with `deadline()`; every
-connect, read and write made by this transport on that thread is clamped to the
-time left, and fails with a timeout once it has passed.  Without a deadline the
-transport behaves exactly like `httpx.HTTPTransport`.
+(issue #7).  And `check_url` resolves the host before httpx resolves it again,
+so a DNS answer that changes in between (rebinding) could point the request at
+an internal address.  `fetch_url` therefore sets a `guard()` for its thread:
+
+- every connect, read and write is clamped to the time left before the deadline
+  and fails with a timeout once it has passed;
+- unless private addresses are allowed, each new connection's peer address is
+  checked before a single request byte is sent.
+
+Outside a guard the transport behaves exactly like `httpx.HTTPTransport`.
 """
 
 from __future__ import annotations
@@ -16,34 +22,46 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import httpcore
 import httpx
 
-_deadline: ContextVar[float | None] = ContextVar("monitor_fetch_deadline", default=None)
+from ..exceptions import BlockedURLError
+from ._safety import check_stream_peer
+
+
+@dataclass(frozen=True, slots=True)
+class _Guard:
+    url: str
+    deadline: float  # time.monotonic()
+    allow_private: bool
+
+
+_guard: ContextVar[_Guard | None] = ContextVar("monitor_fetch_guard", default=None)
 
 
 @contextmanager
-def deadline(at: float) -> Iterator[None]:
-    """Clamp this thread's network operations to ``time.monotonic() <= at``."""
-    token = _deadline.set(at)
+def guard(url: str, *, deadline: float, allow_private: bool) -> Iterator[None]:
+    """Apply ``deadline`` (monotonic) and the address policy on this thread."""
+    token = _guard.set(_Guard(url, deadline, allow_private))
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _guard.reset(token)
 
 
 def current_deadline() -> float:
-    """The deadline set by `deadline()` on this thread (infinity when none)."""
-    at = _deadline.get()
-    return float("inf") if at is None else at
+    """The deadline set by `guard()` on this thread (infinity when none)."""
+    g = _guard.get()
+    return float("inf") if g is None else g.deadline
 
 
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
-    at = _deadline.get()
-    if at is None:
+    g = _guard.get()
+    if g is None:
         return timeout
-    remaining = at - time.monotonic()
+    remaining = g.deadline - time.monotonic()
     if remaining <= 0:
         raise error("total timeout exceeded")
     return remaining if timeout is None else min(timeout, remaining)
@@ -95,6 +113,13 @@ class _DeadlineBackend(httpcore.SyncBackend):
             local_address,
             socket_options,
         )
+        g = _guard.get()
+        if g is not None and not g.allow_private:
+            try:
+                check_stream_peer(stream, g.url, f"when dialling {host}:{port}")
+            except BlockedURLError:
+                stream.close()
+                raise
         return _DeadlineStream(stream)
 
 
@@ -105,7 +130,7 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 class DeadlineTransport(httpx.HTTPTransport):
-    """`httpx.HTTPTransport` (no proxy, HTTP/1.1) honouring `deadline()`."""
+    """`httpx.HTTPTransport` (no proxy, HTTP/1.1) honouring `guard()`."""
 
     def __init__(self, *, limits: httpx.Limits | None = None) -> None:
         limits = limits or httpx.Limits(
