@@ -36,6 +36,10 @@ from tests.test_digest_helpers import (
     GENERATED_AT,
     HOSTILE_TITLE,
     TOPICS,
+    add_article,
+    add_feed,
+    add_filing,
+    at,
     digest_config,
     sample_db,
 )
@@ -282,3 +286,47 @@ def test_index_links_json_when_html_is_not_written(
     index = parse_html((root / "index.html").read_text("utf-8"))
     hrefs = [a["href"] for t, a in index.tags if t == "a"]
     assert hrefs == ["2026/03/2026-03-13.json"]  # no atom.xml was written either
+
+
+@pytest.mark.parametrize("field", ["title", "summary", "text"])
+def test_hostile_field_is_inert_in_every_format(field: str, tmp_path: Path) -> None:
+    payload = (
+        "<script>alert('x')</script><img src=x onerror=alert(1)>"
+        "<a href='javascript:alert(1)'>y</a> [z](javascript:alert(1))."
+    )
+    with Storage(":memory:") as s:
+        add_feed(s, "f", outlet="<b onmouseover=alert(1)>Outlet</b>")
+        values = {"title": "Plain title", "summary": "", "text": ""}
+        values[field] = payload
+        aid = add_article(
+            s,
+            feed="f",
+            url="https://f.example/1",
+            title=values["title"],
+            summary=values["summary"],
+            text=values["text"],
+            lang="en",
+            status="not_needed",
+            published=at(10),
+        )
+        add_filing(s, aid, "Elections", rule="<i>r</i>", terms=("<u>t</u>",))
+        d = build_digest(
+            s, day=DAY, cfg=DigestConfig(), topic_order=TOPICS, now=GENERATED_AT
+        )
+    story = d.sections[0].stories[0]
+    shown = story.headline if field == "title" else story.lede
+    assert "<script>alert('x')</script>" in shown  # kept as text, not dropped
+    html = parse_html(render_html(d))
+    assert not {t for t, _ in html.tags} & {"script", "img", "b", "i", "u"}
+    assert all(not k.startswith("on") for _, a in html.tags for k in a)
+    assert all(
+        str(a["href"]).startswith(("https://", "#"))
+        for t, a in html.tags
+        if "href" in a
+    )
+    md = render_markdown(d)
+    assert not re.search(r"(?<!\\)<(?!/?sub>)", md)
+    assert "](javascript" not in md
+    raw = render_json(d)
+    assert "<" not in raw
+    assert json.loads(raw)["sections"][0]["stories"][0]["outlet"].startswith("<b ")
