@@ -196,7 +196,7 @@ def _fetch_hop(
         status = resp.status_code
         if status in REDIRECT_STATUSES:
             return _next_location(resp, url, current)
-        if status >= 400 or (300 <= status < 400 and status != 304):
+        if status >= 300 and status != 304:  # errors, and 3xx we cannot follow
             retry = parse_retry_after(resp.headers.get("Retry-After"), now())
             raise FetchStatusError(
                 f"HTTP {status} {resp.reason_phrase}".rstrip() + f" at {current}",
