@@ -126,3 +126,14 @@ def test_rule_errors_are_reported_with_config_errors(tmp_path):
     text = str(info.value)
     assert "topics.toml: topic[0] 't' rule[0] 'rule1' ru: column 9" in text
     assert "fetch.timeout" in text
+
+
+def test_multi_line_queries_report_line_and_column():
+    raw = {
+        "topic": [{"id": "t", "rule": [{"en": "protest OR rally\n    OR riot unrest"}]}]
+    }
+    (error,) = validate_topics(raw)
+    assert error == (
+        "topic[0] 't' rule[0] 'rule1' en: line 2, column 13: missing operator before "
+        "'unrest': use AND, OR, NEAR/n, or write a \"quoted phrase\" in 'OR riot unrest'"
+    )

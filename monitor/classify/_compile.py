@@ -359,7 +359,7 @@ def _compile_query(ctx: _Ctx, source: str, where: str) -> CNode | None:
     try:
         tree = parse_query(source)
     except QuerySyntaxError as e:
-        ctx.error(where, f"{e} in {source!r}")
+        ctx.error(where, e.located(source))
         return None
     before = len(ctx.errors)
     node = _lower(ctx, tree, where)

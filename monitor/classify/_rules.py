@@ -43,6 +43,18 @@ class QuerySyntaxError(ValueError):
     def __init__(self, message: str, column: int) -> None:
         super().__init__(f"column {column}: {message}")
         self.column = column
+        self.reason = message
+
+    def located(self, source: str) -> str:
+        """The message with line and column inside `source`, quoting that line."""
+        before = source[: self.column - 1]
+        line_no = before.count("\n") + 1
+        column = self.column - (before.rfind("\n") + 1)
+        line = source.splitlines()[line_no - 1] if source.strip() else source
+        where = (
+            f"line {line_no}, column {column}" if "\n" in source else f"column {column}"
+        )
+        return f"{where}: {self.reason} in {line.strip()!r}"
 
 
 @dataclass(frozen=True, slots=True)
