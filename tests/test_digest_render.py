@@ -237,6 +237,15 @@ def test_atom_feed_is_valid(storage: Storage, digest: Digest, tmp_path: Path) ->
     assert "&lt;script&gt;document.title=&#39;PWNED&#39;&lt;/script&gt;" in (
         content.text or ""
     )
+    inner = parse_html(content.text or "")
+    assert {t for t, _ in inner.tags} <= {"p", "a", "h2", "ul", "li", "br"}
+    links = [str(a["href"]) for t, a in inner.tags if t == "a"]
+    assert links[0] == "https://digest.example.org/ca/2026/03/2026-03-13.html"
+    assert "https://vlast.kz/novosti/tarify.html" in links
+    assert all(u.startswith("https://") for u in links)
+    assert "Electricity tariffs in Almaty will rise by 12% from April." in "".join(
+        inner.text
+    )
 
 
 def test_rewrite_is_byte_identical(digest: Digest, tmp_path: Path) -> None:

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..models import stable_hash
-from ._model import Digest
+from ._model import Digest, clean_text, safe_url
 from ._render import (
     JSON_FORMAT,
     ArchiveEntry,
+    ArchiveStory,
     digest_to_dict,
     render_atom,
     render_html,
@@ -37,6 +38,8 @@ from ._render import (
 )
 
 logger = logging.getLogger(__name__)
+
+ATOM_STORIES = 20  # stories per topic in an Atom entry
 
 RENDERERS = {
     "html": render_html,
@@ -158,7 +161,17 @@ def _entry_from(data: dict[str, Any], html_path: str) -> ArchiveEntry:
         stories=int(data["stats"]["stories"]),
         articles=int(data["stats"]["articles"]),
         headlines=tuple(
-            (str(s["label"]), tuple(str(st["headline"]) for st in s["stories"][:5]))
+            (str(s["label"]), tuple(_story(st) for st in s["stories"][:ATOM_STORIES]))
             for s in sections
         ),
+    )
+
+
+def _story(data: dict[str, Any]) -> ArchiveStory:
+    # The JSON file is re-read from disk: check everything again.
+    return ArchiveStory(
+        headline=clean_text(str(data["headline"])),
+        url=safe_url(data.get("url")),
+        outlet=clean_text(str(data.get("outlet", ""))),
+        lede=clean_text(str(data.get("lede", ""))),
     )

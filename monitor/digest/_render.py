@@ -38,6 +38,16 @@ _MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveStory:
+    """A story as the Atom feed shows it (read back from a digest's JSON)."""
+
+    headline: str
+    url: str | None
+    outlet: str
+    lede: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ArchiveEntry:
     """One digest in the archive, as read back from its JSON file."""
 
@@ -49,12 +59,12 @@ class ArchiveEntry:
     html_path: str  # relative to the archive root, with "/" separators
     stories: int
     articles: int
-    headlines: tuple[tuple[str, tuple[str, ...]], ...]  # (topic, headlines)
+    headlines: tuple[tuple[str, tuple[ArchiveStory, ...]], ...]  # (topic, stories)
 
     @property
     def top_headlines(self) -> tuple[str, ...]:
         """The first headline of each topic, in topic order."""
-        return tuple(heads[0] for _, heads in self.headlines if heads)
+        return tuple(heads[0].headline for _, heads in self.headlines if heads)
 
     def atom_id(self, base: str) -> str:
         """A permanent Atom entry id: the public URL, or a URN without one."""
