@@ -563,6 +563,7 @@ def test_gzip_bomb_memory_bounded(http_server, gzip_bomb):
     """Even with a huge cap, the bomb is refused early and memory stays small."""
     url = http_server.add("/bomb", body=gzip_bomb, headers={"Content-Encoding": "gzip"})
     result = measure_fetch(url, max_bytes=4_000_000_000)
+    print(f"gzip bomb (1 GiB of zeros in {len(gzip_bomb)} bytes): {result}")
     assert "compression ratio" in result["error"]
     assert result["growth_mb"] < 30, result
 
@@ -577,6 +578,7 @@ def test_large_body_memory_is_about_its_size(http_server):
 
     url = http_server.add("/big", stream=chunks, length=size)
     result = measure_fetch(url, max_bytes=60 * MB)
+    print(f"50 MiB body: {result}")
     assert result["ok"] == size, result
     assert 40 < result["growth_mb"] < 50 * 1.5, result  # > 40: the probe sees it
 
@@ -1058,3 +1060,16 @@ def test_dns_rebinding_blocked_before_request_is_sent(
         fetch(client, target, now, allow_private=False)
     assert exc.value.resource == target
     assert http_server.requests == []  # not one byte of the request went out
+
+
+def test_fetch_many_with_nothing_to_do(client, now):
+    results = fetch_many(
+        client,
+        [],
+        limiter=HostLimiter(1, 0.0),
+        workers=2,
+        total_timeout=1,
+        max_redirects=0,
+        now=lambda: now,
+    )
+    assert list(results) == []
