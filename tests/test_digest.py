@@ -565,3 +565,41 @@ def test_digest_does_not_depend_on_database_ids(tmp_path: Path) -> None:
             d = build(s)
             outputs.append((render_html(d), render_json(d), render_markdown(d)))
     assert outputs[0] == outputs[1]
+
+
+def test_default_label_other_merges_with_unfiled(storage: Storage) -> None:
+    add_feed(storage, "f")
+    a = add_article(
+        storage,
+        feed="f",
+        url="https://f/a",
+        title="Filed by default",
+        lang="en",
+        status="not_needed",
+        published=at(9),
+    )
+    add_filing(storage, a, "Other", rule="default")
+    add_article(
+        storage,
+        feed="f",
+        url="https://f/b",
+        title="Not classified",
+        lang="en",
+        status="not_needed",
+        published=at(10),
+    )
+    b = add_article(
+        storage,
+        feed="f",
+        url="https://f/c",
+        title="Filed",
+        lang="en",
+        status="not_needed",
+        published=at(11),
+    )
+    add_filing(storage, b, "Elections", terms=("vote",))
+    d = build(storage, topics=("Other", *TOPICS))
+    assert headlines(d) == {
+        "Elections": ["Filed"],
+        "Other": ["Not classified", "Filed by default"],
+    }

@@ -96,6 +96,7 @@ def collect_digest(
         topics = _story_topics(group, filings)
         for label, story in _stories_for(key, group, topics, sightings, period, cfg):
             (filed.setdefault(label, []) if label else other).append(story)
+    _merge_default_label(filed, other)
     sections = tuple(
         _section(label, filed[label], cfg.max_stories_per_topic)
         for label in _label_order(filed, topic_order)
@@ -207,6 +208,15 @@ def _story_topics(
             else:
                 best[f.label] = replace(old, terms=terms)
     return best
+
+
+def _merge_default_label(
+    filed: dict[str, list[DigestStory]], other: list[DigestStory]
+) -> None:
+    """A topic rule set whose default label is "Other" files unmatched articles
+    under it: show those together with the unfiled stories, once, at the end."""
+    for label in [t for t in filed if t.casefold() == OTHER_LABEL.casefold()]:
+        other.extend(filed.pop(label))
 
 
 def _label_order(
