@@ -417,3 +417,36 @@ def test_article_without_matches_gets_nothing_or_the_default_label():
 def test_language_is_guessed_from_the_script_when_unknown():
     rules = one_topic("протест", view="ru")
     assert "t" in filed(rules, "Протест у акимата.", lang=None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "!!! ??? ... — «» 123 456",
+        "\x00\x01\ufeff\u2028 митинг \u200b",
+        "a" * 100_000,
+        "Ǆ ǅ ǆ ﬁ ß İ ı ẞ 𝕄𝕠𝕟",
+    ],
+)
+def test_odd_input_never_crashes(shipped, text):
+    topics = classify_article(
+        shipped, title=text[:100], text=text, lang="xx", title_en=text, text_en=""
+    )
+    assert all(m.score > 0 for m in topics.labels)
+
+
+def test_near_on_a_huge_article_finds_only_close_pairs():
+    rules = one_topic("митинг NEAR/2 площадь")
+    far = "митинг " + "слово " * 5 + "площадь " + "слово " * 5
+    text = far * 5000 + "митинг на площади"
+    got = filed(rules, text)
+    assert got["t"].matched == ("митинг", "площади")
+
+
+def test_rule_set_gives_the_digest_its_order_and_labels(shipped):
+    assert shipped.topic_order[0] == "unrest"
+    assert len(shipped.topic_order) == len(shipped.topics) == 15
+    assert shipped.label_of("country", "tajikistan") == "Tajikistan (incl. GBAO)"
+    assert shipped.label_of("topic", "gone") == "gone"

@@ -9,6 +9,7 @@ translated article is not counted twice).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from ._model import (
@@ -166,13 +167,27 @@ def _near(node: CNear, doc: Doc) -> list[Hit] | None:
     left, right = evaluate(node.left, doc), evaluate(node.right, doc)
     if not left or not right:
         return None
-    out: dict[Hit, None] = {}
-    for a in left:
-        for b in right:
-            if max(b.start - a.end, a.start - b.end) - 1 <= node.distance:
-                out[a] = None
-                out[b] = None
-    return list(out) or None
+    out = _near_pairs(left, right, node.distance) | _near_pairs(
+        right, left, node.distance
+    )
+    return sorted(out, key=lambda h: (h.start, h.end)) or None
+
+
+def _near_pairs(first: list[Hit], second: list[Hit], distance: int) -> set[Hit]:
+    """Hits of `first` with a hit of `second` starting within `distance` words after
+    (or overlapping) them, plus those hits of `second`: O((n + m) log m)."""
+    ordered = sorted(second, key=lambda h: h.start)
+    starts = [h.start for h in ordered]
+    out: set[Hit] = set()
+    for a in first:
+        # b qualifies when a.start - b.end - 1 <= d (handled by the mirror call)
+        # or b.start - a.end - 1 <= d with b.start >= a.start.
+        lo = bisect_left(starts, a.start)
+        hi = bisect_right(starts, a.end + 1 + distance)
+        if lo < hi:
+            out.add(a)
+            out.update(ordered[lo:hi])
+    return out
 
 
 # ---------------------------------------------------------------- scoring

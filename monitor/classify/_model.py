@@ -130,6 +130,16 @@ class RuleSet:
     def countries(self) -> tuple[Category, ...]:
         return tuple(c for c in self.categories if c.facet == "country")
 
+    @property
+    def topic_order(self) -> tuple[str, ...]:
+        """Topic ids in file order: pass to the digest as ``topic_order``."""
+        return tuple(c.id for c in self.topics)
+
+    def label_of(self, facet: str, id_: str) -> str:
+        """The display label of a stored filing (its id if the rules changed)."""
+        cat = self.category(facet, id_)
+        return cat.label if cat is not None else id_
+
     def category(self, facet: str, id_: str) -> Category | None:
         """The category `id_` of `facet`, or None."""
         for c in self.categories:
