@@ -603,3 +603,51 @@ def test_default_label_other_merges_with_unfiled(storage: Storage) -> None:
         "Elections": ["Filed"],
         "Other": ["Not classified", "Filed by default"],
     }
+
+
+def test_recency_counts_the_latest_copy(storage: Storage) -> None:
+    for name in ("a", "b"):
+        add_feed(storage, name, outlet=name.upper())
+    old = add_article(
+        storage,
+        feed="a",
+        url="https://a/old",
+        title="Early, updated late",
+        lang="en",
+        status="not_needed",
+        published=at(1),
+    )
+    late_copy = add_article(
+        storage,
+        feed="b",
+        url="https://b/old",
+        title="Late copy",
+        lang="en",
+        status="not_needed",
+        published=at(22),
+    )
+    add_story(storage, 1, [old, late_copy])
+    mid = add_article(
+        storage,
+        feed="a",
+        url="https://a/mid",
+        title="Midday",
+        lang="en",
+        status="not_needed",
+        published=at(12),
+    )
+    mid_copy = add_article(
+        storage,
+        feed="b",
+        url="https://b/mid",
+        title="Midday copy",
+        lang="en",
+        status="not_needed",
+        published=at(12, 30),
+    )
+    add_story(storage, 2, [mid, mid_copy])
+    for aid in (old, late_copy, mid, mid_copy):
+        add_filing(storage, aid, "Elections", terms=("vote",))
+    stories = build(storage).sections[0].stories
+    assert [s.headline for s in stories] == ["Early, updated late", "Midday"]
+    assert stories[0].local_time == "01:00"  # the shown article's own time

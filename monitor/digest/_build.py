@@ -228,7 +228,7 @@ def _label_order(
 
 def _section(label: str, stories: list[DigestStory], cap: int) -> TopicSection:
     ranked = sorted(
-        stories, key=lambda s: (-s.outlets, -s.time.timestamp(), s.story_key)
+        stories, key=lambda s: (-s.outlets, -s.last_time.timestamp(), s.story_key)
     )
     return TopicSection(
         label=label, stories=tuple(ranked[:cap]), omitted=max(0, len(ranked) - cap)
@@ -275,7 +275,7 @@ def _story(
     a = rep.article
     headline, original = _headlines(a)
     copies = _copies(group, sightings)
-    outlets = {a.outlet, *(c.outlet for c in copies)}
+    outlets = {clean_text(a.outlet), *(c.outlet for c in copies)}
     countries = sorted({c for c in (a.country, *(c.country for c in copies)) if c})
     return DigestStory(
         story_key=key,
@@ -285,6 +285,7 @@ def _story(
         country=clean_text(a.country),
         lang=clean_text(a.lang) or "?",
         time=rep.time,
+        last_time=max(m.time for m in group),
         local_time=_local_time(rep.time, period),
         lede=_lede(a, cfg, headline),
         url=safe_url(a.url) or safe_url(a.canonical_url),

@@ -89,7 +89,8 @@ class DigestStory:
     outlet: str
     country: str
     lang: str
-    time: datetime  # effective time, UTC
+    time: datetime  # effective time of the shown article, UTC
+    last_time: datetime  # latest effective time of any article in the story (ranking)
     local_time: str  # "09:40" (or "25 Nov 09:40" in multi-day windows)
     lede: str
     url: str | None

@@ -275,6 +275,7 @@ def _story_dict(s: DigestStory) -> dict[str, Any]:
         "country": s.country,
         "lang": s.lang,
         "time": _iso(s.time),
+        "last_time": _iso(s.last_time),
         "local_time": s.local_time,
         "lede": s.lede,
         "url": s.url,
