@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.classify import compile_topics, explain_article, reclassify_archive
+from monitor.classify import (
+    compile_topics,
+    explain_article,
+    explain_stored_article,
+    reclassify_archive,
+)
 from monitor.models import (
     Extracted,
     FeedItem,
@@ -151,3 +156,13 @@ def test_explain_shows_stored_and_current_filings(storage):
     assert out.splitlines()[0] == f"article {aid}: Статья 1"
     assert "  [topic] unrest (1): Митинг  [rules: rule1; terms: митинг]" in out
     assert "[country] kz (kz): score 2 / threshold 1 -> FILED" in out
+
+
+def test_explain_stored_article(storage):
+    aid = add_article(storage, 1, "Митинг в Алматы, Казахстан.")
+    rules = compile_topics(RULES)
+    assert explain_stored_article(storage, rules, 12345) is None
+    out = explain_stored_article(storage, rules, aid)
+    assert "stored filings: none" in out
+    reclassify_archive(storage, rules)
+    assert "[topic] unrest (1): Митинг" in explain_stored_article(storage, rules, aid)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..exceptions import RuleError
-from ..models import TopicMatch, Topics
+from ..models import Article, TopicMatch, Topics
 from ._compile import compile_ruleset
 from ._match import CategoryScore, Doc, build_doc, score_category
 from ._model import Category, Entity, RuleSet
@@ -33,6 +33,7 @@ __all__ = [
     "classify_article",
     "compile_topics",
     "explain_article",
+    "explain_stored_article",
     "format_match",
     "reclassify_archive",
     "score_article",
@@ -243,6 +244,36 @@ class FilingStore(Protocol):
     ) -> Sequence[ArticleTextLike]: ...
 
     def save_filings(self, filings: Iterable[tuple[int, Topics]]) -> None: ...
+
+
+class ExplainStore(Protocol):
+    """The storage methods `explain_stored_article` uses."""
+
+    def get_article(self, article_id: int) -> Article | None: ...
+
+    def get_filings(self, article_id: int) -> Topics: ...
+
+
+def explain_stored_article(
+    storage: ExplainStore, rules: RuleSet, article_id: int
+) -> str | None:
+    """`explain_article` for a stored article (None when there is no such article).
+
+    This is all ``monitor explain ARTICLE_ID`` needs.
+    """
+    a = storage.get_article(article_id)
+    if a is None:
+        return None
+    return explain_article(
+        rules,
+        article_id=a.id,
+        title=a.title,
+        text=a.text,
+        lang=a.lang,
+        title_en=a.title_en,
+        text_en=a.text_en,
+        stored=storage.get_filings(article_id),
+    )
 
 
 def reclassify_archive(

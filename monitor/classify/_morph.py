@@ -72,30 +72,48 @@ def name_stem(folded: str) -> str:
     return folded
 
 
-def _likely_lemmas(parses: list[pymorphy3.analyzer.Parse]) -> set[str]:
-    """Lemmas whose parses carry at least MIN_LEMMA_SHARE of the best lemma's score.
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    lemma: str
+    score: float
+    proper: bool  # a proper-noun parse (name, surname, place, organisation)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _analyse_word(folded: str) -> tuple[tuple[_Reading, ...], bool]:
+    """pymorphy3 readings of a folded word, and whether the dictionary knows it."""
+    parses = _morph.parse(folded)
+    readings = tuple(
+        _Reading(
+            fold(p.normal_form), p.score, bool(p.tag.grammemes & _PROPER_GRAMMEMES)
+        )
+        for p in parses
+    )
+    return readings, any(p.is_known for p in parses)
+
+
+def _likely_lemmas(readings: tuple[_Reading, ...]) -> set[str]:
+    """Lemmas whose readings carry at least MIN_LEMMA_SHARE of the best lemma's score.
 
     Keeps real ambiguity (выборы: выборы/выбор; данные: дать/данные/данный) and
     drops dictionary curiosities («после» as a form of «посол», «стали» of «сталь»).
     """
     totals: dict[str, float] = {}
-    for p in parses:
-        lemma = fold(p.normal_form)
-        totals[lemma] = totals.get(lemma, 0.0) + p.score
+    for r in readings:
+        totals[r.lemma] = totals.get(r.lemma, 0.0) + r.score
     best = max(totals.values(), default=0.0)
     return {lemma for lemma, score in totals.items() if score >= best * MIN_LEMMA_SHARE}
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _cyrillic_keys(folded: str, capitalised: bool) -> frozenset[str]:
-    parses = _morph.parse(folded)
+    readings, known = _analyse_word(folded)
     if not capitalised:
         # Proper nouns are capitalised in Russian: a lower-case «песков» is sand,
         # not the surname Песков.
-        common = [p for p in parses if not p.tag.grammemes & _PROPER_GRAMMEMES]
-        parses = common or parses
-    keys = _likely_lemmas(parses)
-    if not _morph.word_is_known(folded):
+        readings = tuple(r for r in readings if not r.proper) or readings
+    keys = _likely_lemmas(readings)
+    if not known:
         keys.add(STEM_PREFIX + _ru_stemmer.stemWord(folded))
     return frozenset(keys)
 
@@ -156,11 +174,7 @@ def name_keys(word: str) -> frozenset[str]:
     folded = fold(word)
     if not CYRILLIC_RE.search(folded) or not word[:1].isupper():
         return term_keys(word)
-    proper = {
-        fold(p.normal_form)
-        for p in _morph.parse(folded)
-        if p.tag.grammemes & _PROPER_GRAMMEMES
-    }
+    proper = {r.lemma for r in _analyse_word(folded)[0] if r.proper}
     return frozenset({NAME_PREFIX + name_stem(folded), *proper})
 
 
