@@ -26,21 +26,32 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from datasketch import MinHashLSH
+import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
 
 from ..config import StoriesConfig
-from ._features import StoryFeatures, minhash_of
-from ._similarity import DocumentFrequencies, Vectors, story_similarity, vectors_of
+from ._features import MINHASH_SCHEME, MINHASH_SEED, StoryFeatures
+from ._similarity import (
+    DocumentFrequencies,
+    Vectors,
+    Weighted,
+    vectors_of,
+    weigh,
+    weighted_similarity,
+)
 from ._types import Assignment, Relation
 
 logger = logging.getLogger(__name__)
 
 EXACT_MIN_WORDS = 4  # shorter titles ("Погода", "Прогноз погоды") are not identities
 EXACT_MIN_JACCARD = 0.2  # two full texts this different are different articles
+MIN_FIGURES = 3  # numbers needed in both texts before figures are compared
+FIGURES_AGREE = 0.5  # Jaccard of the number sets a near-duplicate must reach
 MIN_SHINGLES = 8  # fewer shingles: too short for MinHash to mean anything
 QUERY_TERMS = 16  # rarest-weighted terms of a new article looked up in the index
 QUERY_ENTITIES = 12
 MAX_CANDIDATES = 100  # scored per new article, by number of shared index keys
+MIN_HITS = 2  # a candidate sharing one looked-up key only is not scored
 MAX_POSTING_SHARE = 0.2  # keys in more of the window than this are not looked up
 
 
@@ -63,6 +74,8 @@ class StoryClusterer:
         )
         self._features: dict[int, StoryFeatures] = {}
         self._vectors: dict[int, Vectors] = {}
+        self._weighted: dict[int, Weighted] = {}
+        self._hashes: dict[int, np.ndarray] = {}
         self._story_of: dict[int, int] = {}
         self._postings: dict[str, set[int]] = {}
         self._titles: dict[tuple[str, str], list[int]] = {}
@@ -166,30 +179,55 @@ class StoryClusterer:
         return self._jaccard(f, o) < EXACT_MIN_JACCARD
 
     def _jaccard(self, a: StoryFeatures, b: StoryFeatures) -> float:
-        return float(minhash_of(a, self.config).jaccard(minhash_of(b, self.config)))
+        ha, hb = self._hashes_of(a), self._hashes_of(b)
+        return float(np.count_nonzero(ha == hb)) / max(1, ha.size)
+
+    def _figures_agree(self, a: StoryFeatures, b: StoryFeatures) -> bool:
+        """A copy keeps the figures; a recurring template (rates, weather) does not."""
+        na = (
+            self._vectors[a.article_id].numbers
+            if a.article_id in self._vectors
+            else (vectors_of(a).numbers)
+        )
+        nb = self._vectors[b.article_id].numbers
+        if min(len(na), len(nb)) < MIN_FIGURES:
+            return True
+        return len(na & nb) / len(na | nb) >= FIGURES_AGREE
+
+    def _hashes_of(self, f: StoryFeatures) -> np.ndarray:
+        cached = self._hashes.get(f.article_id)
+        if cached is not None:
+            return cached
+        return np.frombuffer(f.minhash, dtype="<u4")
+
+    def _lean(self, f: StoryFeatures) -> LeanMinHash:
+        return LeanMinHash(
+            seed=MINHASH_SEED, hashvalues=self._hashes_of(f), scheme=MINHASH_SCHEME
+        )
 
     def _find_near(self, f: StoryFeatures) -> tuple[Relation, float, int] | None:
         if f.shingle_count < MIN_SHINGLES:
             return None
         best: tuple[float, datetime, int] | None = None
-        for other in self._lsh.query(minhash_of(f, self.config)):
+        for other in sorted(self._lsh.query(self._lean(f))):
             o = self._features[other]
             if o.lang != f.lang or not self._in_window(f, other):
                 continue
             j = self._jaccard(f, o)
-            if j >= self.config.near_duplicate_threshold:
+            if j >= self.config.near_duplicate_threshold and self._figures_agree(f, o):
                 key = (-j, o.time, other)
                 best = key if best is None or key < best else best
         return None if best is None else (Relation.NEAR, -best[0], best[2])
 
     def _find_story(self, f: StoryFeatures) -> tuple[Relation, float, int] | None:
         v = vectors_of(f)
+        w = weigh(f, v, self._dfs)
         best: tuple[float, datetime, int] | None = None
         for other in self._candidates(v):
             if not self._in_window(f, other):
                 continue
             o = self._features[other]
-            score = story_similarity(f, o, v, self._vectors[other], self._dfs)
+            score = weighted_similarity(w, self._weighted[other])
             if score >= self.config.story_threshold:
                 key = (-score, o.time, other)
                 best = key if best is None or key < best else best
@@ -213,7 +251,7 @@ class StoryClusterer:
             if 0 < len(posting) <= cap:
                 hits.update(posting)
         ranked = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [article_id for article_id, _ in ranked[:MAX_CANDIDATES]]
+        return [a for a, n in ranked[:MAX_CANDIDATES] if n >= MIN_HITS]
 
     @staticmethod
     def _index_keys(f: StoryFeatures) -> set[str]:
@@ -228,13 +266,15 @@ class StoryClusterer:
         self._story_of[f.article_id] = story_id
         v = self._vectors[f.article_id] = vectors_of(f)
         self._dfs.add(v)
+        # Weights are fixed when the article enters the window (cheap, and the
+        # outcome then depends only on the order articles arrive in).
+        self._weighted[f.article_id] = weigh(f, v, self._dfs)
+        self._hashes[f.article_id] = np.frombuffer(f.minhash, dtype="<u4")
         for key in self._index_keys(f):
             self._postings.setdefault(key, set()).add(f.article_id)
         self._titles.setdefault((f.outlet, f.title_key), []).append(f.article_id)
         if f.shingle_count >= MIN_SHINGLES:
-            self._lsh.insert(
-                f.article_id, minhash_of(f, self.config), check_duplication=False
-            )
+            self._lsh.insert(f.article_id, self._lean(f), check_duplication=False)
         heapq.heappush(self._by_time, (f.time, f.article_id))
 
     def _evict(self, before: datetime) -> None:
@@ -246,6 +286,7 @@ class StoryClusterer:
         f = self._features.pop(article_id)
         self._story_of.pop(article_id)
         self._dfs.remove(self._vectors.pop(article_id))
+        del self._weighted[article_id], self._hashes[article_id]
         for key in self._index_keys(f):
             posting = self._postings[key]
             posting.discard(article_id)

@@ -27,8 +27,8 @@ from ._text import (
 )
 
 FORMAT_VERSION = 1
-LEAD_WORDS = 300  # body words used for terms: the lead carries the story
-MAX_TERMS = 200  # distinct terms kept per article (by frequency)
+LEAD_WORDS = 200  # body words used for terms: the lead carries the story
+MAX_TERMS = 120  # distinct terms kept per article (by frequency)
 MINHASH_SCHEME = "affine32"
 MINHASH_SEED = 1
 FUTURE_SLACK = timedelta(days=1)  # a published date further after first_seen is bogus

@@ -6,17 +6,18 @@ The comparison space depends on the pair (issue #5, cross-lingual clustering):
 * different languages: the English side of both (``title_en``/``text_en`` of a
   translated article, the original text of an English one);
 * no common language at all (an untranslated Kazakh article against an English
-  one): entities and numbers only.
+  one): shared numbers only, scaled down (see `NUMBERS_FULL`).
 
 Document frequencies come from the articles the clusterer currently holds (the
-time window), so words frequent in today's news weigh little.
+time window), so words frequent in today's news weigh little.  An article's
+weights are computed once, when it enters the window (`weigh`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._features import StoryFeatures
@@ -34,6 +35,26 @@ class Vectors:
     english: Mapping[str, int] | None  # None: no English side
     numbers: frozenset[str]
     entities: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A TF-IDF vector with its norm."""
+
+    weights: Mapping[str, float]
+    norm: float
+
+
+@dataclass(frozen=True, slots=True)
+class Weighted:
+    """An article's weighted vectors, ready for cosine comparisons."""
+
+    lang: str
+    native: _Unit
+    english: _Unit | None
+    numbers: frozenset[str]
+    number_weights: _Unit
+    entities: _Unit
 
 
 def vectors_of(f: StoryFeatures) -> Vectors:
@@ -82,43 +103,57 @@ class DocumentFrequencies:
         return math.log((1 + self.docs) / (1 + self._df[term])) + 1.0
 
 
-def _weights(vec: Mapping[str, int], dfs: DocumentFrequencies) -> dict[str, float]:
-    return {t: (1.0 + math.log(n)) * dfs.idf(t) for t, n in vec.items()}
+def _unit(counts: Mapping[str, int], dfs: DocumentFrequencies) -> _Unit:
+    weights = {t: (1.0 + math.log(n)) * dfs.idf(t) for t, n in counts.items()}
+    return _Unit(weights, math.sqrt(sum(w * w for w in weights.values())))
 
 
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(w * b[t] for t, w in a.items() if t in b)
-    if dot == 0.0:
-        return 0.0
-    na = math.sqrt(sum(w * w for w in a.values()))
-    nb = math.sqrt(sum(w * w for w in b.values()))
-    return dot / (na * nb)
+def weigh(f: StoryFeatures, v: Vectors, dfs: DocumentFrequencies) -> Weighted:
+    """TF-IDF weights of an article under the current document frequencies."""
+    native = _unit(v.native, dfs)
+    english = None
+    if v.english is not None:
+        english = native if v.english is v.native else _unit(v.english, dfs)
+    numbers = _unit({t: 1 for t in v.numbers}, dfs)
+    entities = _unit({"@" + e: 1 for e in v.entities}, dfs)
+    return Weighted(f.lang, native, english, v.numbers, numbers, entities)
 
 
-def _set_cosine(a: Iterable[str], b: Iterable[str], dfs: DocumentFrequencies) -> float:
-    wa = {t: dfs.idf("@" + t) for t in a}
-    wb = {t: dfs.idf("@" + t) for t in b}
-    return _cosine(wa, wb) if wa and wb else 0.0
+def _cosine(a: _Unit, b: _Unit) -> float:
+    wa, wb = (
+        (a.weights, b.weights)
+        if len(a.weights) <= len(b.weights)
+        else (b.weights, a.weights)
+    )
+    dot = sum(w * wb[t] for t, w in wa.items() if t in wb)
+    return dot / (a.norm * b.norm) if dot else 0.0
 
 
-def text_similarity(
-    a: Vectors, b: Vectors, lang_a: str, lang_b: str, dfs: DocumentFrequencies
-) -> float:
+def text_similarity(a: Weighted, b: Weighted) -> float:
     """TF-IDF cosine in the best space the two articles share (0 when none)."""
-    if lang_a == lang_b:
-        return _cosine(_weights(a.native, dfs), _weights(b.native, dfs))
+    if a.lang == b.lang:
+        return _cosine(a.native, b.native)
     if a.english is not None and b.english is not None:
-        return _cosine(_weights(a.english, dfs), _weights(b.english, dfs))
+        return _cosine(a.english, b.english)
     # No shared language: only numbers are comparable, and one shared year
     # proves little, so the cosine is scaled by shared numbers / NUMBERS_FULL.
     shared = len(a.numbers & b.numbers)
     if not shared:
         return 0.0
-    nums_a = _weights({t: 1 for t in a.numbers}, dfs)
-    nums_b = _weights({t: 1 for t in b.numbers}, dfs)
-    return _cosine(nums_a, nums_b) * min(1.0, shared / NUMBERS_FULL)
+    scale = min(1.0, shared / NUMBERS_FULL)
+    return _cosine(a.number_weights, b.number_weights) * scale
+
+
+def weighted_similarity(a: Weighted, b: Weighted) -> float:
+    """``(1 - ENTITY_WEIGHT) * text + ENTITY_WEIGHT * entities`` (text alone
+    when neither article has entities)."""
+    text = text_similarity(a, b)
+    if not a.entities.weights and not b.entities.weights:
+        return text
+    if not a.entities.weights or not b.entities.weights:
+        return (1.0 - ENTITY_WEIGHT) * text
+    ent = _cosine(a.entities, b.entities)
+    return (1.0 - ENTITY_WEIGHT) * text + ENTITY_WEIGHT * ent
 
 
 def story_similarity(
@@ -130,11 +165,14 @@ def story_similarity(
 ) -> float:
     """How likely two articles report the same story, in [0, 1].
 
-    ``(1 - ENTITY_WEIGHT) * text cosine + ENTITY_WEIGHT * entity cosine``; when
-    neither article has entities the text cosine alone.
+    Args:
+        a: one article's features.
+        b: the other's.
+        va: ``vectors_of(a)``.
+        vb: ``vectors_of(b)``.
+        dfs: document frequencies of the window.
+
+    Returns:
+        ``(1 - ENTITY_WEIGHT) * text cosine + ENTITY_WEIGHT * entity cosine``.
     """
-    text = text_similarity(va, vb, a.lang, b.lang, dfs)
-    if not va.entities and not vb.entities:
-        return text
-    ent = _set_cosine(va.entities, vb.entities, dfs)
-    return (1.0 - ENTITY_WEIGHT) * text + ENTITY_WEIGHT * ent
+    return weighted_similarity(weigh(a, va, dfs), weigh(b, vb, dfs))

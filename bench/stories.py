@@ -1,0 +1,389 @@
+"""Story clustering: same-story quality on labelled pairs, duplicate precision, speed.
+
+Usage::
+
+    .venv/bin/python bench/stories.py [--sizes 1000,10000] [--skip-speed]
+
+1. **Same story** on ../shared/corpus/stories/tgcontest-same-story-pairs
+   (ru and en, OK = same story): precision/recall/F1 of
+   ``story_similarity >= stories.story_threshold`` per language, plus the curve
+   over thresholds.  Document frequencies come from the texts of the same file
+   (what the clusterer sees: the articles of its window).
+2. **Near-duplicates**: every pair of distinct real articles in the corpus
+   (tgcontest pairs and categories, tengrinews, BBC) is checked with the same
+   MinHash-LSH index the clusterer uses; every flagged pair is a false
+   positive unless its texts really are copies (BBC is known to hold a few).
+   Edited copies (word substitutions, a dropped and an added sentence) measure
+   recall.  Precision = flagged copies / all flagged.
+3. **Speed**: a synthetic stream built from corpus texts: articles arrive at a
+   constant rate (250/day), 30 % are edited copies of a recent article from
+   another outlet, 5 % exact re-posts by the same outlet.  Clustering time for
+   each size, per 1,000 articles, the growth ratio, and the ratio against a
+   brute-force all-pairs baseline timed in the same run.  Quality of the
+   stream (copies found, false merges) is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+PAIRS = CORPUS / "stories" / "tgcontest-same-story-pairs"
+
+from datasketch import MinHashLSH  # noqa: E402
+
+from monitor.config import StoriesConfig  # noqa: E402
+from monitor.stories import (  # noqa: E402
+    Relation,
+    StoryCandidate,
+    StoryClusterer,
+    StoryFeatures,
+    compute_features,
+    story_similarity,
+    vectors_of,
+)
+from monitor.stories._features import minhash_of  # noqa: E402
+from monitor.stories._similarity import (  # noqa: E402
+    DocumentFrequencies,
+    Weighted,
+    weigh,
+    weighted_similarity,
+)
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 13)]
+csv.field_size_limit(10**8)
+
+
+@dataclass(frozen=True)
+class Doc:
+    lang: str
+    title: str
+    text: str
+    source: str
+
+
+# ------------------------------------------------------------------ loading
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def load_pairs(lang: str) -> list[tuple[Doc, Doc, bool]]:
+    pairs = []
+    for r in _tsv(PAIRS / f"{lang}_pairs.tsv"):
+        a = Doc(
+            lang, r["INPUT:first_title"], r["INPUT:first_text"], r["INPUT:first_url"]
+        )
+        b = Doc(
+            lang, r["INPUT:second_title"], r["INPUT:second_text"], r["INPUT:second_url"]
+        )
+        pairs.append((a, b, r["GOLDEN:quality"] == "OK"))
+    return pairs
+
+
+def load_corpus_docs() -> list[Doc]:
+    """Distinct real articles (deduplicated by URL or path)."""
+    docs: dict[str, Doc] = {}
+    for lang in ("ru", "en"):
+        for a, b, _ in load_pairs(lang):
+            docs.setdefault(a.source, a)
+            docs.setdefault(b.source, b)
+    cat = CORPUS / "topics" / "tgcontest-toloka-categories"
+    for path in sorted(cat.glob("*.tsv")):
+        lang = path.name[:2]
+        for r in _tsv(path):
+            docs.setdefault(
+                r["INPUT:url"],
+                Doc(lang, r["INPUT:title"], r["INPUT:text"], r["INPUT:url"]),
+            )
+    tengri = CORPUS / "topics" / "tengrinews-kz-2024" / "tengrinews_articles.jsonl"
+    for line in tengri.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        docs.setdefault(
+            row["page_url"], Doc("ru", row["title"], row["content"], row["page_url"])
+        )
+    for path in sorted((CORPUS / "topics" / "bbc-news-5class").glob("*/*.txt")):
+        title, _, body = path.read_text(encoding="latin-1").partition("\n")
+        docs.setdefault(str(path), Doc("en", title.strip(), body.strip(), str(path)))
+    return [d for d in docs.values() if len(d.text) > 200]
+
+
+def features(
+    doc: Doc,
+    article_id: int,
+    cfg: StoriesConfig,
+    *,
+    outlet: str = "x",
+    time: datetime = T0,
+    teaser: bool = False,
+) -> StoryFeatures:
+    cand = StoryCandidate(
+        article_id=article_id,
+        outlet=outlet,
+        lang=doc.lang,
+        time=time,
+        title=doc.title,
+        text=doc.text,
+        is_teaser=teaser,
+    )
+    return compute_features(cand, cfg)
+
+
+# ------------------------------------------------------------------ 1. same story
+
+
+def prf(
+    scores: list[tuple[float, bool]], threshold: float
+) -> tuple[float, float, float]:
+    tp = sum(1 for s, ok in scores if s >= threshold and ok)
+    fp = sum(1 for s, ok in scores if s >= threshold and not ok)
+    fn = sum(1 for s, ok in scores if s < threshold and ok)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def pair_scores(
+    lang: str, cfg: StoriesConfig
+) -> tuple[list[tuple[float, bool]], list[tuple[float, bool]]]:
+    """(story similarity, label) and (MinHash Jaccard, label) for every pair."""
+    pairs = load_pairs(lang)
+    feats: dict[str, StoryFeatures] = {}
+    for a, b, _ in pairs:
+        for d in (a, b):
+            if d.source not in feats:
+                feats[d.source] = features(d, len(feats), cfg)
+    dfs = DocumentFrequencies()
+    vecs = {k: vectors_of(f) for k, f in feats.items()}
+    for v in vecs.values():
+        dfs.add(v)
+    story, near = [], []
+    for a, b, ok in pairs:
+        fa, fb = feats[a.source], feats[b.source]
+        story.append(
+            (story_similarity(fa, fb, vecs[a.source], vecs[b.source], dfs), ok)
+        )
+        near.append((float(minhash_of(fa, cfg).jaccard(minhash_of(fb, cfg))), ok))
+    return story, near
+
+
+def bench_same_story(cfg: StoriesConfig) -> None:
+    print(f"== same story (tgcontest pairs), story_threshold={cfg.story_threshold}")
+    pooled: list[tuple[float, bool]] = []
+    for lang in ("ru", "en"):
+        story, near = pair_scores(lang, cfg)
+        pooled += story
+        n_ok = sum(ok for _, ok in story)
+        p, r, f = prf(story, cfg.story_threshold)
+        print(f"{lang}: {len(story)} pairs ({n_ok} OK)  P={p:.2f} R={r:.2f} F1={f:.2f}")
+        curve = "  ".join(f"{t:.2f}:{prf(story, t)[2]:.2f}" for t in THRESHOLDS)
+        print(f"   F1 by threshold  {curve}")
+        flagged = [(s, ok) for s, ok in near if s >= cfg.near_duplicate_threshold]
+        good = sum(ok for _, ok in flagged)
+        print(
+            f"   near-duplicate (Jaccard >= {cfg.near_duplicate_threshold}): "
+            f"{len(flagged)} pairs flagged, {good} are same-story"
+        )
+    p, r, f = prf(pooled, cfg.story_threshold)
+    print(f"ru+en pooled: P={p:.2f} R={r:.2f} F1={f:.2f}")
+
+
+# ------------------------------------------------------------------ 2. near-duplicates
+
+
+def edit_copy(doc: Doc, rng: random.Random, rate: float = 0.04) -> Doc:
+    """A republished copy: ~4 % words substituted, last sentence dropped, one added."""
+    words = doc.text.split()
+    for i in rng.sample(range(len(words)), k=int(len(words) * rate)):
+        words[i] = rng.choice(words)
+    text = " ".join(words)
+    sentences = text.split(". ")
+    if len(sentences) > 3:
+        sentences = sentences[:-1]
+    extra = "Подробности уточняются" if doc.lang == "ru" else "More details to follow"
+    return replace(
+        doc, text=". ".join([extra, *sentences]), source=doc.source + "#copy"
+    )
+
+
+def bench_near(cfg: StoriesConfig) -> None:
+    docs = load_corpus_docs()
+    rng = random.Random(5)
+    print(
+        f"\n== near-duplicates over {len(docs)} distinct corpus articles "
+        f"(threshold {cfg.near_duplicate_threshold}, num_perm {cfg.num_perm}, "
+        f"shingles of {cfg.shingle_size} words)"
+    )
+    feats = [features(d, i, cfg) for i, d in enumerate(docs)]
+    copies_of = rng.sample(range(len(docs)), k=200)
+    copies = [
+        features(edit_copy(docs[i], rng), len(docs) + n, cfg)
+        for n, i in enumerate(copies_of)
+    ]
+    lsh = MinHashLSH(threshold=cfg.near_duplicate_threshold, num_perm=cfg.num_perm)
+    for f in feats + copies:
+        lsh.insert(f.article_id, minhash_of(f, cfg))
+    truth = {(i, len(docs) + n) for n, i in enumerate(copies_of)}
+    flagged = set()
+    everything = feats + copies
+    for f in everything:
+        # The clusterer's own decision (LSH, Jaccard, figures) against one article.
+        for other in lsh.query(minhash_of(f, cfg)):
+            if other < f.article_id:
+                pair = StoryClusterer(cfg, [(other, everything[other])])
+                if pair.assign(replace(f, outlet="other")).relation == Relation.NEAR:
+                    flagged.add((other, f.article_id))
+    tp = len(flagged & truth)
+    extra = sorted(flagged - truth)
+    print(f"edited copies found: {tp}/{len(truth)} (recall {tp / len(truth):.3f})")
+    print(
+        f"flagged pairs: {len(flagged)}; not planted copies: {len(extra)} "
+        f"-> precision >= {tp / max(1, len(flagged)):.3f} (lower bound: see below)"
+    )
+    all_docs = docs + [docs[i] for i in copies_of]
+    for a, b in extra:
+        print(f"   {all_docs[a].title[:50]!r} ~ {all_docs[b].title[:50]!r}")
+
+
+# ------------------------------------------------------------------ 3. speed
+
+
+def stream(
+    docs: list[Doc], n: int, rng: random.Random, per_day: int = 250
+) -> Iterator[tuple[StoryCandidate, int]]:
+    """Yield (candidate, true story) in time order; copies share the true story."""
+    step = timedelta(days=1) / per_day
+    recent: list[tuple[StoryCandidate, int]] = []
+    pool = docs[:]
+    rng.shuffle(pool)
+    for i in range(n):
+        t = T0 + i * step
+        roll = rng.random()
+        if recent and roll < 0.35:
+            base, story = rng.choice(recent[-200:])
+            same_outlet = roll < 0.05
+            doc = Doc("ru", base.title, base.text, "")
+            if not same_outlet:
+                doc = edit_copy(replace(doc, lang=base.lang), rng)
+            cand = replace(
+                base,
+                article_id=i,
+                time=t,
+                text=doc.text,
+                outlet=base.outlet if same_outlet else f"outlet{rng.randrange(40)}",
+            )
+        else:
+            d = pool[i % len(pool)]
+            cand = StoryCandidate(
+                article_id=i,
+                outlet=f"outlet{rng.randrange(40)}",
+                lang=d.lang,
+                time=t,
+                title=d.title,
+                text=d.text,
+            )
+            story = i
+        recent.append((cand, story))
+        yield cand, story
+
+
+def bench_speed(cfg: StoriesConfig, sizes: list[int]) -> None:
+    docs = load_corpus_docs()
+    print(
+        f"\n== speed: synthetic stream from {len(docs)} corpus texts, 250 articles/day, "
+        f"window {cfg.window_hours:.0f} h"
+    )
+    per_k: dict[int, float] = {}
+    for n in sizes:
+        rng = random.Random(n)
+        items = list(stream(docs, n, rng))
+        t = time.perf_counter()
+        feats = [compute_features(c, cfg) for c, _ in items]
+        t_feat = time.perf_counter() - t
+        t = time.perf_counter()
+        out = StoryClusterer(cfg).assign_all(feats)
+        t_clu = time.perf_counter() - t
+        per_k[n] = t_clu / n * 1000
+        truth = {c.article_id: s for c, s in items}
+        check_quality(out, truth, n)
+        print(
+            f"n={n:>6}: features {t_feat:6.1f}s  clustering {t_clu:6.1f}s  "
+            f"= {per_k[n]:.2f}s per 1,000 articles"
+        )
+    if len(sizes) > 1:
+        a, b = sizes[0], sizes[-1]
+        print(
+            f"growth: time per article at {b} / at {a} = {per_k[b] / per_k[a]:.2f} "
+            f"(1.0 = linear, {b / a:.0f} = quadratic)"
+        )
+    baseline(cfg, docs, sizes[0], per_k[sizes[0]])
+
+
+def check_quality(out: list, truth: dict[int, int], n: int) -> None:
+    got = {a.article_id: a.story_id for a in out}
+    copies = [i for i, s in truth.items() if s != i]
+    found = sum(1 for i in copies if got[i] == got[truth[i]])
+    wrong = sum(1 for i, s in truth.items() if s == i and got[i] != i)
+    rel = {r: sum(1 for a in out if a.relation == r) for r in Relation}
+    print(
+        f"   copies grouped {found}/{len(copies)}; originals wrongly merged "
+        f"{wrong}/{n - len(copies)}; relations {dict((str(k), v) for k, v in rel.items())}"
+    )
+
+
+def baseline(cfg: StoriesConfig, docs: list[Doc], n: int, per_k: float) -> None:
+    """Brute force: score every new article against every earlier one in the window."""
+    items = [compute_features(c, cfg) for c, _ in stream(docs, n, random.Random(n))]
+    dfs = DocumentFrequencies()
+    window = timedelta(hours=cfg.window_hours)
+    weighted: list[Weighted] = []
+    t = time.perf_counter()
+    for i, f in enumerate(items):
+        v = vectors_of(f)
+        dfs.add(v)
+        weighted.append(weigh(f, v, dfs))
+        for j in range(i):
+            if f.time - items[j].time <= window:
+                weighted_similarity(weighted[i], weighted[j])
+    brute = (time.perf_counter() - t) / n * 1000
+    print(
+        f"baseline all-pairs scoring at n={n}: {brute:.2f}s per 1,000 articles; "
+        f"clusterer/baseline = {per_k / brute:.2f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    if not PAIRS.is_dir():
+        print(f"../shared not found: {PAIRS}", file=sys.stderr)
+        return 2
+    cfg = StoriesConfig()
+    bench_same_story(cfg)
+    bench_near(cfg)
+    if not args.skip_speed:
+        bench_speed(cfg, [int(s) for s in args.sizes.split(",")])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
