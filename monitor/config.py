@@ -100,7 +100,7 @@ class ClassifyConfig:
 @dataclass(frozen=True, kw_only=True)
 class StoriesConfig:
     window_hours: float = 72.0  # candidates for a story are this close in time
-    near_duplicate_threshold: float = 0.7  # MinHash Jaccard estimate
+    near_duplicate_threshold: float = 0.5  # MinHash Jaccard estimate (docs/stories.md)
     story_threshold: float = 0.35  # cross-lingual similarity to join a story
     num_perm: int = 128
     shingle_size: int = 3
