@@ -33,11 +33,13 @@ error give the feed fallback, and the reason is logged.
 
 from __future__ import annotations
 
+import html as htmllib
 import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import htmldate
 import trafilatura
 
 from .config import ExtractConfig
@@ -99,7 +101,11 @@ def extract_article(page: Page | None, item: FeedItem, cfg: ExtractConfig) -> Ex
     Returns:
         The article; ``source`` says where the text came from.  Never raises.
     """
-    found = extract_page(page) if page is not None else None
+    found = (
+        extract_page(page, headline=item.title, need_date=item.published is None)
+        if page is not None
+        else None
+    )
     text, source = _choose_text(found, item, cfg)
     title = item.title or (found.title if found else None) or ""
     teaser = _is_teaser(text, source, found, cfg)
@@ -114,7 +120,7 @@ def extract_article(page: Page | None, item: FeedItem, cfg: ExtractConfig) -> Ex
         source=source,
         is_teaser=teaser,
     )
-    logger.info(
+    logger.debug(  # the pipeline logs the per-item summary line at INFO
         "extracted url=%s status=ok source=%s chars=%d teaser=%s lang=%s",
         item.link,
         source,
@@ -128,8 +134,20 @@ def extract_article(page: Page | None, item: FeedItem, cfg: ExtractConfig) -> Ex
 # --------------------------------------------------------------------- page
 
 
-def extract_page(page: Page) -> PageText | None:
-    """Run trafilatura on a fetched page; None (and a log line) when unusable."""
+def extract_page(
+    page: Page, *, headline: str = "", need_date: bool = True
+) -> PageText | None:
+    """Run trafilatura on a fetched page; None (and a log line) when unusable.
+
+    Metadata comes from the page head (cheap) rather than trafilatura's
+    metadata pass, which costs about a fifth of the extraction time; the date
+    search (htmldate) runs only when ``need_date`` (the feed gave no date).
+
+    Args:
+        page: the fetched page.
+        headline: the feed's title, used to drop a repeated headline.
+        need_date: look for a publication date in the page.
+    """
     url = page.final_url or page.requested_url
     reason = _unusable(page)
     if reason:
@@ -138,28 +156,80 @@ def extract_page(page: Page) -> PageText | None:
     html = decode_html(page.body, page.content_type, page.charset)
     try:
         doc = trafilatura.bare_extraction(
-            html,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
+            html, url=url, include_comments=False, include_tables=True
         )
-    except Exception as exc:
+        day = _find_day(html, url, page.fetched_at) if need_date else None
+    except Exception as exc:  # lxml/trafilatura raise many types on hostile HTML
         logger.warning("extract url=%s status=error trafilatura failed: %r", url, exc)
         return None
     if doc is None:
         logger.info("extract url=%s status=discarded reason=no main text", url)
         return None
-    title = _clean(getattr(doc, "title", None))
-    text = _drop_heading(_paragraphs(getattr(doc, "text", None) or ""), title)
+    head = head_metadata(html)
+    title = head.get("title")
+    text = _paragraphs(getattr(doc, "text", None) or "")
+    text = _drop_heading(_drop_heading(text, headline), title)
     return PageText(
         text=text,
         title=title,
-        author=_clean(getattr(doc, "author", None)),
-        day=_parse_day(getattr(doc, "date", None)),
-        url=_clean(getattr(doc, "url", None)),
+        author=head.get("author"),
+        day=day,
+        url=head.get("canonical") or head.get("og:url"),
         paywalled=_has_paywall(html, text),
     )
+
+
+def _find_day(html: str, url: str, fetched_at: datetime) -> date | None:
+    found = htmldate.find_date(
+        html,
+        url=url,
+        original_date=True,
+        extensive_search=False,  # 10 ms vs 200 ms a page; 22 vs 23 of 26 gold dates
+        max_date=fetched_at.date().isoformat(),  # not the wall clock: pure
+    )
+    return _parse_day(found)
+
+
+HEAD_CHARS = 200_000  # metadata is looked for in the head, or this much of the page
+_TAG_RE = re.compile(r"<(?:meta|link)\b[^>]*>", re.IGNORECASE)
+_ATTR_RE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_TITLE_TAG_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HEAD_KEYS = {
+    "canonical": "canonical",
+    "og:url": "og:url",
+    "author": "author",
+    "article:author": "author",
+    "og:title": "title",
+}
+
+
+def head_metadata(html: str) -> dict[str, str]:
+    """``canonical``, ``og:url``, ``author`` and ``title`` from the page head.
+
+    Values are whitespace-normalised and HTML-unescaped; an author that is a
+    URL (``article:author`` often is) is ignored.
+    """
+    window = html[:HEAD_CHARS]
+    end = window.lower().find("</head>")
+    head = window[:end] if end >= 0 else window
+    found: dict[str, str] = {}
+    for tag in _TAG_RE.findall(head):
+        attrs = {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTR_RE.findall(tag)}
+        key = (
+            attrs.get("rel") or attrs.get("property") or attrs.get("name") or ""
+        ).lower()
+        value = _clean(
+            htmllib.unescape(attrs.get("href") or attrs.get("content") or "")
+        )
+        field = _HEAD_KEYS.get(key)
+        if field and value and field not in found:
+            if not (field == "author" and value.startswith(("http://", "https://"))):
+                found[field] = value
+    if "title" not in found and (match := _TITLE_TAG_RE.search(head)):
+        title = _clean(htmllib.unescape(match.group(1)))
+        if title:
+            found["title"] = title
+    return found
 
 
 def _unusable(page: Page) -> str | None:

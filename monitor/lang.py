@@ -178,8 +178,9 @@ def decode_text(body: bytes, declared: Iterable[str | None] = ()) -> tuple[str, 
             return body[len(bom) :].decode(bom_codec, "replace"), bom_codec
     try:
         return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(body) - 3 and exc.reason == "unexpected end of data":
+            return body[: exc.start].decode("utf-8"), "utf-8"  # cut mid-character
     for name in declared:
         codec = _codec(name)
         if codec is None or codec in ("utf_8", "ascii"):

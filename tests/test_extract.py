@@ -216,7 +216,7 @@ def gold_scores():
         pytest.skip(f"../shared not found: {SHARED}")
     bench = _bench()
     pages = [*bench.load_fundus(), *bench.load_aeb()]
-    scores, _ = bench.evaluate(pages, bench.pipeline_extractor())
+    scores = bench.evaluate(pages, bench.pipeline_extractor())
     print({name: tuple(round(x, 3) for x in s) for name, s in scores.items()})
     return scores
 

@@ -127,3 +127,10 @@ def test_decode_text_bom():
     text, used = decode_text("привет".encode("utf-16"), ["windows-1251"])
     assert text == "привет"
     assert used.startswith("utf-16")
+
+
+def test_decode_text_utf8_cut_mid_character():
+    body = ("<p>" + RU + "</p>").encode() + "ж".encode()[:1]
+    text, used = decode_text(body, ["windows-1251"])
+    assert used == "utf-8"
+    assert RU in text
