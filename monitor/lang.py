@@ -152,6 +152,7 @@ def _identifier() -> Any:
 # --------------------------------------------------------------------- encoding
 
 CYRILLIC_CODECS = ("cp1251", "koi8_r", "iso8859_5", "cp866")  # by prevalence
+UTF8_ERROR_RATIO = 50  # at most one broken sequence per 50 valid non-ASCII chars
 _CYRILLIC_MARGIN = 0.2  # another Cyrillic codec must read this much better
 _LATIN1_LIKE = frozenset({"latin_1", "iso8859_1", "cp1252", "ascii"})
 
@@ -181,6 +182,9 @@ def decode_text(body: bytes, declared: Iterable[str | None] = ()) -> tuple[str, 
     except UnicodeDecodeError as exc:
         if exc.start >= len(body) - 3 and exc.reason == "unexpected end of data":
             return body[: exc.start].decode("utf-8"), "utf-8"  # cut mid-character
+    mostly = _mostly_utf8(body)
+    if mostly is not None:
+        return mostly, "utf-8"
     for name in declared:
         codec = _codec(name)
         if codec is None or codec in ("utf_8", "ascii"):
@@ -213,6 +217,21 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+
+
+def _mostly_utf8(body: bytes) -> str | None:
+    """UTF-8 text with a few broken bytes (a CMS cut a string mid-character).
+
+    Text in a single-byte codec almost never forms valid multi-byte UTF-8
+    sequences, so many valid ones and few invalid bytes mean UTF-8.
+    """
+    text = body.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    valid = sum(1 for c in text if ord(c) > 127) - bad
+    if valid >= 10 and bad * UTF8_ERROR_RATIO <= valid:
+        logger.info("utf-8 with %d broken byte sequence(s) replaced", bad)
+        return text
+    return None
 
 
 def _codec(name: str | None) -> str | None:

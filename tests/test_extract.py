@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ExtractConfig
-from monitor.extract import decode_html, extract_article
+from monitor.extract import decode_html, extract_article, head_metadata
 from monitor.models import FeedItem, Page, TextSource
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -297,3 +297,39 @@ def test_page_dates_against_htmldate_gold():
         )
     print(f"htmldate gold: {hits}/{total} dates right")
     assert hits / total >= 0.6
+
+
+def test_head_metadata():
+    html = (
+        "<html><head><TITLE> Заголовок &amp; сайт </TITLE>"
+        "<meta content='https://e.org/og' property='og:url'>"
+        '<link href="https://e.org/canon" rel="canonical">'
+        '<meta property="article:author" content="https://facebook.com/someone">'
+        '<meta name="author" content="Айдана  Касымова">'
+        "</head><body><meta name='author' content='not in head'></body></html>"
+    )
+    meta = head_metadata(html)
+    assert meta == {
+        "title": "Заголовок & сайт",
+        "og:url": "https://e.org/og",
+        "canonical": "https://e.org/canon",
+        "author": "Айдана Касымова",
+    }
+    assert head_metadata("") == {}
+    assert head_metadata("<meta name=author>") == {}
+
+
+def test_canonical_falls_back_to_og_url_then_final_url():
+    body = (
+        "<html><head><meta property='og:url' content='https://www.e.org/x?utm_medium=a'>"
+        "</head><body><article><p>"
+        + "Текст статьи. " * 60
+        + "</p></article></body></html>"
+    )
+    out = extract_article(page(body.encode(), url="https://m.e.org/x#c"), item(), CFG)
+    assert out.canonical_url == "https://e.org/x"
+    out = extract_article(page(body.replace("og:url", "x").encode()), item(), CFG)
+    assert (
+        out.canonical_url
+        == "https://stepnoy-vestnik.example/ru/news/2026/11/24/biblioteka"
+    )

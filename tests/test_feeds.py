@@ -407,3 +407,13 @@ def test_json_feed():
 def test_bad_json_is_a_feed_error(body):
     with pytest.raises(FeedError, match=r"not a feed: got (malformed )?JSON"):
         parse(body)
+
+
+def test_utf8_feed_with_one_broken_byte_stays_cyrillic():
+    body = rss(ITEMS).encode()
+    cut = body.index("Ташкенте".encode()) + 4
+    body = body[:cut] + b"\xff" + body[cut:]
+    feed = parse(body, "application/rss+xml; charset=utf-8")
+    assert feed.items[0].title == TITLES[0]
+    assert feed.items[1].title.startswith("В Та")
+    assert "метро" in feed.items[1].title

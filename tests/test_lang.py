@@ -134,3 +134,12 @@ def test_decode_text_utf8_cut_mid_character():
     text, used = decode_text(body, ["windows-1251"])
     assert used == "utf-8"
     assert RU in text
+
+
+def test_decode_text_utf8_with_a_few_broken_bytes():
+    body = ("<p>" + RU + "</p>").encode() * 3
+    body = body[:40] + b"\xff" + body[40:]
+    text, used = decode_text(body, ["utf-8"])
+    assert used == "utf-8"
+    assert text.count(RU) >= 2
+    assert 1 <= text.count("\ufffd") <= 3  # the stray byte, maybe a split character
