@@ -33,7 +33,6 @@ import codecs
 import functools
 import logging
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -313,8 +312,11 @@ def _russian_score(text: str) -> float:
     return sum(1 for c in letters if c in _FREQUENT_RU) / len(letters)
 
 
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
+)
+
+
 def strip_controls(text: str) -> str:
-    """Remove control and format characters except tab and newline."""
-    return "".join(
-        c for c in text if c in "\t\n" or not unicodedata.category(c).startswith("C")
-    )
+    """Remove characters XML forbids (C0/C1 controls but tab/CR/LF, surrogates)."""
+    return _CONTROL_RE.sub("", text)
