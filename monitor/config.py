@@ -213,8 +213,8 @@ def load_config(
     feeds_raw = _read_toml(_resolve(cdir, cfg.feeds_file), errors, required=True)
     feeds = _build_feeds(feeds_raw, errors, f"{cfg.feeds_file}")
     topics_path = _resolve(cdir, cfg.classify.topics_file)
-    topics = _read_toml(topics_path, errors, required=False)
-    if rule_validator is not None and topics:
+    topics = _read_toml(topics_path, errors, required=True)
+    if rule_validator is not None and topics_path.exists():
         errors.extend(
             f"{cfg.classify.topics_file}: {e}" for e in rule_validator(topics)
         )

@@ -24,21 +24,52 @@ article, and in the failures log that `monitor status` shows) and the run goes o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 
-from . import extract, feeds, fetch, schedule, urls
+from . import (
+    classify,
+    digest,
+    extract,
+    feeds,
+    fetch,
+    schedule,
+    stories,
+    translate,
+    urls,
+)
 from .config import Config, resolve_path
-from .exceptions import BlockedURLError, FeedError, FetchError, MonitorError
-from .models import FeedSpec, FeedState, Page, RunSummary, StageResult, stable_hash
+from .exceptions import (
+    BlockedURLError,
+    FeedError,
+    FetchError,
+    MonitorError,
+    TranslateError,
+)
+from .models import (
+    FeedItem,
+    FeedSpec,
+    FeedState,
+    Page,
+    RunSummary,
+    StageResult,
+    stable_hash,
+)
 from .store import Storage
 from .store._feeds import PollOutcome
+from .store._translations import TranslationTask
 
 logger = logging.getLogger(__name__)
+
+# A page answering one of these will not come back: fall back to the feed's text at once.
+TRANSLATE_BATCH = 8  # articles per translate call: sentences batch across them
+STORY_BATCH = 200  # story assignments per transaction
+GONE_STATUSES = frozenset({401, 403, 404, 410, 451})
 
 Progress = Callable[[str, int], "ProgressBar"]
 
@@ -70,7 +101,14 @@ class Pipeline:
     client: httpx.Client
     now: Callable[[], datetime] = utc_now
     progress: Progress = no_progress
+    env: Mapping[str, str] = field(
+        default_factory=dict
+    )  # SMTP credentials (CLI passes os.environ)
     summary: RunSummary = field(default_factory=RunSummary)
+    _rules: classify.RuleSet | None = field(default=None, init=False, repr=False)
+    _translator: translate.ArticleTranslator | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __enter__(self) -> Pipeline:
         return self
@@ -79,16 +117,21 @@ class Pipeline:
         self.close()
 
     def close(self) -> None:
-        """Release the HTTP client (and the translation model, once loaded)."""
+        """Release the HTTP client and the translation model, if loaded."""
         self.client.close()
+        if self._translator is not None:
+            self._translator.close()
 
     def run(self, *, digest: bool = True) -> RunSummary:
         """Run every stage once.  Returns the counts for the summary line."""
         run_id = self.storage.start_run(self.now())
         self.poll_feeds()
         self.extract_articles()
+        self.translate_articles()
+        self.classify_articles()
+        self.cluster_stories()
         if digest:
-            pass  # later stages are wired in below as they land
+            self.write_digest_if_due()
         self.storage.finish_run(run_id, self.summary.counts, self.now())
         return self.summary
 
@@ -165,11 +208,7 @@ class Pipeline:
             logger.warning(
                 "feed=%s repaired a malformed feed: %s", spec.name, parsed.warning
             )
-        items = [
-            (item, urls.canonicalize_url(item.link))
-            for item in parsed.items
-            if item.link
-        ]
+        items = [(item, _item_key(item)) for item in parsed.items]
         new = self.storage.add_feed_items(items, self.now())
         self.summary.add("feeds_ok")
         self.summary.add("articles_new", new)
@@ -211,7 +250,15 @@ class Pipeline:
         pending = self.storage.get_articles_needing_extraction(
             self.cfg.fetch.max_articles_per_run
         )
-        by_id = {str(article.id): (article, item) for article, item in pending}
+        by_id = {
+            str(a.id): (a, item) for a, item in pending if a.url.startswith("http")
+        }
+        for (
+            article,
+            item,
+        ) in pending:  # no page to fetch: the feed's text is all there is
+            if str(article.id) not in by_id:
+                self._extract_one(article.id, item, None)
         requests = [
             fetch.FetchRequest(
                 key=key,
@@ -227,10 +274,9 @@ class Pipeline:
                 self._extract_one(article.id, item, result.value)
                 bar.update()
 
-    def _extract_one(self, article_id: int, item: object, page: object) -> None:
-        from .models import FeedItem
-
-        assert isinstance(item, FeedItem)
+    def _extract_one(
+        self, article_id: int, item: FeedItem, page: Page | BaseException | None
+    ) -> None:
         if isinstance(page, BaseException):
             attempts = self.storage.record_article_error(
                 article_id, "fetch", str(page), self.now()
@@ -242,7 +288,10 @@ class Pipeline:
                 attempts,
                 page,
             )
-            permanent = isinstance(page, BlockedURLError)
+            permanent = isinstance(page, BlockedURLError) or (
+                isinstance(page, fetch.FetchStatusError)
+                and page.status in GONE_STATUSES
+            )
             if attempts < self.cfg.fetch.max_attempts and not permanent:
                 return  # retried next run
             page = None  # give up on the page: the feed's own text is the fallback
@@ -262,6 +311,149 @@ class Pipeline:
     def _allow_private(self, feed_name: str) -> bool:
         spec = next((f for f in self.cfg.feeds if f.name == feed_name), None)
         return self.cfg.fetch.allow_private or bool(spec and spec.allow_private)
+
+    # ------------------------------------------------------------------ translate
+
+    def translate_articles(self, limit: int | None = None) -> None:
+        """Translate extracted articles (titles first, then bodies), in batches.
+
+        A model that fails to load is one recorded error: the articles stay pending
+        and the other stages go on.
+        """
+        translator = self.translator()
+        target = self.cfg.translate.target
+        covered = {src for src, dst in translator.pairs() if dst == target}
+        cap = limit or self.cfg.translate.max_articles_per_run
+        tasks = self.storage.get_articles_for_translation(covered, cap)
+        with self._bar("translate", len(tasks)) as bar:
+            for start in range(0, len(tasks), TRANSLATE_BATCH):
+                batch = tasks[start : start + TRANSLATE_BATCH]
+                if not self._translate_batch(translator, batch):
+                    return
+                bar.update(len(batch))
+
+    def _translate_batch(
+        self, translator: translate.ArticleTranslator, batch: list[TranslationTask]
+    ) -> bool:
+        texts = [
+            translate.ArticleText(title=t.title, text=t.text, src=t.lang) for t in batch
+        ]
+        try:
+            results = translator.translate_articles(texts)
+        except TranslateError as e:
+            logger.warning(
+                "translate status=error engine=%s error=%s", translator.name, e
+            )
+            self.storage.add_failure("translate", translator.name, str(e), self.now())
+            self.summary.add("translate_errors")
+            return False
+        for task, result in zip(batch, results, strict=True):
+            self.storage.save_translation(task.article_id, result, self.now())
+            self.summary.add(f"translation_{result.status.value}")
+            if result.status.value in ("done", "partial"):
+                self.summary.add("articles_translated")
+        return True
+
+    def translator(self) -> translate.ArticleTranslator:
+        """The configured translator, built once per run (the model loads lazily)."""
+        if self._translator is None:
+            cfg = self.cfg.translate
+            self._translator = translate.make_translator(
+                cfg,
+                models_dir=resolve_path(self.cfg, cfg.models_dir),
+                cache=self.storage,
+                now=self.now,
+                api_key=self.env.get(cfg.libretranslate_api_key_env),
+            )
+        return self._translator
+
+    # ------------------------------------------------------------------ classify
+
+    def classify_articles(self, *, everything: bool = False) -> int:
+        """File articles under topics and countries (only pending ones, or all)."""
+        done = classify.reclassify_archive(
+            self.storage, self.rules(), pending_only=not everything
+        )
+        self.summary.add("articles_classified", done)
+        return done
+
+    def rules(self) -> classify.RuleSet:
+        """The compiled topic rules (validated at config load, compiled once)."""
+        if self._rules is None:
+            self._rules = classify.compile_topics(self.cfg.topics)
+        return self._rules
+
+    def topic_order(self) -> tuple[str, ...]:
+        """Topic labels in configured order (the digest's section order)."""
+        return tuple(self.rules().topic_order)
+
+    # ------------------------------------------------------------------ stories
+
+    def cluster_stories(self) -> None:
+        """Assign every new article to a story: an existing one, or a new one.
+
+        Articles waiting for a translation wait for it too (unless translation is
+        off), so cross-lingual matching sees the English text.
+        """
+        cfg = self.cfg.stories
+        articles = self.storage.get_articles_needing_story(
+            wait_for_translation=self.cfg.translate.backend != "none"
+        )
+        if not articles:
+            return
+        batch = [
+            stories.compute_features(stories.candidate_from_article(a), cfg)
+            for a in articles
+        ]
+        since = stories.window_start(batch, cfg, self.now())
+        clusterer = stories.StoryClusterer(
+            cfg, stories.load_known(self.storage.get_story_features(since))
+        )
+        for start in range(0, len(batch), STORY_BATCH):
+            chunk = batch[start : start + STORY_BATCH]
+            items = [(clusterer.assign(f), stories.features_to_bytes(f)) for f in chunk]
+            new = self.storage.add_story_members(items, now=self.now())
+            self.summary.add("stories_new", new)
+
+    # ------------------------------------------------------------------ digest
+
+    def write_digest_if_due(self) -> None:
+        """Last step of `monitor run`: write (and mail) the digest once it is due."""
+        last = self.storage.get_last_digest_day()
+        day = digest.is_digest_due(
+            self.now(), date.fromisoformat(last) if last else None, self.cfg.digest
+        )
+        if day is not None:
+            self.write_digest(day=day)
+
+    def write_digest(
+        self, *, day: date | None = None, send: bool = True, force: bool = False
+    ) -> list[Path]:
+        """Build and write one digest (a local day, or everything new since the last).
+
+        Returns:
+            The files written.
+        """
+        now = self.now()
+        built = digest.build_digest(
+            self.storage,
+            day=day,
+            cfg=self.cfg.digest,
+            topic_order=self.topic_order(),
+            now=now,
+        )
+        paths = digest.write_digest(built, self.cfg, self.storage)
+        self.summary.add("digests_written")
+        logger.info("digest day=%s files=%d", day or "since-last", len(paths))
+        if send and self.cfg.mail.enabled:
+            for r in digest.send_digest(
+                built, self.cfg, self.storage, env=self.env, force=force, now=now
+            ):
+                self.summary.add(f"mails_{r.status}")
+                if r.status == "failed":
+                    logger.warning("digest mail to=%s error=%s", r.recipient, r.error)
+                    self.storage.add_failure("mail", r.recipient, str(r.error), now)
+        return paths
 
     # ------------------------------------------------------------------ helpers
 
@@ -288,6 +480,14 @@ class Pipeline:
             yield bar
         finally:
             bar.close()
+
+
+def _item_key(item: FeedItem) -> str:
+    """An article's identity: its canonical URL, or a URN for items with no link
+    (their page cannot be fetched, so extraction falls back to the feed's text)."""
+    if item.link:
+        return urls.canonicalize_url(item.link)
+    return f"urn:monitor:{item.feed_name}:{item.entry_id}"
 
 
 def check_feed(

@@ -12,7 +12,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 
+from pathlib import Path
+
 from tests.httpserver import LocalHTTPServer
+
+TOPICS = Path(__file__).resolve().parents[1] / "config" / "topics.toml"
 
 PARAGRAPHS = {
     "protest": [
@@ -126,6 +130,8 @@ allow_private = true      # the test server is on 127.0.0.1
 per_host_delay = 0.0
 timeout = 5.0
 total_timeout = 10.0
+[classify]
+topics_file = "{TOPICS}"
 [translate]
 models_dir = "{tmp_path / "models"}"
 [digest]

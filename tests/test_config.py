@@ -22,6 +22,7 @@ country = "KZ"
 def write(tmp_path: Path, monitor: str = "", feeds: str = FEED) -> Path:
     (tmp_path / "monitor.toml").write_text(monitor, encoding="utf-8")
     (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
+    (tmp_path / "topics.toml").write_text("", encoding="utf-8")
     return tmp_path
 
 

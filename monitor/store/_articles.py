@@ -11,7 +11,6 @@ from ..models import (
     Extracted,
     FeedItem,
     TextSource,
-    Translation,
     TranslationStatus,
 )
 from ._base import StorageBase, from_db_time, to_db_time
@@ -116,68 +115,6 @@ class ArticlesMixin(StorageBase):
             )
             return int(row.fetchone()[0])
 
-    def get_articles_needing_translation(
-        self, statuses: Iterable[TranslationStatus], limit: int
-    ) -> list[Article]:
-        """Extracted articles whose translation status is one of `statuses`."""
-        wanted = [s.value for s in statuses]
-        marks = ",".join("?" * len(wanted))
-        rows = self._query(
-            _ARTICLE_SELECT + f" WHERE a.extract_status = 'done'"
-            f" AND a.translation_status IN ({marks}) ORDER BY a.id LIMIT ?",
-            (*wanted, limit),
-        )
-        return [_article(r) for r in rows]
-
-    def save_translation(self, article_id: int, tr: Translation, now: datetime) -> None:
-        """Store a translation; classification runs again (it also reads English)."""
-        with self._tx() as db:
-            db.execute(
-                """
-                UPDATE articles SET
-                    translation_status = :status, title_en = :title, text_en = :text,
-                    translation_engine = :engine, translation_note = :note,
-                    translation_flagged = :flagged, classify_status = 'pending',
-                    updated_at = :now
-                WHERE id = :id
-                """,
-                {
-                    "id": article_id,
-                    "status": tr.status.value,
-                    "title": tr.title,
-                    "text": tr.text,
-                    "engine": tr.engine,
-                    "note": tr.note,
-                    "flagged": tr.flagged,
-                    "now": to_db_time(now),
-                },
-            )
-
-    def get_articles_needing_classification(self, limit: int) -> list[Article]:
-        """Extracted articles not yet filed since their text last changed."""
-        rows = self._query(
-            _ARTICLE_SELECT + " WHERE a.extract_status = 'done'"
-            " AND a.classify_status = 'pending' ORDER BY a.id LIMIT ?",
-            (limit,),
-        )
-        return [_article(r) for r in rows]
-
-    def set_classify_status(self, article_ids: Iterable[int], status: str) -> None:
-        """Mark articles filed ('done') or due for re-filing ('pending')."""
-        with self._tx() as db:
-            db.executemany(
-                "UPDATE articles SET classify_status = ? WHERE id = ?",
-                [(status, i) for i in article_ids],
-            )
-
-    def reset_classification(self) -> int:
-        """Mark every extracted article for re-filing (after the rules changed)."""
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE articles SET classify_status = 'pending' WHERE extract_status = 'done'"
-            )
-            return cur.rowcount
-
     def get_article(self, article_id: int) -> Article | None:
         row = self._one(_ARTICLE_SELECT + " WHERE a.id = ?", (article_id,))
         return None if row is None else _article(row)
@@ -223,7 +160,7 @@ def _upsert_item(
         """,
         {
             "canonical": canonical,
-            "url": item.link,
+            "url": item.link or canonical,
             "feed": item.feed_name,
             "title": item.title,
             "summary": item.summary,

@@ -112,7 +112,9 @@ class TranslationsMixin(StorageBase):
                 "UPDATE articles SET translation_status = :status, title_en = :title,"
                 " text_en = :text, translation_engine = :engine,"
                 " translation_note = :note,"
-                " translation_flagged = :flagged, updated_at = :now WHERE id = :id",
+                " translation_flagged = :flagged, updated_at = :now,"
+                # rules also read the English text: file the article again
+                " classify_status = 'pending' WHERE id = :id",
                 {
                     "status": translation.status.value,
                     "title": translation.title,
