@@ -97,7 +97,7 @@ def test_replace_and_get_filings_round_trip(storage):
     )
     storage.replace_filings(aid, topics)
     assert storage.get_filings(aid) == topics
-    assert storage.get_articles_needing_classification(10) == []
+    assert storage.get_articles_to_classify(pending_only=True) == []
     storage.replace_filings(aid, Topics(labels=topics.labels[1:]))
     assert storage.get_filings(aid).labels == topics.labels[1:]
     assert storage.get_article_ids_for_label("country", "kz") == [aid]
