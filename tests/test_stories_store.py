@@ -204,7 +204,7 @@ def test_round_trip_assigns_every_article_and_lists_the_day(storage):
         storage.get_stories_for_day(DAY1 + timedelta(days=1), DAY1 + timedelta(days=2))
         == []
     )
-    assert storage.get_story_stats() == {
+    assert storage.get_story_counts() == {
         "stories": 2,
         "multi_member_stories": 1,
         "assigned_articles": 4,

@@ -174,7 +174,7 @@ class StoriesMixin(StorageBase):
         stories = self.get_stories(int(r[0]) for r in rows)
         return sorted(stories.values(), key=lambda s: (-len(s.members), s.id))
 
-    def get_story_stats(self) -> dict[str, int]:
+    def get_story_counts(self) -> dict[str, int]:
         """Counts for `monitor status` (stories, multi-article stories, pending)."""
         row = self._one(
             """
