@@ -7,14 +7,18 @@ TTY) nothing below WARNING is printed except the one-line run summary.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -183,6 +187,223 @@ def extract_cmd(opts: Options) -> None:
     click.echo(pipeline.summary.line(), err=True)
 
 
+@cli.command("translate")
+@common_options
+@click.option("--limit", type=int, help="At most this many articles.")
+def translate_cmd(opts: Options, limit: int | None) -> None:
+    """Translate articles still waiting for a translation (a backlog catch-up).
+
+    Example:
+
+        monitor translate --limit 200
+    """
+    cfg = load(opts)
+    with _locked(cfg), _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
+        pipeline.translate_articles(limit)
+    click.echo(pipeline.summary.line(), err=True)
+
+
+@cli.command("classify")
+@common_options
+@click.option("--pending", is_flag=True, help="Only articles not yet filed.")
+def classify_cmd(opts: Options, pending: bool) -> None:
+    """Re-file the archive under topics and countries after the rules changed.
+
+    Uses stored translations: nothing is fetched or translated again.
+
+    Example:
+
+        monitor classify
+    """
+    cfg = load(opts)
+    with _locked(cfg), _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
+        n = pipeline.classify_articles(everything=not pending)
+    click.echo(f"classified {n} articles", err=True)
+
+
+@cli.command()
+@common_options
+@click.argument("article_id", type=int)
+def explain(opts: Options, article_id: int) -> None:
+    """Show why an article was filed where it was: rules, terms, matched words.
+
+    Example:
+
+        monitor explain 1234
+    """
+    from .classify import explain_stored_article
+
+    cfg = load(opts)
+    with _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
+        text = explain_stored_article(storage, pipeline.rules(), article_id)
+    if text is None:
+        raise click.ClickException(f"no article with id {article_id}")
+    click.echo(text)
+
+
+@cli.command("stories")
+@common_options
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Local day [yesterday]."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stories_cmd(opts: Options, day: datetime | None, as_json: bool) -> None:
+    """List a day's stories with their members (outlet, language, link).
+
+    Example:
+
+        monitor stories --date 2026-01-05
+    """
+    from . import digest, stories
+
+    cfg = load(opts)
+    tz = ZoneInfo(cfg.digest.timezone)
+    local = day.date() if day else utc_now().astimezone(tz).date() - timedelta(days=1)
+    start, end = digest.day_bounds(local, cfg.digest.timezone)
+    with _storage(cfg) as storage:
+        found = storage.get_stories_for_day(start, end)
+    if as_json:
+        rows = [dataclasses.asdict(s) for s in found]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(stories.format_stories(found, tz=tz), nl=False)
+
+
+@cli.command("digest")
+@common_options
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Local day to cover [yesterday].",
+)
+@click.option(
+    "--since-last", is_flag=True, help="Everything new since the last digest."
+)
+@click.option("--send/--no-send", default=True, help="Mail it when mail is enabled.")
+@click.option("--force", is_flag=True, help="Mail again even if already sent.")
+def digest_cmd(
+    opts: Options, day: datetime | None, since_last: bool, send: bool, force: bool
+) -> None:
+    """Write a digest in every configured format, update the archive, mail it.
+
+    Example:
+
+        monitor digest --date 2026-01-05 --no-send
+    """
+    if day and since_last:
+        raise click.UsageError("--date and --since-last exclude each other")
+    cfg = load(opts)
+    tz = ZoneInfo(cfg.digest.timezone)
+    local = (
+        None
+        if since_last
+        else (
+            day.date() if day else utc_now().astimezone(tz).date() - timedelta(days=1)
+        )
+    )
+    with _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
+        paths = pipeline.write_digest(day=local, send=send, force=force)
+    for path in paths:
+        click.echo(str(path))
+    for key, n in sorted(pipeline.summary.counts.items()):
+        if key.startswith("mails_"):
+            click.echo(f"{key.removeprefix('mails_')}: {n}", err=True)
+
+
+@cli.group()
+def models() -> None:
+    """Install and list offline translation models (Argos packages)."""
+
+
+@models.command("install")
+@common_options
+@click.argument("langs", nargs=-1)
+@click.option(
+    "--from",
+    "from_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Install a .argosmodel file or package folder (air-gapped).",
+)
+@click.option("--index", "index_url", help="Package index URL [Argos index].")
+def models_install(
+    opts: Options, langs: tuple[str, ...], from_path: Path | None, index_url: str | None
+) -> None:
+    """Install a model: from the Argos package index (SRC DST), or --from a file.
+
+    Only this command downloads anything, and only when given SRC DST.
+
+    Example:
+
+        monitor models install ru en
+        monitor models install --from translate-ru_en-1_9.argosmodel
+    """
+    from . import translate
+
+    if bool(from_path) == bool(langs) or (langs and len(langs) != 2):
+        raise click.UsageError("give either SRC DST (e.g. 'ru en') or --from PATH")
+    cfg = load(opts)
+    models_dir = resolve_path(cfg, cfg.translate.models_dir)
+    try:
+        if from_path:
+            pkg = translate.install_from_path(from_path, models_dir)
+        else:
+            pkg = translate.install_from_index(
+                langs[0],
+                langs[1],
+                models_dir,
+                index_url or translate.DEFAULT_INDEX_URL,
+                timeout=cfg.translate.timeout,
+            )
+    except MonitorError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(
+        f"installed {pkg.code} {pkg.version} ({pkg.from_code}→{pkg.to_code}) "
+        f"in {pkg.path}"
+    )
+
+
+@models.command("list")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_list(opts: Options, as_json: bool) -> None:
+    """List installed models and the language pairs they cover.
+
+    Example:
+
+        monitor models list
+    """
+    from . import translate
+
+    cfg = load(opts)
+    models_dir = resolve_path(cfg, cfg.translate.models_dir)
+    pkgs = translate.list_installed(models_dir)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": p.code,
+                        "from": p.from_code,
+                        "to": p.to_code,
+                        "version": p.version,
+                        "path": str(p.path),
+                    }
+                    for p in pkgs
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not pkgs:
+        click.echo(
+            f"no models installed in {models_dir}: "
+            "run `monitor models install ru en` or `--from FILE`"
+        )
+    for p in pkgs:
+        click.echo(f"{p.from_code}→{p.to_code}  {p.code} {p.version}  {p.path}")
+
+
 @cli.group()
 def feeds() -> None:
     """List and check the configured feeds."""
@@ -273,6 +494,7 @@ def _pipeline(cfg: Config, storage: Any) -> Pipeline:
         storage=storage,
         client=fetch.make_client(cfg.fetch),
         progress=_tty_progress,
+        env=os.environ,
     )
 
 

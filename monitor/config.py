@@ -30,7 +30,9 @@ from .models import FeedSpec
 
 ENV_PREFIX = "MONITOR_"
 DEFAULT_CONFIG_DIR = Path("config")
-USER_AGENT = "monitor/0.1 (+https://example.org/monitor; press monitor; contact: set fetch.user_agent)"
+USER_AGENT = (
+    "monitor/0.1 (press monitor; +https://example.org/monitor; set fetch.user_agent)"
+)
 LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
 

@@ -234,9 +234,18 @@ class Pipeline:
     ) -> PollOutcome:
         self.summary.add("feeds_error")
         message = str(error) if error is not None else "no response"
-        logger.warning("polled feed=%s status=error error=%s", spec.name, message)
-        self.storage.add_failure("poll", spec.name, message, self.now())
         failures = (state.failure_count if state else 0) + 1
+        # Cron mails on WARNING: say so when a feed starts failing and every tenth
+        # failure after, not on every poll of a feed that has been dead for weeks.
+        level = logging.WARNING if failures == 1 or failures % 10 == 0 else logging.INFO
+        logger.log(
+            level,
+            "polled feed=%s status=error failures=%d error=%s",
+            spec.name,
+            failures,
+            message,
+        )
+        self.storage.add_failure("poll", spec.name, message, self.now())
         retry_after = getattr(error, "retry_after", None)
         next_at = schedule.next_poll_after_failure(
             failures, self.now(), retry_after, self.cfg.poll
@@ -278,26 +287,10 @@ class Pipeline:
         self, article_id: int, item: FeedItem, page: Page | BaseException | None
     ) -> None:
         if isinstance(page, BaseException):
-            attempts = self.storage.record_article_error(
-                article_id, "fetch", str(page), self.now()
-            )
-            self.storage.add_failure("fetch", item.link, str(page), self.now())
-            logger.warning(
-                "fetched url=%s status=error attempt=%d error=%s",
-                item.link,
-                attempts,
-                page,
-            )
-            permanent = isinstance(page, BlockedURLError) or (
-                isinstance(page, fetch.FetchStatusError)
-                and page.status in GONE_STATUSES
-            )
-            if attempts < self.cfg.fetch.max_attempts and not permanent:
-                return  # retried next run
+            if not self._page_failed(article_id, item, page):
+                return  # retried on the next run
             page = None  # give up on the page: the feed's own text is the fallback
-        extracted = extract.extract_article(
-            page if isinstance(page, Page) else None, item, self.cfg.extract
-        )
+        extracted = extract.extract_article(page, item, self.cfg.extract)
         self.storage.save_extraction(article_id, extracted, self.now())
         self.summary.add("articles_extracted")
         logger.info(
@@ -307,6 +300,31 @@ class Pipeline:
             len(extracted.text),
             extracted.is_teaser,
         )
+
+    def _page_failed(
+        self, article_id: int, item: FeedItem, error: BaseException
+    ) -> bool:
+        """Record a failed page fetch; True when it is time to give up on the page."""
+        now = self.now()
+        attempts = self.storage.record_article_error(
+            article_id, "fetch", str(error), now
+        )
+        self.storage.add_failure("fetch", item.link, str(error), now)
+        permanent = isinstance(error, BlockedURLError) or (
+            isinstance(error, fetch.FetchStatusError) and error.status in GONE_STATUSES
+        )
+        give_up = permanent or attempts >= self.cfg.fetch.max_attempts
+        if give_up:
+            self.summary.add("articles_failed")
+        logger.log(
+            logging.WARNING if give_up else logging.INFO,
+            "fetched url=%s status=error attempt=%d fallback=%s error=%s",
+            item.link,
+            attempts,
+            "feed text" if give_up else "retry next run",
+            error,
+        )
+        return give_up
 
     def _allow_private(self, feed_name: str) -> bool:
         spec = next((f for f in self.cfg.feeds if f.name == feed_name), None)
@@ -383,10 +401,6 @@ class Pipeline:
             self._rules = classify.compile_topics(self.cfg.topics)
         return self._rules
 
-    def topic_order(self) -> tuple[str, ...]:
-        """Topic labels in configured order (the digest's section order)."""
-        return tuple(self.rules().topic_order)
-
     # ------------------------------------------------------------------ stories
 
     def cluster_stories(self) -> None:
@@ -439,7 +453,10 @@ class Pipeline:
             self.storage,
             day=day,
             cfg=self.cfg.digest,
-            topic_order=self.topic_order(),
+            topic_order=self.rules().topic_order,
+            topic_names={
+                t: self.rules().label_of("topic", t) for t in self.rules().topic_order
+            },
             now=now,
         )
         paths = digest.write_digest(built, self.cfg, self.storage)

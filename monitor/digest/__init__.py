@@ -102,6 +102,7 @@ def build_digest(
     cfg: DigestConfig,
     topic_order: Sequence[str],
     now: datetime,
+    topic_names: Mapping[str, str] | None = None,
 ) -> Digest:
     """Build the digest of one local day, or of everything new since a moment.
 
@@ -112,8 +113,9 @@ def build_digest(
             when both are None, ``since`` is the last digest's generated-at time
             (or 24 hours ago when there is none).
         cfg: the digest section of the config.
-        topic_order: topic labels in configured order.
+        topic_order: topic ids in configured order.
         now: the current time; shown as "generated at" and ends "since" windows.
+        topic_names: topic id -> heading shown to readers (default: the id).
 
     Returns:
         The digest, ready for `write_digest` and `send_digest`.
@@ -126,7 +128,12 @@ def build_digest(
             since = last.generated_at if last else now - DEFAULT_SINCE
         period = since_period(since, now, cfg.timezone)
     return collect_digest(
-        storage, period=period, cfg=cfg, topic_order=topic_order, generated_at=now
+        storage,
+        period=period,
+        cfg=cfg,
+        topic_order=topic_order,
+        generated_at=now,
+        topic_names=topic_names,
     )
 
 

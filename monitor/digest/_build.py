@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -80,8 +80,14 @@ def collect_digest(
     cfg: DigestConfig,
     topic_order: Sequence[str],
     generated_at: datetime,
+    topic_names: Mapping[str, str] | None = None,
 ) -> Digest:
-    """Read the window's articles, filings and feed health and build the digest."""
+    """Read the window's articles, filings and feed health and build the digest.
+
+    ``topic_order`` lists topic ids (as filed); ``topic_names`` maps them to the
+    headings readers see (ids without a name are shown as they are).
+    """
+    names = dict(topic_names or {})
     by = "time" if period.day is not None else "first_seen"
     members = _select(
         source.get_articles_for_digest(period.start, period.end, by=by), period
@@ -95,10 +101,13 @@ def collect_digest(
     for key, group in groups.items():
         topics = _story_topics(group, filings)
         for label, story in _stories_for(key, group, topics, sightings, period, cfg):
+            story = replace(
+                story, other_topics=tuple(names.get(t, t) for t in story.other_topics)
+            )
             (filed.setdefault(label, []) if label else other).append(story)
     _merge_default_label(filed, other)
     sections = tuple(
-        _section(label, filed[label], cfg.max_stories_per_topic)
+        _section(names.get(label, label), filed[label], cfg.max_stories_per_topic)
         for label in _label_order(filed, topic_order)
     )
     other_section = (
