@@ -27,9 +27,7 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
         "feeds": feeds,
         "feed_totals": _totals(feeds),
         "stages": storage.get_stage_counts(),
-        "stories": storage.get_story_counts()
-        if hasattr(storage, "get_story_counts")
-        else {},
+        "stories": storage.get_story_counts(),
         "last_run": None
         if last is None
         else {

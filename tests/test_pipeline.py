@@ -105,3 +105,59 @@ def test_dead_article_link_falls_back_to_feed_text_after_retries(http_server, tm
         assert art.source == TextSource.FEED_SUMMARY
         assert art.is_teaser
         assert PARAGRAPHS["court"][0] in art.text
+
+
+FIXTURE_MODEL = "models/test-fixture/translate-ru_en-testfixture-0_0.argosmodel"
+
+
+def test_full_run_files_groups_translates_and_writes_the_digest(
+    http_server, tmp_path, shared_dir
+):
+    from monitor import translate
+
+    site = build_site(http_server, ["protest", "energy", "court"], NOW)
+    # A second outlet reposts the protest story under its own URL.
+    copy = build_site(http_server, ["protest"], NOW, feed_path="/other.xml")
+    write_config(
+        tmp_path, [("kz-news", site.feed_url, "ru"), ("kz-other", copy.feed_url, "ru")]
+    )
+    cfg = load_config(tmp_path, env={})
+    translate.install_from_path(shared_dir / FIXTURE_MODEL, tmp_path / "models")
+    later = [NOW + timedelta(days=1, hours=2)]  # the next Almaty morning: digest due
+    with closing(open_storage(cfg)) as storage:
+        _run(make_pipeline(tmp_path, storage, lambda: later[0]))
+        arts = storage.get_articles(range(1, 20))
+        assert len(arts) == 3  # the repost shares the canonical URL: one article
+        for a in arts:  # random weights: the guards reject much of the output
+            assert a.translation_status.value in ("done", "partial")
+            assert a.title_en or "untranslated" in (a.translation_note or "")
+        counts = storage.get_stage_counts()
+        assert counts["classify"] == {"done": 3}
+        assert counts["stories"] == {"done": 3}
+        protest = next(a for a in arts if a.title == TITLES["protest"])
+        filed = {(m.facet, m.label) for m in storage.get_filings(protest.id).labels}
+        assert ("topic", "unrest") in filed
+        assert any(facet == "country" for facet, _ in filed)
+        sightings = {f for f, _ in storage.get_sightings(protest.id)}
+        assert sightings == {"kz-news", "kz-other"}
+    html = sorted((tmp_path / "digests").rglob("2026-03-14.html"))
+    assert html, list((tmp_path / "digests").rglob("*"))
+    text = html[0].read_text(encoding="utf-8")
+    assert TITLES["energy"] in text
+
+
+def test_without_a_model_everything_else_works(site, tmp_path):
+    cfg = load_config(tmp_path, env={})
+    later = NOW + timedelta(days=1, hours=2)
+    with closing(open_storage(cfg)) as storage:
+        summary = _run(make_pipeline(tmp_path, storage, lambda: later))
+        arts = storage.get_articles(range(1, 10))
+        assert {a.translation_status.value for a in arts} == {"no_model"}
+        assert all("untranslated" in (a.translation_note or "") for a in arts)
+        assert summary.counts["articles_classified"] == 3
+        assert storage.get_stage_counts()["stories"] == {"done": 3}
+    txt = next((tmp_path / "digests").rglob("2026-03-14.txt")).read_text(
+        encoding="utf-8"
+    )
+    assert TITLES["court"] in txt
+    assert "untranslated" in txt.lower()
