@@ -298,3 +298,17 @@ def test_window_start_covers_the_oldest_article_of_the_batch():
     batch = day_of_news()
     start = window_start(batch, CFG, now=T0 + timedelta(days=1))
     assert start == T0 - timedelta(hours=CFG.window_hours)
+
+
+def test_window_keeps_only_recent_articles_so_work_stays_bounded():
+    texts = [D.WIRE, D.PROTEST_ALMATY, D.PROTEST_BISHKEK, D.UNRELATED, D.EN_REPORT]
+    clusterer = StoryClusterer(CFG)
+    for i in range(40):  # one article every 12 hours for 20 days
+        text = texts[i % len(texts)]
+        clusterer.assign(feat(100 + i, f"o{i}", "ru", f"Новость {i}", text, 12 * i))
+    per_window = int(CFG.window_hours // 12) + 1
+    assert len(clusterer) <= per_window
+    assert clusterer.story_of(100) is None  # evicted long ago
+    assert len(clusterer._dfs._df) <= sum(  # document frequencies shrink too
+        len(clusterer._index_keys(f)) for f in clusterer._features.values()
+    )

@@ -91,7 +91,12 @@ class DocumentFrequencies:
 
     def remove(self, v: Vectors) -> None:
         """Count one document out (it left the time window)."""
-        self._df.subtract(self._keys(v))
+        for key in self._keys(v):
+            left = self._df[key] - 1
+            if left > 0:
+                self._df[key] = left
+            else:
+                del self._df[key]  # keep memory bounded by the window
         self.docs -= 1
 
     def df(self, term: str) -> int:
