@@ -312,3 +312,23 @@ def test_window_keeps_only_recent_articles_so_work_stays_bounded():
     assert len(clusterer._dfs._df) <= sum(  # document frequencies shrink too
         len(clusterer._index_keys(f)) for f in clusterer._features.values()
     )
+
+
+def test_features_stored_under_another_num_perm_do_not_crash_or_match():
+    old_cfg = StoriesConfig(num_perm=64)
+    old = compute_features(
+        StoryCandidate(
+            article_id=110,
+            outlet="A",
+            lang="ru",
+            time=T0,
+            title=D.WIRE_TITLE,
+            text=D.WIRE,
+        ),
+        old_cfg,
+    )
+    clusterer = StoryClusterer(CFG, known=[(110, old)])
+    copy = feat(111, "B", "ru", D.WIRE_B_TITLE, D.WIRE_B, 1)
+    assignment = clusterer.assign(copy)
+    assert assignment.relation != Relation.NEAR  # sketches are not comparable
+    assert assignment.story_id == 110  # the text still matches as the same story

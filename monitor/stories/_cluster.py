@@ -170,17 +170,22 @@ class StoryClusterer:
 
     def _bodies_differ(self, f: StoryFeatures, other_id: int) -> bool:
         o = self._features[other_id]
-        if (
-            f.is_teaser
-            or o.is_teaser
-            or min(f.shingle_count, o.shingle_count) < MIN_SHINGLES
-        ):
+        if f.is_teaser or o.is_teaser or not (self._sketched(f) and self._sketched(o)):
             return False
         return self._jaccard(f, o) < EXACT_MIN_JACCARD
 
     def _jaccard(self, a: StoryFeatures, b: StoryFeatures) -> float:
         ha, hb = self._hashes_of(a), self._hashes_of(b)
+        if ha.size != hb.size:  # stored under another num_perm: not comparable
+            return 0.0
         return float(np.count_nonzero(ha == hb)) / max(1, ha.size)
+
+    def _sketched(self, f: StoryFeatures) -> bool:
+        """Long enough for MinHash, and sketched with this config's num_perm."""
+        return (
+            f.shingle_count >= MIN_SHINGLES
+            and len(f.minhash) == 4 * self.config.num_perm
+        )
 
     def _figures_agree(self, a: StoryFeatures, b: StoryFeatures) -> bool:
         """A copy keeps the figures; a recurring template (rates, weather) does not."""
@@ -206,7 +211,7 @@ class StoryClusterer:
         )
 
     def _find_near(self, f: StoryFeatures) -> tuple[Relation, float, int] | None:
-        if f.shingle_count < MIN_SHINGLES:
+        if not self._sketched(f):
             return None
         best: tuple[float, datetime, int] | None = None
         for other in sorted(self._lsh.query(self._lean(f))):
@@ -273,7 +278,7 @@ class StoryClusterer:
         for key in self._index_keys(f):
             self._postings.setdefault(key, set()).add(f.article_id)
         self._titles.setdefault((f.outlet, f.title_key), []).append(f.article_id)
-        if f.shingle_count >= MIN_SHINGLES:
+        if self._sketched(f):
             self._lsh.insert(f.article_id, self._lean(f), check_duplication=False)
         heapq.heappush(self._by_time, (f.time, f.article_id))
 
@@ -296,5 +301,5 @@ class StoryClusterer:
         titles.remove(article_id)
         if not titles:
             del self._titles[(f.outlet, f.title_key)]
-        if f.shingle_count >= MIN_SHINGLES:
+        if self._sketched(f):
             self._lsh.remove(article_id)
