@@ -206,6 +206,69 @@ def bench_same_story(cfg: StoriesConfig) -> None:
     print(f"ru+en pooled: P={p:.2f} R={r:.2f} F1={f:.2f}")
 
 
+# ------------------------------------------------------------------ 1b. cross-lingual
+
+WMT = CORPUS / "parallel" / "wmt20-newstest-ru-en"
+CHUNK = 5  # consecutive sentences per pseudo-article
+
+
+def wmt_chunks() -> list[tuple[Doc, Doc]]:
+    """Parallel (ru, en) pseudo-articles of CHUNK consecutive newstest sentences."""
+    ru = (WMT / "newstest2020.ru-en.ru").read_text(encoding="utf-8").split("\n")
+    en = (WMT / "newstest2020.ru-en.en").read_text(encoding="utf-8").split("\n")
+    chunks = []
+    for i in range(0, min(len(ru), len(en)) - CHUNK + 1, CHUNK):
+        r, e = ru[i : i + CHUNK], en[i : i + CHUNK]
+        chunks.append(
+            (
+                Doc("ru", r[0], " ".join(r[1:]), f"ru{i}"),
+                Doc("en", e[0], " ".join(e[1:]), f"en{i}"),
+            )
+        )
+    return chunks
+
+
+def bench_cross_lingual(cfg: StoriesConfig) -> None:
+    """ru chunk vs its English original (same) and vs 3 distant ones (different)."""
+    chunks = wmt_chunks()
+    rng = random.Random(7)
+    print(
+        f"\n== cross-lingual: {len(chunks)} parallel ru/en pseudo-articles of "
+        f"{CHUNK} newstest2020 sentences; each ru vs its en (same) and 3 distant en"
+    )
+    for mode in ("untranslated ru", "ru + reference translation"):
+        feats_en = [features(e, 10_000 + i, cfg) for i, (_, e) in enumerate(chunks)]
+        feats_ru = []
+        for i, (r, e) in enumerate(chunks):
+            en = {"title_en": e.title, "text_en": e.text} if "reference" in mode else {}
+            cand = StoryCandidate(
+                article_id=i,
+                outlet="x",
+                lang="ru",
+                time=T0,
+                title=r.title,
+                text=r.text,
+                **en,
+            )
+            feats_ru.append(compute_features(cand, cfg))
+        dfs = DocumentFrequencies()
+        vecs = {f.article_id: vectors_of(f) for f in feats_ru + feats_en}
+        for v in vecs.values():
+            dfs.add(v)
+        scores = []
+        for i, fr in enumerate(feats_ru):
+            others = [j for j in range(len(chunks)) if abs(j - i) > 3]
+            for j, ok in [(i, True)] + [(j, False) for j in rng.sample(others, 3)]:
+                fe = feats_en[j]
+                sim = story_similarity(
+                    fr, fe, vecs[fr.article_id], vecs[fe.article_id], dfs
+                )
+                scores.append((sim, ok))
+        p, r, f = prf(scores, cfg.story_threshold)
+        curve = "  ".join(f"{t:.2f}:{prf(scores, t)[2]:.2f}" for t in THRESHOLDS)
+        print(f"{mode}: P={p:.2f} R={r:.2f} F1={f:.2f}\n   F1 by threshold  {curve}")
+
+
 # ------------------------------------------------------------------ 2. near-duplicates
 
 
@@ -392,6 +455,7 @@ def main() -> int:
         return 2
     cfg = StoriesConfig()
     bench_same_story(cfg)
+    bench_cross_lingual(cfg)
     bench_near(cfg)
     if not args.skip_speed:
         bench_speed(cfg, [int(s) for s in args.sizes.split(",")])
