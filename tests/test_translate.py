@@ -413,6 +413,12 @@ def test_storage_selection_picks_no_model_again_when_a_model_appears(now):
             "SELECT translation_status, title_en, text_en FROM articles WHERE id = 3"
         ).fetchone()
         assert tuple(row) == ("done", "Zagolovok", "Tekst.")
+        kk = "Мемлекет басшысы Жарлыққа қол қойды. Сайлау көктемде өтеді."
+        storage.save_translation(1, fake.translate_article("Жаңалық", kk, "ru"), now)
+        # the row is now known to be Kazakh: a ru model no longer selects it
+        assert [
+            t.article_id for t in storage.get_articles_for_translation({"ru"}, 10)
+        ] == []
 
 
 def test_storage_cache_roundtrip(now):

@@ -113,6 +113,10 @@ class TranslationsMixin(StorageBase):
                 " text_en = :text, translation_engine = :engine,"
                 " translation_note = :note,"
                 " translation_flagged = :flagged, updated_at = :now,"
+                # the translator's language check refines a feed's label (Kazakh
+                # text labelled ru): keep it, so a NO_MODEL row is selected again
+                # only when a model for its real language appears
+                " lang = coalesce(nullif(:src, ''), lang),"
                 # rules also read the English text: file the article again
                 " classify_status = 'pending' WHERE id = :id",
                 {
@@ -122,6 +126,7 @@ class TranslationsMixin(StorageBase):
                     "engine": translation.engine,
                     "note": translation.note,
                     "flagged": translation.flagged,
+                    "src": translation.src,
                     "now": to_db_time(now),
                     "id": article_id,
                 },
