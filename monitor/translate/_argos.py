@@ -184,6 +184,9 @@ class ArgosEngine:
     ) -> list[str]:
         tokens = model.sp.encode(sentences, out_type=str)
         prefix = [[model.prefix]] * len(tokens) if model.prefix else None
+        longest = max((len(t) for t in tokens), default=0)
+        # CTranslate2 stops at 256 tokens by default: long sentences would be cut
+        options = {"max_decoding_length": max(256, 2 * longest + 10), **options}
         try:
             results = model.translator.translate_batch(
                 tokens,
