@@ -419,6 +419,9 @@ class Pipeline:
             stories.compute_features(stories.candidate_from_article(a), cfg)
             for a in articles
         ]
+        batch.sort(
+            key=lambda f: (f.time, f.article_id)
+        )  # the window assumes time order
         since = stories.window_start(batch, cfg, self.now())
         clusterer = stories.StoryClusterer(
             cfg, stories.load_known(self.storage.get_story_features(since))
