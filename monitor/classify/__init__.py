@@ -13,6 +13,8 @@ lemmatisation caches.  The rule language is documented in docs/topics.md.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -57,13 +59,24 @@ class TopicRulesError(RuleError):
         )
 
 
+def _compile_once(raw: Mapping[str, Any]) -> tuple[RuleSet, list[str]]:
+    """Compile a topics table once per process: start-up validation and the run
+    share the result (lemmatising every rule term is the costly part)."""
+    return _compile_json(json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=4)
+def _compile_json(raw_json: str) -> tuple[RuleSet, list[str]]:
+    return compile_ruleset(json.loads(raw_json))
+
+
 def validate_topics(raw: Mapping[str, Any]) -> list[str]:
     """Check a raw topics table; return every error (empty when valid).
 
     Pass this to ``config.load_config(rule_validator=...)`` so rule errors are
     reported together with configuration errors.
     """
-    return compile_ruleset(raw)[1]
+    return _compile_once(raw)[1]
 
 
 def compile_topics(raw: Mapping[str, Any]) -> RuleSet:
@@ -72,7 +85,7 @@ def compile_topics(raw: Mapping[str, Any]) -> RuleSet:
     Raises:
         TopicRulesError: listing every error, each with its location.
     """
-    rules, errors = compile_ruleset(raw)
+    rules, errors = _compile_once(raw)
     if errors:
         raise TopicRulesError(errors)
     return rules

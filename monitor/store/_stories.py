@@ -14,8 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import Article
-from ..stories._types import Assignment, Relation, Story, StoryMember
+from ..models import Article, Assignment, Relation, Story, StoryMember
 from ._articles import _ARTICLE_SELECT, _article
 from ._base import StorageBase, from_db_time, to_db_time
 
