@@ -489,3 +489,28 @@ def test_no_outbound_network(tmp_path: Path, fixture_model: Path):
     assert not (tmp_path / "home").exists() or not any(
         (tmp_path / "home").rglob("*.onnx")
     )
+
+
+def test_length_sorted_batches_keep_sentence_order(models_dir: Path, monkeypatch):
+    from monitor.translate import TranslateStats
+    from monitor.translate._argos import ArgosEngine
+
+    engine = ArgosEngine(models_dir, batch_size=2)
+    seen: list[int] = []
+
+    def echo(model, tokens, options):  # stands in for CTranslate2: returns its input
+        seen.extend(len(t) for t in tokens)
+        return ["".join(t).replace("▁", " ").strip() for t in tokens]
+
+    monkeypatch.setattr(engine, "_batch", echo)
+    sentences = [
+        "Очень длинное предложение о выборах в парламент.",
+        "Да.",
+        "Средняя фраза тут.",
+        "Нет.",
+    ]
+    assert (
+        engine.translate("ru", "en", sentences, retry=False, stats=TranslateStats())
+        == sentences
+    )
+    assert seen == sorted(seen)  # chunks were formed shortest first

@@ -167,22 +167,32 @@ class ArgosEngine:
         retry: bool,
         stats: TranslateStats,
     ) -> list[str]:
-        """Translate sentences, one ``translate_batch`` per `batch_size` chunk."""
+        """Translate sentences, one ``translate_batch`` per `batch_size` chunk.
+
+        Sentences are grouped by token length first (as CTranslate2 does inside
+        one call), so a chunk carries little padding; outputs keep input order.
+        """
         model = self.load(src, dst)
         options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
         if retry:
             options.update(RETRY_OPTIONS)
-        out: list[str] = []
-        for start in range(0, len(sentences), self.batch_size):
-            chunk = sentences[start : start + self.batch_size]
-            out.extend(self._batch(model, chunk, options))
+        tokens = model.sp.encode(sentences, out_type=str)
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        out: list[str] = [""] * len(tokens)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            for i, text in zip(
+                chunk,
+                self._batch(model, [tokens[i] for i in chunk], options),
+                strict=True,
+            ):
+                out[i] = text
             stats.model_calls += 1
         return out
 
     def _batch(
-        self, model: _Loaded, sentences: list[str], options: dict[str, Any]
+        self, model: _Loaded, tokens: list[list[str]], options: dict[str, Any]
     ) -> list[str]:
-        tokens = model.sp.encode(sentences, out_type=str)
         prefix = [[model.prefix]] * len(tokens) if model.prefix else None
         longest = max((len(t) for t in tokens), default=0)
         # CTranslate2 stops at 256 tokens by default: long sentences would be cut
