@@ -59,6 +59,7 @@ from monitor.stories._features import minhash_of  # noqa: E402
 from monitor.stories._similarity import (  # noqa: E402
     DocumentFrequencies,
     Weighted,
+    conflicting,
     weigh,
     weighted_similarity,
 )
@@ -185,6 +186,27 @@ def pair_scores(
     return story, near
 
 
+def pair_halves(lang: str) -> list[int]:
+    """0 or 1 per pair: pairs sharing a first article fall in the same half
+    (alternating by first appearance), so a half never sees the other's texts
+    as a pair's anchor.  Any new weight is chosen on half 0 and checked on 1."""
+    pairs = load_pairs(lang)
+    firsts = list(dict.fromkeys(a.source for a, _, _ in pairs))
+    return [firsts.index(a.source) % 2 for a, _, _ in pairs]
+
+
+def conflict_counts(lang: str, cfg: StoriesConfig) -> tuple[int, int]:
+    """(same-story pairs, different-story pairs) whose headline specifics
+    conflict: the first is the harm of the negative evidence, the second its use."""
+    ok_n = bad_n = 0
+    for a, b, ok in load_pairs(lang):
+        fa, fb = features(a, 0, cfg), features(b, 1, cfg)
+        if conflicting(vectors_of(fa), vectors_of(fb)):
+            ok_n += ok
+            bad_n += not ok
+    return ok_n, bad_n
+
+
 def bench_same_story(cfg: StoriesConfig) -> None:
     print(f"== same story (tgcontest pairs), story_threshold={cfg.story_threshold}")
     pooled: list[tuple[float, bool]] = []
@@ -196,6 +218,19 @@ def bench_same_story(cfg: StoriesConfig) -> None:
         print(f"{lang}: {len(story)} pairs ({n_ok} OK)  P={p:.2f} R={r:.2f} F1={f:.2f}")
         curve = "  ".join(f"{t:.2f}:{prf(story, t)[2]:.2f}" for t in THRESHOLDS)
         print(f"   F1 by threshold  {curve}")
+        halves = pair_halves(lang)
+        for half in (0, 1):
+            part = [sc for sc, h in zip(story, halves, strict=True) if h == half]
+            p, r, f = prf(part, cfg.story_threshold)
+            print(
+                f"   half {half}: {len(part)} pairs ({sum(ok for _, ok in part)} OK)"
+                f"  P={p:.2f} R={r:.2f} F1={f:.2f}"
+            )
+        ok_c, bad_c = conflict_counts(lang, cfg)
+        print(
+            f"   headline specifics conflict: {bad_c} different-story pairs,"
+            f" {ok_c} same-story pairs"
+        )
         flagged = [(s, ok) for s, ok in near if s >= cfg.near_duplicate_threshold]
         good = sum(ok for _, ok in flagged)
         print(

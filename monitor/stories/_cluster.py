@@ -7,9 +7,11 @@ order.  For each it decides, in this order (issue #5):
 1. **exact**: same outlet, same normalised title (at least `EXACT_MIN_WORDS`
    words), within the window, and the bodies are not clearly different;
 2. **near**: MinHash-LSH over word shingles of the original text finds a copy
-   with estimated Jaccard >= ``near_duplicate_threshold``;
+   with estimated Jaccard >= ``near_duplicate_threshold`` whose figures agree
+   and whose headline specifics do not conflict (`_specifics`);
 3. **story**: the best candidate from the term/entity inverted index scores
-   >= ``story_threshold`` (see `_similarity.story_similarity`);
+   >= ``story_threshold`` (see `_similarity.story_similarity`; conflicting
+   headline dates or names lower the score);
 4. otherwise the article **seeds** a new story whose id is the article's id.
 
 Members are never moved: an article that joined a story stays there, and a
@@ -35,6 +37,7 @@ from ._similarity import (
     DocumentFrequencies,
     Vectors,
     Weighted,
+    conflicting,
     vectors_of,
     weigh,
     weighted_similarity,
@@ -199,6 +202,12 @@ class StoryClusterer:
             return True
         return len(na & nb) / len(na | nb) >= FIGURES_AGREE
 
+    def _specifics_conflict(self, a: StoryFeatures, b: StoryFeatures) -> bool:
+        """A copy keeps the headline's dates and names; a template reused for
+        another day or city (forecasts, protest round-ups) does not."""
+        va = self._vectors.get(a.article_id) or vectors_of(a)
+        return conflicting(va, self._vectors[b.article_id])
+
     def _hashes_of(self, f: StoryFeatures) -> np.ndarray:
         cached = self._hashes.get(f.article_id)
         if cached is not None:
@@ -219,7 +228,11 @@ class StoryClusterer:
             if o.lang != f.lang or not self._in_window(f, other):
                 continue
             j = self._jaccard(f, o)
-            if j >= self.config.near_duplicate_threshold and self._figures_agree(f, o):
+            if (
+                j >= self.config.near_duplicate_threshold
+                and self._figures_agree(f, o)
+                and not self._specifics_conflict(f, o)
+            ):
                 key = (-j, o.time, other)
                 best = key if best is None or key < best else best
         return None if best is None else (Relation.NEAR, -best[0], best[2])

@@ -18,6 +18,7 @@ from datasketch import MinHash
 
 from ..config import StoriesConfig
 from ..models import Article
+from ._specifics import title_dates, title_names
 from ._text import (
     content_terms,
     entity_keys,
@@ -67,6 +68,9 @@ class StoryFeatures:
     entities: tuple[str, ...]
     minhash: bytes  # uint32 MinHash values over word shingles of the original text
     shingle_count: int
+    # Headline specifics (`_specifics`); empty in features stored before they existed.
+    title_names: tuple[str, ...] = ()
+    title_dates: tuple[str, ...] = ()
 
 
 def candidate_from_article(article: Article) -> StoryCandidate:
@@ -144,6 +148,8 @@ def compute_features(candidate: StoryCandidate, config: StoriesConfig) -> StoryF
         entities=tuple(sorted(entities)),
         minhash=minhash,
         shingle_count=count,
+        title_names=tuple(sorted(title_names(c.title))),
+        title_dates=tuple(sorted(title_dates(c.title) | title_dates(c.title_en or ""))),
     )
 
 
@@ -173,6 +179,8 @@ def features_to_bytes(features: StoryFeatures) -> bytes:
         "terms_en": f.terms_en,
         "entities": f.entities,
         "shingle_count": f.shingle_count,
+        "title_names": f.title_names,
+        "title_dates": f.title_dates,
     }
     payload = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
     return _HEADER.pack(_MAGIC, len(payload)) + payload + f.minhash
@@ -204,4 +212,6 @@ def features_from_bytes(blob: bytes) -> StoryFeatures:
         entities=tuple(meta["entities"]),
         minhash=bytes(blob[_HEADER.size + size :]),
         shingle_count=int(meta["shingle_count"]),
+        title_names=tuple(meta.get("title_names", ())),
+        title_dates=tuple(meta.get("title_dates", ())),
     )

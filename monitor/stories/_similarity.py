@@ -21,10 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._features import StoryFeatures
+from ._specifics import dates_conflict, names_conflict
 
 ENTITY_WEIGHT = 0.35  # share of the score given to shared named entities
 NUMBER_PREFIX = "#"
 NUMBERS_FULL = 3  # shared numbers needed for full weight without a common language
+# A pair whose headlines each name someone/somewhere the other article never
+# mentions reports different events: its score is multiplied by this (set a
+# priori, not fitted: see docs/stories.md).  Different headline dates veto.
+CONFLICT_FACTOR = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class Vectors:
     english: Mapping[str, int] | None  # None: no English side
     numbers: frozenset[str]
     entities: frozenset[str]
+    title_names: frozenset[str] = frozenset()
+    title_dates: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,7 @@ class Weighted:
     numbers: frozenset[str]
     number_weights: _Unit
     entities: _Unit
+    specifics: Vectors  # for `conflicting` (entity keys, headline names and dates)
 
 
 def vectors_of(f: StoryFeatures) -> Vectors:
@@ -66,7 +74,14 @@ def vectors_of(f: StoryFeatures) -> Vectors:
     elif f.terms_en:
         english = dict(f.terms_en)
     numbers = frozenset(t for t in native if t.startswith(NUMBER_PREFIX))
-    return Vectors(native, english, numbers, frozenset(f.entities))
+    return Vectors(
+        native,
+        english,
+        numbers,
+        frozenset(f.entities),
+        frozenset(f.title_names),
+        frozenset(f.title_dates),
+    )
 
 
 class DocumentFrequencies:
@@ -121,7 +136,7 @@ def weigh(f: StoryFeatures, v: Vectors, dfs: DocumentFrequencies) -> Weighted:
         english = native if v.english is v.native else _unit(v.english, dfs)
     numbers = _unit({t: 1 for t in v.numbers}, dfs)
     entities = _unit({"@" + e: 1 for e in v.entities}, dfs)
-    return Weighted(f.lang, native, english, v.numbers, numbers, entities)
+    return Weighted(f.lang, native, english, v.numbers, numbers, entities, v)
 
 
 def _cosine(a: _Unit, b: _Unit) -> float:
@@ -149,9 +164,30 @@ def text_similarity(a: Weighted, b: Weighted) -> float:
     return _cosine(a.number_weights, b.number_weights) * scale
 
 
+def conflicting(a: Vectors, b: Vectors) -> bool:
+    """The headlines name different dates, or each names what the other never
+    mentions (`_specifics`): evidence of two different events."""
+    return dates_conflict(a.title_dates, b.title_dates) or names_conflict(
+        a.title_names, a.entities, b.title_names, b.entities
+    )
+
+
 def weighted_similarity(a: Weighted, b: Weighted) -> float:
     """``(1 - ENTITY_WEIGHT) * text + ENTITY_WEIGHT * entities`` (text alone
-    when neither article has entities)."""
+    when neither article has entities), times `CONFLICT_FACTOR` when the
+    headlines' specifics conflict."""
+    score = _lexical_similarity(a, b)
+    if not score:
+        return 0.0
+    sa, sb = a.specifics, b.specifics
+    if dates_conflict(sa.title_dates, sb.title_dates):
+        return 0.0
+    if names_conflict(sa.title_names, sa.entities, sb.title_names, sb.entities):
+        return score * CONFLICT_FACTOR
+    return score
+
+
+def _lexical_similarity(a: Weighted, b: Weighted) -> float:
     text = text_similarity(a, b)
     if not a.entities.weights and not b.entities.weights:
         return text
