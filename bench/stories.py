@@ -263,42 +263,49 @@ def wmt_chunks() -> list[tuple[Doc, Doc]]:
     return chunks
 
 
-def bench_cross_lingual(cfg: StoriesConfig) -> None:
-    """ru chunk vs its English original (same) and vs 3 distant ones (different)."""
+def cross_lingual_scores(cfg: StoriesConfig, mode: str) -> list[tuple[float, bool]]:
+    """(similarity, same story) of each ru chunk vs its en original and 3 distant
+    ones; ``mode`` is "untranslated ru" or "ru + reference translation"."""
     chunks = wmt_chunks()
     rng = random.Random(7)
+    feats_en = [features(e, 10_000 + i, cfg) for i, (_, e) in enumerate(chunks)]
+    feats_ru = []
+    for i, (r, e) in enumerate(chunks):
+        en = {"title_en": e.title, "text_en": e.text} if "reference" in mode else {}
+        cand = StoryCandidate(
+            article_id=i,
+            outlet="x",
+            lang="ru",
+            time=T0,
+            title=r.title,
+            text=r.text,
+            **en,
+        )
+        feats_ru.append(compute_features(cand, cfg))
+    dfs = DocumentFrequencies()
+    vecs = {f.article_id: vectors_of(f) for f in feats_ru + feats_en}
+    for v in vecs.values():
+        dfs.add(v)
+    scores = []
+    for i, fr in enumerate(feats_ru):
+        others = [j for j in range(len(chunks)) if abs(j - i) > 3]
+        for j, ok in [(i, True)] + [(j, False) for j in rng.sample(others, 3)]:
+            fe = feats_en[j]
+            sim = story_similarity(
+                fr, fe, vecs[fr.article_id], vecs[fe.article_id], dfs
+            )
+            scores.append((sim, ok))
+    return scores
+
+
+def bench_cross_lingual(cfg: StoriesConfig) -> None:
+    """ru chunk vs its English original (same) and vs 3 distant ones (different)."""
     print(
-        f"\n== cross-lingual: {len(chunks)} parallel ru/en pseudo-articles of "
+        f"\n== cross-lingual: {len(wmt_chunks())} parallel ru/en pseudo-articles of "
         f"{CHUNK} newstest2020 sentences; each ru vs its en (same) and 3 distant en"
     )
     for mode in ("untranslated ru", "ru + reference translation"):
-        feats_en = [features(e, 10_000 + i, cfg) for i, (_, e) in enumerate(chunks)]
-        feats_ru = []
-        for i, (r, e) in enumerate(chunks):
-            en = {"title_en": e.title, "text_en": e.text} if "reference" in mode else {}
-            cand = StoryCandidate(
-                article_id=i,
-                outlet="x",
-                lang="ru",
-                time=T0,
-                title=r.title,
-                text=r.text,
-                **en,
-            )
-            feats_ru.append(compute_features(cand, cfg))
-        dfs = DocumentFrequencies()
-        vecs = {f.article_id: vectors_of(f) for f in feats_ru + feats_en}
-        for v in vecs.values():
-            dfs.add(v)
-        scores = []
-        for i, fr in enumerate(feats_ru):
-            others = [j for j in range(len(chunks)) if abs(j - i) > 3]
-            for j, ok in [(i, True)] + [(j, False) for j in rng.sample(others, 3)]:
-                fe = feats_en[j]
-                sim = story_similarity(
-                    fr, fe, vecs[fr.article_id], vecs[fe.article_id], dfs
-                )
-                scores.append((sim, ok))
+        scores = cross_lingual_scores(cfg, mode)
         p, r, f = prf(scores, cfg.story_threshold)
         curve = "  ".join(f"{t:.2f}:{prf(scores, t)[2]:.2f}" for t in THRESHOLDS)
         print(f"{mode}: P={p:.2f} R={r:.2f} F1={f:.2f}\n   F1 by threshold  {curve}")

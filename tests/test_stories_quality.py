@@ -43,3 +43,18 @@ def test_near_duplicates_on_labelled_pairs_are_same_story(lang):
     _, near = bench.pair_scores(lang, cfg)
     flagged = [ok for j, ok in near if j >= cfg.near_duplicate_threshold]
     assert all(flagged)
+
+
+@pytest.mark.parametrize(
+    ("mode", "floor_recall"),
+    [("untranslated ru", 0.48), ("ru + reference translation", 0.95)],
+)
+def test_cross_lingual_pairs_stay_above_floors(mode, floor_recall):
+    bench = _bench()
+    if not bench.WMT.is_dir():
+        pytest.skip(f"../shared not found: {bench.WMT}")
+    cfg = StoriesConfig()
+    scores = bench.cross_lingual_scores(cfg, mode)
+    p, r, _ = bench.prf(scores, cfg.story_threshold)
+    assert p >= 0.95
+    assert r >= floor_recall

@@ -17,6 +17,7 @@ from monitor.stories import (
 from monitor.stories._similarity import (
     DocumentFrequencies,
     _lexical_similarity,
+    conflicting,
     weigh,
     weighted_similarity,
 )
@@ -143,3 +144,13 @@ def test_features_stored_before_specifics_still_load_without_them():
     assert loaded.title_names == ()
     assert loaded.title_dates == ()
     assert loaded.terms == f.terms
+
+
+def test_names_are_not_compared_across_languages_but_dates_are():
+    ru = feat(1, "Azattyq", "ru", "В Алматы прошел митинг 8 ноября", PROTEST, 0)
+    en = feat(2, "Eurasianet", "en", "Rally held in the city of Almaty", "Rally.", 1)
+    other_day = feat(3, "Eurasianet", "en", "Rally in Almaty on November 9", "R.", 1)
+    vr, ve, vd = vectors_of(ru), vectors_of(en), vectors_of(other_day)
+    assert vr.title_names == {"lmt"}
+    assert not conflicting(vr, ve, same_language=False)
+    assert conflicting(vr, vd, same_language=False)  # 11-08 vs 11-09

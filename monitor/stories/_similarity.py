@@ -164,25 +164,33 @@ def text_similarity(a: Weighted, b: Weighted) -> float:
     return _cosine(a.number_weights, b.number_weights) * scale
 
 
-def conflicting(a: Vectors, b: Vectors) -> bool:
+def conflicting(a: Vectors, b: Vectors, *, same_language: bool = True) -> bool:
     """The headlines name different dates, or each names what the other never
-    mentions (`_specifics`): evidence of two different events."""
-    return dates_conflict(a.title_dates, b.title_dates) or names_conflict(
+    mentions (`_specifics`): evidence of two different events.
+
+    Names are compared only within one language: across scripts the entity
+    keys are transliterations, close enough to add evidence (`ENTITY_WEIGHT`)
+    but too loose to take it away ("Джонсон" and "Johnson" fold differently).
+    """
+    if dates_conflict(a.title_dates, b.title_dates):
+        return True
+    return same_language and names_conflict(
         a.title_names, a.entities, b.title_names, b.entities
     )
 
 
 def weighted_similarity(a: Weighted, b: Weighted) -> float:
     """``(1 - ENTITY_WEIGHT) * text + ENTITY_WEIGHT * entities`` (text alone
-    when neither article has entities), times `CONFLICT_FACTOR` when the
-    headlines' specifics conflict."""
+    when neither article has entities); 0 when the headlines name different
+    dates, times `CONFLICT_FACTOR` when (same language) each headline names
+    what the other article never mentions."""
     score = _lexical_similarity(a, b)
     if not score:
         return 0.0
     sa, sb = a.specifics, b.specifics
     if dates_conflict(sa.title_dates, sb.title_dates):
         return 0.0
-    if names_conflict(sa.title_names, sa.entities, sb.title_names, sb.entities):
+    if conflicting(sa, sb, same_language=a.lang == b.lang):
         return score * CONFLICT_FACTOR
     return score
 
