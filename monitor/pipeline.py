@@ -67,7 +67,7 @@ from .store._translations import TranslationTask
 logger = logging.getLogger(__name__)
 
 # A page answering one of these will not come back: fall back to the feed's text at once.
-TRANSLATE_BATCH = 8  # articles per translate call: sentences batch across them
+TRANSLATE_BATCH = 32  # articles per translate call: sentences batch across them
 STORY_BATCH = 200  # story assignments per transaction
 GONE_STATUSES = frozenset({401, 403, 404, 410, 451})
 
