@@ -39,9 +39,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import htmldate
-import trafilatura
-
 from .config import ExtractConfig
 from .lang import decode_text, detect_language
 from .models import Extracted, FeedItem, Page, TextSource
@@ -155,6 +152,8 @@ def extract_page(
         return None
     html = decode_html(page.body, page.content_type, page.charset)
     try:
+        import trafilatura  # heavy: imported on the first page, not at CLI start-up
+
         doc = trafilatura.bare_extraction(
             html, url=url, include_comments=False, include_tables=True
         )
@@ -180,6 +179,8 @@ def extract_page(
 
 
 def _find_day(html: str, url: str, fetched_at: datetime) -> date | None:
+    import htmldate  # heavy: only undated items need it
+
     found = htmldate.find_date(
         html,
         url=url,
