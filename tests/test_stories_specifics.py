@@ -16,8 +16,8 @@ from monitor.stories import (
 )
 from monitor.stories._similarity import (
     DocumentFrequencies,
-    _lexical_similarity,
     conflicting,
+    lexical_similarity,
     weigh,
     weighted_similarity,
 )
@@ -90,7 +90,7 @@ def test_same_protest_in_two_cities_on_one_day_stays_separate():
     for f in (almaty, astana):
         dfs.add(vectors_of(f))
     wa, wb = (weigh(f, vectors_of(f), dfs) for f in (almaty, astana))
-    assert _lexical_similarity(wa, wb) >= CFG.story_threshold
+    assert lexical_similarity(wa, wb) >= CFG.story_threshold
     assert weighted_similarity(wa, wb) < CFG.story_threshold
     a, b = StoryClusterer(CFG).assign_all([almaty, astana])
     assert (a.story_id, b.story_id, b.relation) == (1, 2, Relation.SEED)

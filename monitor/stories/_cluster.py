@@ -38,9 +38,10 @@ from ._similarity import (
     Vectors,
     Weighted,
     conflicting,
+    lexical_similarity,
+    penalise_conflicts,
     vectors_of,
     weigh,
-    weighted_similarity,
 )
 from ._types import Assignment, Relation
 
@@ -245,7 +246,11 @@ class StoryClusterer:
             if not self._in_window(f, other):
                 continue
             o = self._features[other]
-            score = weighted_similarity(w, self._weighted[other])
+            o_w = self._weighted[other]
+            score = lexical_similarity(w, o_w)
+            if score < self.config.story_threshold:
+                continue  # conflicts only lower a score: skip the check
+            score = penalise_conflicts(score, w, o_w)
             if score >= self.config.story_threshold:
                 key = (-score, o.time, other)
                 best = key if best is None or key < best else best

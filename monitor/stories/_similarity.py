@@ -181,10 +181,15 @@ def conflicting(a: Vectors, b: Vectors, *, same_language: bool = True) -> bool:
 
 def weighted_similarity(a: Weighted, b: Weighted) -> float:
     """``(1 - ENTITY_WEIGHT) * text + ENTITY_WEIGHT * entities`` (text alone
-    when neither article has entities); 0 when the headlines name different
-    dates, times `CONFLICT_FACTOR` when (same language) each headline names
-    what the other article never mentions."""
-    score = _lexical_similarity(a, b)
+    when neither article has entities), lowered by `penalise_conflicts`."""
+    return penalise_conflicts(lexical_similarity(a, b), a, b)
+
+
+def penalise_conflicts(score: float, a: Weighted, b: Weighted) -> float:
+    """0 when the headlines name different dates; ``score * CONFLICT_FACTOR``
+    when (same language) each headline names what the other article never
+    mentions; else ``score``.  It only ever lowers a score, so a caller may
+    skip it for scores already below its threshold."""
     if not score:
         return 0.0
     sa, sb = a.specifics, b.specifics
@@ -195,7 +200,8 @@ def weighted_similarity(a: Weighted, b: Weighted) -> float:
     return score
 
 
-def _lexical_similarity(a: Weighted, b: Weighted) -> float:
+def lexical_similarity(a: Weighted, b: Weighted) -> float:
+    """The similarity before conflicting specifics are taken into account."""
     text = text_similarity(a, b)
     if not a.entities.weights and not b.entities.weights:
         return text
