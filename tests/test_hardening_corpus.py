@@ -101,6 +101,8 @@ def polled(tmp_path_factory, corpus_dir_module):
                 "lang = 'en'\ncountry = 'XX'\n"
             )
         (tmp / "feeds.toml").write_text("\n".join(tables), encoding="utf-8")
+        repo_topics = Path(__file__).resolve().parents[1] / "config" / "topics.toml"
+        (tmp / "topics.toml").write_bytes(repo_topics.read_bytes())
         (tmp / "monitor.toml").write_text(
             f'[store]\npath = "{tmp / "monitor.db"}"\n'
             "[fetch]\nallow_private = true\nper_host_delay = 0.0\n"
