@@ -11,6 +11,10 @@ The comparison space depends on the pair (issue #5, cross-lingual clustering):
 Document frequencies come from the articles the clusterer currently holds (the
 time window), so words frequent in today's news weigh little.  An article's
 weights are computed once, when it enters the window (`weigh`).
+
+Conflicting headline specifics (different dates; in one language, names the
+other article never mentions: `_specifics`) lower the score afterwards
+(`penalise_conflicts`).
 """
 
 from __future__ import annotations
