@@ -16,4 +16,6 @@ if [ -x scripts/setup_libretranslate.sh ]; then
   scripts/setup_libretranslate.sh
 fi
 .venv/bin/ruff check monitor tests bench scripts
+.venv/bin/ruff format --check --quiet monitor tests bench scripts
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

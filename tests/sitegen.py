@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
-
 from pathlib import Path
 
 from tests.httpserver import LocalHTTPServer

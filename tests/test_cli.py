@@ -38,7 +38,8 @@ def test_run_status_explain_stories_digest(http_server, tmp_path):
     assert "polled feed=gone status=error" in result.stderr  # the warning cron mails
 
     status = invoke(tmp_path, "status")
-    assert "failing" in status.stdout and "gone" in status.stdout
+    assert "failing" in status.stdout
+    assert "gone" in status.stdout
     report = json.loads(invoke(tmp_path, "status", "--json").stdout)
     health = {f["name"]: f["health"] for f in report["feeds"]}
     assert health == {"kz-news": "ok", "gone": "failing"}
@@ -49,7 +50,8 @@ def test_run_status_explain_stories_digest(http_server, tmp_path):
     assert explained.exit_code == 0
     assert "stored filings" in explained.stdout
     missing = invoke(tmp_path, "explain", "999")
-    assert missing.exit_code == 1 and "no article with id 999" in missing.stderr
+    assert missing.exit_code == 1
+    assert "no article with id 999" in missing.stderr
 
     day = NOW.astimezone(UTC).date().isoformat()
     stories = invoke(tmp_path, "stories", "--date", day)
@@ -81,7 +83,8 @@ def test_overlapping_run_exits_cleanly(http_server, tmp_path):
     with run_lock(tmp_path / "monitor.db.lock", datetime.now(UTC)):
         result = invoke(tmp_path, "run")
     assert result.exit_code == 0
-    assert "skipped" in result.stderr and "holds the lock" in result.stderr
+    assert "skipped" in result.stderr
+    assert "holds the lock" in result.stderr
     assert http_server.requests == []
 
 

@@ -62,7 +62,9 @@ class TopicRulesError(RuleError):
 def _compile_once(raw: Mapping[str, Any]) -> tuple[RuleSet, list[str]]:
     """Compile a topics table once per process: start-up validation and the run
     share the result (lemmatising every rule term is the costly part)."""
-    return _compile_json(json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False))
+    return _compile_json(
+        json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
+    )
 
 
 @functools.lru_cache(maxsize=4)
