@@ -233,10 +233,10 @@ def test_stored_entries_agree_with_feedparser_expectations(polled):
             else:
                 misses.append((rel, field, rows[0][_column(field)], literal))
     print(f"feedparser Expect on stored entries[0]: {agreed}/{compared}", misses[:10])
-    # measured 2026-11-26: 17/18; the miss is a relative link the suite resolves
+    # measured 2026-11-26: 43/44; the miss is a relative link the suite resolves
     # against a Content-Location header, which we do not use as a base (RFC 7231
     # dropped that rule; we resolve against the URL actually fetched)
-    assert compared >= 15
+    assert compared >= 30
     assert agreed / compared >= 0.9
 
 

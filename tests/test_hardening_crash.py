@@ -92,7 +92,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     landed = progressed = 0
     before = None
     for _ in range(KILLS):
-        killed = run_killed(crash, rng.uniform(0.0, horizon), tmp_path / "kills.log")
+        # start-up (imports) is the first third or so of a run: aim past most of it
+        after = rng.uniform(0.3, 1.0) * horizon
+        killed = run_killed(crash, after, tmp_path / "kills.log")
         landed += killed
         if (crash / "monitor.db").exists():
             state = snapshot(crash / "monitor.db")
@@ -104,7 +106,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         f"work was committed; settled in {runs} more runs; horizon {horizon:.1f}s"
     )
     assert landed >= KILLS // 2
-    assert progressed >= 3
+    assert progressed >= 2  # measured 4-6 of 20
 
     db = crash / "monitor.db"
     assert integrity(db) == "ok"
@@ -154,7 +156,7 @@ def test_two_runs_started_together_one_works_one_exits_cleanly(
     assert "\n" not in line
     assert "Traceback" not in line
     assert re.search(r"another monitor run holds the lock \(pid \d+ since ", line)
-    assert "feeds 3 ok" in worked[0] or "3 ok" in worked[0], worked[0]
+    assert "feeds 3 ok" in worked[0], worked[0]
     assert len(http_server.requests_to("/f0/rss.xml")) == 1  # polled once, not twice
 
 
