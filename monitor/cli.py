@@ -8,6 +8,7 @@ TTY) nothing below WARNING is printed except the one-line run summary.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import json
 import logging
@@ -31,6 +32,7 @@ from .pipeline import Pipeline, ProgressBar, open_storage, utc_now
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,14 @@ def common_options(func: F) -> F:
     ) -> Any:
         opts = Options(config_dir, db, verbose, quiet)
         setup_logging(verbose, quiet=quiet)
-        return func(opts, **kwargs)
+        try:
+            return func(opts, **kwargs)
+        except OSError as e:
+            if e.errno not in DISK_ERRNOS:
+                raise
+            # disk full, quota, read-only file system: one clear line (issue #7)
+            where = f" {e.filename}" if e.filename else ""
+            raise click.ClickException(f"disk error{where}: {e.strerror}") from e
 
     return wrapper  # type: ignore[return-value]
 

@@ -23,7 +23,8 @@ class ConfigError(MonitorError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = tuple(errors)
         super().__init__(
-            f"{len(errors)} configuration error(s):\n" + "\n".join(f"  - {e}" for e in errors)
+            f"{len(errors)} configuration error(s):\n"
+            + "\n".join(f"  - {e}" for e in errors)
         )
 
 

@@ -36,7 +36,9 @@ def run_lock(path: Path, now: datetime) -> Iterator[None]:
                 resource=str(path),
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {now.isoformat(timespec='seconds')}".encode())
+        os.write(
+            fd, f"pid {os.getpid()} since {now.isoformat(timespec='seconds')}".encode()
+        )
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock

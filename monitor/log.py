@@ -5,8 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 
-NOISY = ("httpx", "httpcore", "urllib3", "stanza", "argostranslate", "trafilatura",
-         "htmldate", "courlan", "charset_normalizer", "filelock")
+NOISY = (
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "stanza",
+    "argostranslate",
+    "trafilatura",
+    "htmldate",
+    "courlan",
+    "charset_normalizer",
+    "filelock",
+)
 
 
 def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
@@ -20,9 +30,13 @@ def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
     else:
         level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in NOISY:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if verbosity >= 3 else logging.WARNING
+        )

@@ -417,3 +417,25 @@ def test_utf8_feed_with_one_broken_byte_stays_cyrillic():
     assert feed.items[0].title == TITLES[0]
     assert feed.items[1].title.startswith("В Та")
     assert "метро" in feed.items[1].title
+
+
+def test_feed_with_absurdly_many_entries_is_refused_cheaply():
+    from datetime import UTC, datetime
+
+    from monitor.exceptions import FeedError
+    from monitor.feeds import MAX_ENTRIES, parse_feed
+
+    items = b"<item><title>x</title></item>" * (MAX_ENTRIES + 1)
+    body = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel>"
+        + items
+        + b"</channel></rss>"
+    )
+    with pytest.raises(FeedError, match="entries"):
+        parse_feed(
+            body,
+            feed_name="huge",
+            base_url="https://x.example/rss",
+            content_type="application/rss+xml",
+            fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )

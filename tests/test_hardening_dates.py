@@ -91,10 +91,6 @@ ROLLOVER: dict[str, tuple[str | None, datetime | None, date]] = {
     "Case month zero": ("<published>2026-00-10T10:00:00Z</published>", None, D14),
     "Case hour 25": ("<published>2026-03-13T25:00:00Z</published>", None, D14),
 }
-ROLLOVER_BUG = (
-    "monitor/feeds/_entries.py trusts feedparser's rolled-over *_parsed value "
-    "for a malformed ISO date (docs/reliability.md 'Open')"
-)
 
 
 def _poll(http_server, tmp_path, cases):
@@ -148,7 +144,6 @@ def test_dates_are_stored_and_filed_by_the_documented_rule(http_server, tmp_path
     _poll(http_server, tmp_path, CASES)
 
 
-@pytest.mark.xfail(strict=True, reason=ROLLOVER_BUG)
 @pytest.mark.parametrize("title", sorted(ROLLOVER))
 def test_out_of_range_iso_dates_count_as_malformed(http_server, tmp_path, title):
     _poll(http_server, tmp_path, {title: ROLLOVER[title]})

@@ -38,15 +38,6 @@ from tests.test_hardening_site import (
 )
 
 NOW = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
-# Found by this suite (docs/reliability.md "Open"); remove the marks with the fixes.
-AUTOCOMMIT = (
-    "store/_base.py _tx never sends BEGIN on an isolation_level=None connection, "
-    "so every statement commits on its own and a failure leaves half a feed"
-)
-OSERROR = (
-    "cli.py lets OSError (EROFS, EFBIG, ENOSPC: the lock file, py3langid's "
-    "temporary model file) escape as a traceback"
-)
 ARGS = ("--no-digest",)  # storage failures are the point here, not the digest
 PER_FEED = 5
 
@@ -76,7 +67,6 @@ def _counts(db_path: Path) -> tuple[int, int]:
         )
 
 
-@pytest.mark.xfail(strict=True, reason=AUTOCOMMIT)
 def test_database_full_mid_feed_stores_none_of_its_items(tmp_path):
     db_path = tmp_path / "monitor.db"
     with closing(Storage(db_path)) as storage:
@@ -164,7 +154,6 @@ def reference(site, tmp_path_factory):
     return snapshot(ref / "monitor.db")
 
 
-@pytest.mark.xfail(reason=f"{AUTOCOMMIT}; {OSERROR}")  # not strict: where it hits
 @pytest.mark.parametrize("limit", [330_000])
 def test_file_size_limit_clear_error_then_recovers(site, reference, tmp_path, limit):
     folder = _config(site, tmp_path / "full")
@@ -187,7 +176,6 @@ def _umount(path: Path) -> None:
     subprocess.run(["umount", str(path)], check=True)
 
 
-@pytest.mark.xfail(reason=AUTOCOMMIT)  # not strict: depends on where ENOSPC hits
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_tiny_tmpfs_disk_full_clear_error_no_partial_writes(site, tmp_path):
     disk = tmp_path / "disk"
@@ -226,7 +214,6 @@ def test_read_only_database_clear_error_nothing_written(site, reference, tmp_pat
     assert snapshot(db) == reference
 
 
-@pytest.mark.xfail(strict=True, reason=OSERROR)
 @pytest.mark.skipif(os.geteuid() != 0, reason="a read-only mount needs root")
 def test_read_only_folder_clear_error(site, tmp_path):
     folder = _config(site, tmp_path / "rofolder")

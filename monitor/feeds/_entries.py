@@ -145,11 +145,35 @@ def _entry_date(
     for key in ("published", "updated", "created"):
         parsed = get_key(entry, f"{key}_parsed")
         if isinstance(parsed, time.struct_time):
+            if _out_of_range(_text(get_key(entry, key))):
+                continue  # malformed, whatever feedparser rolled it over to
             return clamp(_to_utc(parsed), fetched_at, feed_name)
         raw = parse_raw_date(_text(get_key(entry, key)))
         if raw is not None:
             return clamp(raw, fetched_at, feed_name)
     return None
+
+
+_ISO_FIELDS = re.compile(
+    r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?"
+)
+
+
+def _out_of_range(raw: str) -> bool:
+    """An ISO date with a field out of range (2026-02-30, 2026-00-10, 25:00).
+
+    feedparser rolls such dates over (2026-02-30 becomes 2 March, 2026-00-10
+    becomes 10 December 2025): a wrong day rather than no date (issue #7).
+    """
+    m = _ISO_FIELDS.match(raw)
+    if m is None:
+        return False
+    y, mo, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    try:
+        datetime(y, mo, d, h, mi, min(s, 59))  # a leap second (:60) is fine
+    except ValueError:
+        return True
+    return False
 
 
 def parse_raw_date(raw: str) -> datetime | None:

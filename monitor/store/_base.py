@@ -39,6 +39,9 @@ class StorageBase:
         """One transaction: commit on success, roll back on any error."""
         try:
             with self._db:
+                # isolation_level=None is autocommit: without BEGIN every statement
+                # would commit on its own and a failure would leave half a batch.
+                self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
         except sqlite3.Error as e:
             raise _wrap(e) from e
