@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from . import status as status_mod
-from .config import Config, load_config, resolve_path
+from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
@@ -76,14 +76,17 @@ def common_options(func: F) -> F:
 
 def load(opts: Options) -> Config:
     """Load and validate the configuration, or exit 1 listing every problem."""
-    from .classify import validate_topics
+    from .classify import compile_topics, validate_topics
 
     try:
-        return load_config(
+        cfg = load_config(
             opts.config_dir,
             overrides={"store.path": opts.db},
             rule_validator=validate_topics,
         )
+        rules = compile_topics(cfg.topics)  # compiled once: validation cached it
+        headings = {t: rules.label_of("topic", t) for t in rules.topic_order}
+        return resolve_recipient_topics(cfg, headings)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
 

@@ -525,3 +525,40 @@ def _check_feed(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
         errors.append(f"{path}.lang: {lang!r} is not a language code like 'ru' or 'en'")
     if isinstance(country, str) and not country.strip():
         errors.append(f"{path}.country: must not be empty")
+
+
+def resolve_recipient_topics(cfg: Config, topics: Mapping[str, str]) -> Config:
+    """Check every ``mail.recipients[*].topics`` entry and name it by its heading.
+
+    Recipients may list a topic by id ("unrest") or by the heading the digest
+    shows ("Unrest and protests"); both become the heading, which is what the
+    digest filters on.  "Other" (unfiled stories) is always allowed.
+
+    Args:
+        cfg: the loaded configuration.
+        topics: topic id -> heading, from the compiled rules.
+
+    Raises:
+        ConfigError: listing every unknown topic with its key path.
+    """
+    by_name = {label.casefold(): label for label in topics.values()}
+    by_name |= {tid.casefold(): label for tid, label in topics.items()}
+    by_name["other"] = "Other"
+    errors: list[str] = []
+    recipients = []
+    seen: set[str] = set()
+    for i, r in enumerate(cfg.mail.recipients):
+        path = f"mail.recipients[{i}]"
+        if r.address.casefold() in seen:
+            errors.append(f"{path}.address: duplicate recipient {r.address!r}")
+        seen.add(r.address.casefold())
+        for t in r.topics:
+            if t.casefold() not in by_name:
+                hint = _suggest(t, [*topics.values(), *topics, "Other"])
+                errors.append(f"{path}.topics: unknown topic {t!r}{hint}")
+        names = tuple(by_name.get(t.casefold(), t) for t in r.topics)
+        recipients.append(dataclasses.replace(r, topics=names))
+    if errors:
+        raise ConfigError(errors)
+    mail = dataclasses.replace(cfg.mail, recipients=tuple(recipients))
+    return dataclasses.replace(cfg, mail=mail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,32 @@ adress = "typo@example.org"
     errs = errors_of(write(tmp_path, monitor))
     assert "mail.recipients[1].adress: unknown key (did you mean 'address'?)" in errs
     assert "mail.recipients[1].address: required key is missing" in errs
+
+
+def test_recipient_topics_by_id_or_heading_and_unknown_ones(tmp_path):
+    from monitor.config import resolve_recipient_topics
+
+    monitor = """
+[[mail.recipients]]
+address = "a@example.org"
+topics = ["unrest", "Energy and utilities", "other"]
+[[mail.recipients]]
+address = "A@example.org"
+topics = ["Unrest and protest"]
+"""
+    cfg = load_config(write(tmp_path, monitor), env={})
+    headings = {"unrest": "Unrest and protests", "energy": "Energy and utilities"}
+    with pytest.raises(ConfigError) as info:
+        resolve_recipient_topics(cfg, headings)
+    assert info.value.errors == (
+        "mail.recipients[1].address: duplicate recipient 'A@example.org'",
+        "mail.recipients[1].topics: unknown topic 'Unrest and protest'"
+        " (did you mean 'Unrest and protests'?)",
+    )
+    ok = dataclasses.replace(cfg.mail, recipients=cfg.mail.recipients[:1])
+    resolved = resolve_recipient_topics(dataclasses.replace(cfg, mail=ok), headings)
+    assert resolved.mail.recipients[0].topics == (
+        "Unrest and protests",
+        "Energy and utilities",
+        "Other",
+    )
