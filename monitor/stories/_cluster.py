@@ -27,9 +27,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 from ..config import StoriesConfig
 from ._features import MINHASH_SCHEME, MINHASH_SEED, StoryFeatures
@@ -73,6 +76,8 @@ class StoryClusterer:
     ) -> None:
         self.config = config
         self.window = timedelta(hours=config.window_hours)
+        from datasketch import MinHashLSH  # heavy (scipy): loaded when clustering
+
         self._lsh = MinHashLSH(
             threshold=config.near_duplicate_threshold, num_perm=config.num_perm
         )
@@ -216,6 +221,8 @@ class StoryClusterer:
         return np.frombuffer(f.minhash, dtype="<u4")
 
     def _lean(self, f: StoryFeatures) -> LeanMinHash:
+        from datasketch import LeanMinHash
+
         return LeanMinHash(
             seed=MINHASH_SEED, hashvalues=self._hashes_of(f), scheme=MINHASH_SCHEME
         )

@@ -12,9 +12,12 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 from ..config import StoriesConfig
 from ..models import Article
@@ -111,6 +114,8 @@ def _term_counts(title: str, text: str, lang: str) -> tuple[tuple[str, int], ...
 
 def _minhash(words: list[str], config: StoriesConfig) -> tuple[bytes, int]:
     grams = shingles(words, config.shingle_size)
+    from datasketch import MinHash  # heavy (scipy): loaded on first use
+
     mh = MinHash(num_perm=config.num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
     mh.update_batch(sorted(grams))
     return mh.hashvalues.astype("<u4").tobytes(), len(grams)
@@ -155,6 +160,8 @@ def compute_features(candidate: StoryCandidate, config: StoriesConfig) -> StoryF
 
 def minhash_of(features: StoryFeatures, config: StoriesConfig) -> MinHash:
     """Rebuild a datasketch MinHash from stored values."""
+    from datasketch import MinHash  # heavy (scipy): loaded on first use
+
     values = np.frombuffer(features.minhash, dtype="<u4").astype(np.uint32)
     return MinHash(
         num_perm=config.num_perm,
