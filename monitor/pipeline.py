@@ -5,13 +5,13 @@
                  ─urls.canonicalize_url─▶ store.add_feed_items          (per feed: 1 tx)
       extract    store.get_articles_needing_extraction ─fetch.fetch_many─▶ Page
                  ─extract.extract_article─▶ Extracted ─▶ store.save_extraction
-      translate  store.get_articles_needing_translation ─translate.Translator─▶
-                 Translation ─▶ store.save_translation
-      classify   store.get_articles_needing_classification ─classify.classify_article─▶
-                 Topics ─▶ store.replace_filings
+      translate  store.get_articles_for_translation ─translate.make_translator─▶
+                 Translation ─▶ store.save_translation            (titles first)
+      classify   store.get_articles_to_classify ─classify.classify_article─▶
+                 Topics ─▶ store.save_filings               (classify.reclassify_archive)
       stories    store.get_articles_needing_story ─stories.StoryClusterer─▶ Assignment
-                 ─▶ store.add_story_member
-      digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ mail.send_digest
+                 ─▶ store.add_story_members
+      digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
 
 Rules (STYLE.md): this module has no SQL and no HTTP of its own.  Network calls run
 in worker threads inside `fetch.fetch_many`; every write happens here, on the main
@@ -48,7 +48,6 @@ from .exceptions import (
     BlockedURLError,
     FeedError,
     FetchError,
-    MonitorError,
     TranslateError,
 )
 from .models import (
@@ -66,9 +65,9 @@ from .store._translations import TranslationTask
 
 logger = logging.getLogger(__name__)
 
-# A page answering one of these will not come back: fall back to the feed's text at once.
 TRANSLATE_BATCH = 32  # articles per translate call: sentences batch across them
 STORY_BATCH = 200  # story assignments per transaction
+# A page answering one of these will not come back: fall back to the feed's text at once.
 GONE_STATUSES = frozenset({401, 403, 404, 410, 451})
 
 Progress = Callable[[str, int], "ProgressBar"]
@@ -101,9 +100,8 @@ class Pipeline:
     client: httpx.Client
     now: Callable[[], datetime] = utc_now
     progress: Progress = no_progress
-    env: Mapping[str, str] = field(
-        default_factory=dict
-    )  # SMTP credentials (CLI passes os.environ)
+    # Secrets (SMTP, LibreTranslate key) come from here; the CLI passes os.environ.
+    env: Mapping[str, str] = field(default_factory=dict)
     summary: RunSummary = field(default_factory=RunSummary)
     _rules: classify.RuleSet | None = field(default=None, init=False, repr=False)
     _translator: translate.ArticleTranslator | None = field(
@@ -552,4 +550,4 @@ def open_storage(cfg: Config) -> Storage:
     return Storage(resolve_path(cfg, cfg.store.path))
 
 
-__all__ = ["FetchError", "MonitorError", "Pipeline", "open_storage"]
+__all__ = ["Pipeline", "check_feed", "open_storage"]
