@@ -455,9 +455,7 @@ class Pipeline:
             day=day,
             cfg=self.cfg.digest,
             topic_order=self.rules().topic_order,
-            topic_names={
-                t: self.rules().label_of("topic", t) for t in self.rules().topic_order
-            },
+            topic_names={c.id: c.label for c in self.rules().categories},
             now=now,
         )
         paths = digest.write_digest(built, self.cfg, self.storage)

@@ -161,3 +161,4 @@ def test_without_a_model_everything_else_works(site, tmp_path):
     )
     assert TITLES["court"] in txt
     assert "untranslated" in txt.lower()
+    assert "About: Kazakhstan" in txt  # the country facet, by its name

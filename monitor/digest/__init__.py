@@ -115,7 +115,7 @@ def build_digest(
         cfg: the digest section of the config.
         topic_order: topic ids in configured order.
         now: the current time; shown as "generated at" and ends "since" windows.
-        topic_names: topic id -> heading shown to readers (default: the id).
+        topic_names: topic and country id -> name shown to readers (default: the id).
 
     Returns:
         The digest, ready for `write_digest` and `send_digest`.

@@ -100,9 +100,12 @@ def collect_digest(
     other: list[DigestStory] = []
     for key, group in groups.items():
         topics = _story_topics(group, filings)
+        about = _story_countries(group, filings, names)
         for label, story in _stories_for(key, group, topics, sightings, period, cfg):
             story = replace(
-                story, other_topics=tuple(names.get(t, t) for t in story.other_topics)
+                story,
+                other_topics=tuple(names.get(t, t) for t in story.other_topics),
+                about=about,
             )
             (filed.setdefault(label, []) if label else other).append(story)
     _merge_default_label(filed, other)
@@ -217,6 +220,21 @@ def _story_topics(
             else:
                 best[f.label] = replace(old, terms=terms)
     return best
+
+
+def _story_countries(
+    group: Sequence[_Member],
+    filings: dict[int, tuple[TopicMatch, ...]],
+    names: Mapping[str, str],
+) -> tuple[str, ...]:
+    """Countries/regions the story's articles were filed under (the "country" facet)."""
+    found = {
+        names.get(f.label, f.label)
+        for m in group
+        for f in filings.get(m.article.id, ())
+        if f.facet == "country"
+    }
+    return tuple(sorted(clean_text(c) for c in found))
 
 
 def _merge_default_label(

@@ -96,7 +96,8 @@ class DigestStory:
     url: str | None
     also: tuple[CopyLink, ...] = ()
     outlets: int = 1
-    countries: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()  # of the outlets that carried it
+    about: tuple[str, ...] = ()  # countries/regions it was filed under (rules)
     rule: str = ""
     terms: tuple[str, ...] = ()
     other_topics: tuple[str, ...] = ()

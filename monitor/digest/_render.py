@@ -281,6 +281,7 @@ def _story_dict(s: DigestStory) -> dict[str, Any]:
         "url": s.url,
         "outlets": s.outlets,
         "countries": list(s.countries),
+        "about": list(s.about),
         "also": [
             {
                 "outlet": c.outlet,
