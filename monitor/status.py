@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .config import Config
+from .config import Config, resolve_path
 from .models import FeedState
 from .store import Storage
+from .translate import list_installed
 
 
 def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]:
@@ -28,6 +29,7 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
         "feed_totals": _totals(feeds),
         "stages": storage.get_stage_counts(),
         "stories": storage.get_story_counts(),
+        "translation": _translation(cfg),
         "last_run": None
         if last is None
         else {
@@ -45,6 +47,21 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
             for f in storage.get_recent_failures(20)
         ],
     }
+
+
+def _translation(cfg: Config) -> dict[str, Any]:
+    """Which backend translates, and (for Argos) which pairs are installed."""
+    out: dict[str, Any] = {
+        "backend": cfg.translate.backend,
+        "target": cfg.translate.target,
+    }
+    if cfg.translate.backend == "argos":
+        pkgs = list_installed(resolve_path(cfg, cfg.translate.models_dir))
+        out["pairs"] = sorted(f"{p.from_code}-{p.to_code}" for p in pkgs)
+        out["ru_model"] = f"ru-{cfg.translate.target}" in out["pairs"]
+    elif cfg.translate.backend == "libretranslate":
+        out["url"] = cfg.translate.libretranslate_url
+    return out
 
 
 def _feed_entry(
@@ -118,6 +135,17 @@ def format_status(report: dict[str, Any]) -> str:
             "Stories: "
             + ", ".join(f"{n} {k}" for k, n in sorted(report["stories"].items()))
         )
+    tr = report.get("translation", {})
+    if tr.get("backend") == "argos":
+        pairs = ", ".join(tr["pairs"]) or "none"
+        warn = (
+            ""
+            if tr["ru_model"]
+            else "  (no ru→en model: `monitor models install ru en`)"
+        )
+        lines.append(f"Translation: argos, models installed: {pairs}{warn}")
+    elif tr:
+        lines.append(f"Translation: {tr['backend']} {tr.get('url', '')}".rstrip())
     last = report["last_run"]
     lines.append(
         "Last run: never"

@@ -92,11 +92,19 @@ def test_models_install_from_file_and_list(tmp_path, shared_dir):
     write_config(tmp_path, [("a", "https://example.org/rss", "ru")])
     empty = invoke(tmp_path, "models", "list")
     assert "no models installed" in empty.stdout
+    assert "no ru→en model" in invoke(tmp_path, "status").stdout
     installed = invoke(
         tmp_path, "models", "install", "--from", str(shared_dir / FIXTURE_MODEL)
     )
     assert installed.exit_code == 0, installed.output
     listed = json.loads(invoke(tmp_path, "models", "list", "--json").stdout)
     assert [(m["from"], m["to"]) for m in listed] == [("ru", "en")]
+    report = json.loads(invoke(tmp_path, "status", "--json").stdout)
+    assert report["translation"] == {
+        "backend": "argos",
+        "target": "en",
+        "pairs": ["ru-en"],
+        "ru_model": True,
+    }
     usage = invoke(tmp_path, "models", "install")
     assert usage.exit_code == 2
