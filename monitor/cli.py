@@ -70,6 +70,16 @@ def common_options(func: F) -> F:
             # disk full, quota, read-only file system: one clear line (issue #7)
             where = f" {e.filename}" if e.filename else ""
             raise click.ClickException(f"disk error{where}: {e.strerror}") from e
+        except MonitorError as e:  # e.g. StorageError mid-run: a clear line, exit 1
+            raise click.ClickException(str(e)) from e
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception:
+            # A bug, not bad input: say so loudly, with the traceback (STYLE.md 24).
+            logger.critical(
+                "unexpected error in monitor %s", func.__name__, exc_info=True
+            )
+            raise
 
     return wrapper  # type: ignore[return-value]
 
