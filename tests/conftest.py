@@ -16,10 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from monitor.config import FetchConfig
 from monitor.fetch import make_client
 from tests.httpserver import LocalHTTPServer
+from tests.smtpserver import Inbox, free_port
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 FIXED_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
@@ -92,3 +94,22 @@ def mock_http() -> Iterator[Callable[[MockRoutes], httpx.Client]]:
 def now() -> datetime:
     """A fixed 'now' for pure decision functions (STYLE.md 8)."""
     return FIXED_NOW
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1: (inbox, port).  Login digest-bot/s3cret-pass."""
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=inbox.authenticate,
+        auth_require_tls=False,
+    )
+    ctl.start()
+    try:
+        yield inbox, port
+    finally:
+        ctl.stop()

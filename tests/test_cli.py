@@ -108,3 +108,37 @@ def test_models_install_from_file_and_list(tmp_path, shared_dir):
     }
     usage = invoke(tmp_path, "models", "install")
     assert usage.exit_code == 2
+
+
+def test_run_mails_the_digest_once_per_day_unless_forced(http_server, tmp_path, smtp):
+    inbox, port = smtp
+    site = build_site(http_server, ["protest", "energy"], NOW)
+    mail = f"""
+[mail]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+security = "none"
+sender = "monitor@example.org"
+[[mail.recipients]]
+address = "analyst@example.org"
+topics = ["unrest"]
+"""
+    write_config(tmp_path, [("kz-news", site.feed_url, "ru")], extra=mail)
+    assert invoke(tmp_path, "run", "--no-digest").exit_code == 0
+    day = NOW.astimezone(UTC).date().isoformat()
+    first = invoke(tmp_path, "digest", "--date", day)
+    assert first.exit_code == 0, first.output
+    assert "sent: 1" in first.stderr
+    assert len(inbox.messages) == 1
+    msg = inbox.parsed(0)
+    assert msg["To"] == "analyst@example.org"
+    body = msg.get_body(("plain",)).get_content()
+    assert TITLES["protest"] in body  # subscribed topic
+    assert TITLES["energy"] not in body  # filed elsewhere: not in this subscription
+    again = invoke(tmp_path, "digest", "--date", day)
+    assert "skipped: 1" in again.stderr
+    assert len(inbox.messages) == 1
+    forced = invoke(tmp_path, "digest", "--date", day, "--force")
+    assert "sent: 1" in forced.stderr
+    assert len(inbox.messages) == 2

@@ -2,92 +2,23 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from monitor.config import Config, DigestConfig, MailConfig, Recipient
 from monitor.digest import Digest, build_digest, send_digest
 from monitor.exceptions import DeliveryError
 from monitor.mail import build_message, smtp_session
 from monitor.store import Storage
+from tests.smtpserver import Inbox, free_port
 from tests.test_digest_helpers import GENERATED_AT, TOPICS, sample_db
 
 DAY = date(2026, 3, 13)
 TITLE = "Обзор прессы Центральной Азии"
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server received: (mail_from, rcpt_tos, raw bytes)."""
-
-    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    logins: list[tuple[str, str]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-
-    async def handle_RCPT(
-        self, server, session, envelope, address, rcpt_options
-    ) -> str:
-        if address in self.refuse:
-            return "550 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
-        return "250 OK"
-
-    def authenticate(
-        self, server, session, envelope, mechanism, auth_data
-    ) -> AuthResult:
-        user = auth_data.login.decode()
-        password = auth_data.password.decode()
-        self.logins.append((user, password))
-        return AuthResult(success=(user, password) == ("digest-bot", "s3cret-pass"))
-
-    def parsed(self, i: int) -> EmailMessage:
-        msg = email.message_from_bytes(self.messages[i][2], policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        return msg
-
-    def by_rcpt(self, address: str) -> list[EmailMessage]:
-        return [self.parsed(i) for i, m in enumerate(self.messages) if address in m[1]]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    ctl = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=inbox.authenticate,
-        auth_require_tls=False,
-    )
-    ctl.start()
-    try:
-        yield inbox, port
-    finally:
-        ctl.stop()
 
 
 @pytest.fixture
@@ -266,7 +197,7 @@ def test_half_credentials_are_an_error(tmp_path: Path) -> None:
 def test_unreachable_server_fails_every_recipient(
     storage: Storage, digest: Digest, tmp_path: Path
 ) -> None:
-    results = send(digest, config(tmp_path, _free_port(), ALL, ELECTIONS), storage)
+    results = send(digest, config(tmp_path, free_port(), ALL, ELECTIONS), storage)
     assert [r.status for r in results] == ["failed", "failed"]
     assert "cannot connect" in (results[0].error or "")
     assert not storage.has_delivery("2026-03-13", "analyst@example.org")
