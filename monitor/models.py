@@ -11,7 +11,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -65,6 +65,9 @@ class FeedState:
 
     name: str
     url: str
+    outlet: str = ""
+    country: str = ""
+    lang: str = ""
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
@@ -75,6 +78,18 @@ class FeedState:
     last_status: str | None = None  # ok | not_modified | unchanged | error
     failure_count: int = 0
     last_error: str | None = None
+
+    def health(self, now: datetime, silent_hours: float) -> str:
+        """``never polled``, ``failing``, ``silent`` (no new item for `silent_hours`)
+        or ``ok``: the one rule `monitor status` and the digest's health section share."""
+        if self.last_polled_at is None:
+            return "never polled"
+        if self.last_status == "error":
+            return "failing"
+        quiet = self.last_new_item_at is None or (
+            now - self.last_new_item_at > timedelta(hours=silent_hours)
+        )
+        return "silent" if quiet else "ok"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .config import Config, resolve_path
@@ -69,7 +69,7 @@ def _feed_entry(
 ) -> dict[str, Any]:
     if state is None:
         return {"name": name, "health": "never polled"}
-    health = _health(state, now, silent_hours)
+    health = state.health(now, silent_hours)
     return {
         "name": name,
         "url": state.url,
@@ -82,19 +82,6 @@ def _feed_entry(
         "last_error": state.last_error,
         "next_poll_at": _iso(state.next_poll_at),
     }
-
-
-def _health(state: FeedState, now: datetime, silent_hours: float) -> str:
-    if state.last_polled_at is None:
-        return "never polled"
-    if state.last_status == "error":
-        return "failing"
-    if state.last_status in ("not_modified", "unchanged"):
-        return "not modified"
-    quiet_since = state.last_new_item_at or state.last_ok_at
-    if quiet_since and now - quiet_since > timedelta(hours=silent_hours):
-        return "silent"
-    return "ok"
 
 
 def _totals(feeds: list[dict[str, Any]]) -> dict[str, int]:
@@ -115,7 +102,7 @@ def format_status(report: dict[str, Any]) -> str:
         + ", ".join(f"{n} {k}" for k, n in sorted(report["feed_totals"].items()))
     ]
     for f in report["feeds"]:
-        if f["health"] in ("ok", "not modified"):
+        if f["health"] == "ok":
             continue
         detail = (
             f.get("last_error")

@@ -12,13 +12,13 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import DigestConfig
-from ..models import Article, TopicMatch, TranslationStatus, stable_hash
-from ..store._digests import FeedHealth, Sighting
+from ..models import Article, FeedState, TopicMatch, TranslationStatus, stable_hash
+from ..store._digests import Sighting
 from ._model import (
     OTHER_LABEL,
     CopyLink,
@@ -56,7 +56,7 @@ class DigestSource(Protocol):
         self, article_ids: Iterable[int]
     ) -> dict[int, tuple[Sighting, ...]]: ...
 
-    def get_feed_health(self) -> list[FeedHealth]: ...
+    def get_feed_states(self) -> dict[str, FeedState]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +116,7 @@ def collect_digest(
     other_section = (
         _section(OTHER_LABEL, other, cfg.max_stories_per_topic) if other else None
     )
-    health = source.get_feed_health()
+    health = list(source.get_feed_states().values())
     problems = _feed_problems(health, period, cfg)
     stats = _stats(members, groups, sightings, problems, feeds=len(health))
     logger.info(
@@ -427,44 +427,35 @@ def _local_time(moment: datetime, period: DigestPeriod) -> str:
 
 
 def _feed_problems(
-    feeds: Iterable[FeedHealth], period: DigestPeriod, cfg: DigestConfig
+    feeds: Iterable[FeedState], period: DigestPeriod, cfg: DigestConfig
 ) -> tuple[FeedProblem, ...]:
-    silent_before = period.end - timedelta(hours=cfg.silent_feed_hours)
-    out = []
-    for f in feeds:
-        problem = _feed_problem(f, period, silent_before)
-        if problem is not None:
-            out.append(problem)
+    out = [_feed_problem(f, period, cfg.silent_feed_hours) for f in feeds]
     order = {"failing": 0, "silent": 1, "never polled": 2}
-    return tuple(sorted(out, key=lambda p: (order.get(p.status, 9), p.name)))
+    found = [p for p in out if p is not None]
+    return tuple(sorted(found, key=lambda p: (order.get(p.status, 9), p.name)))
 
 
 def _feed_problem(
-    f: FeedHealth, period: DigestPeriod, silent_before: datetime
+    f: FeedState, period: DigestPeriod, silent_hours: float
 ) -> FeedProblem | None:
+    status = f.health(period.end, silent_hours)
     common = {
+        "status": status,
         "name": clean_text(f.name),
         "outlet": clean_text(f.outlet),
         "country": clean_text(f.country),
     }
-    if f.last_status == "error" or f.failure_count > 0:
+    if status == "failing":
         detail = f"{f.failure_count} failed poll(s) in a row"
         if f.last_error:
             detail += f"; last error: {_error_text(f.last_error)}"
+        return FeedProblem(detail=detail, since=_when(f.last_ok_at, period), **common)
+    if status == "never polled":
+        return FeedProblem(detail="not polled yet", since="never", **common)
+    if status == "silent":
+        detail = f"no new items in the last {int(silent_hours)} hours"
         return FeedProblem(
-            status="failing", detail=detail, since=_when(f.last_ok_at, period), **common
-        )
-    if f.last_polled_at is None:
-        return FeedProblem(
-            status="never polled", detail="not polled yet", since="never", **common
-        )
-    if f.last_new_item_at is None or f.last_new_item_at < silent_before:
-        hours = int((period.end - silent_before).total_seconds() // 3600)
-        return FeedProblem(
-            status="silent",
-            detail=f"no new items in the last {hours} hours",
-            since=_when(f.last_new_item_at, period),
-            **common,
+            detail=detail, since=_when(f.last_new_item_at, period), **common
         )
     return None
 

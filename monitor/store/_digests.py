@@ -46,23 +46,6 @@ class Sighting:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FeedHealth:
-    """A feed's health as the digest reports it."""
-
-    name: str
-    url: str
-    outlet: str
-    country: str
-    lang: str
-    last_status: str | None
-    last_polled_at: datetime | None
-    last_ok_at: datetime | None
-    last_new_item_at: datetime | None
-    failure_count: int
-    last_error: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DigestRecord:
     """A digest that was written: its key (local day or ``since:<iso>``) and file."""
 
@@ -156,30 +139,6 @@ class DigestsMixin(StorageBase):
                     )
                 )
         return {k: tuple(v) for k, v in out.items()}
-
-    def get_feed_health(self) -> list[FeedHealth]:
-        """Health fields of every known feed, ordered by name."""
-        rows = self._query(
-            "SELECT name, url, outlet, country, lang, last_status, last_polled_at, "
-            "last_ok_at, last_new_item_at, failure_count, last_error "
-            "FROM feeds ORDER BY name"
-        )
-        return [
-            FeedHealth(
-                name=r["name"],
-                url=r["url"],
-                outlet=r["outlet"] or r["name"],
-                country=r["country"] or "",
-                lang=r["lang"] or "",
-                last_status=r["last_status"],
-                last_polled_at=from_db_time(r["last_polled_at"]),
-                last_ok_at=from_db_time(r["last_ok_at"]),
-                last_new_item_at=from_db_time(r["last_new_item_at"]),
-                failure_count=int(r["failure_count"] or 0),
-                last_error=r["last_error"],
-            )
-            for r in rows
-        ]
 
     # ------------------------------------------------------------------ digests
 

@@ -98,6 +98,9 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
     return FeedState(
         name=row["name"],
         url=row["url"],
+        outlet=row["outlet"] or row["name"],
+        country=row["country"],
+        lang=row["lang"],
         etag=row["etag"],
         last_modified=row["last_modified"],
         content_hash=row["content_hash"],
