@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -53,10 +52,6 @@ class FeedSpec:
     enabled: bool = True
     allow_private: bool = False  # intranet sources: allow private/loopback addresses
     topics_hint: tuple[str, ...] = ()
-
-    @property
-    def resource_id(self) -> str:
-        return self.name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,10 +120,6 @@ class FeedItem:
     content: str = ""  # full content when the feed carries it (HTML stripped)
     author: str | None = None
     lang: str | None = None  # what the feed claims
-
-    @property
-    def resource_id(self) -> tuple[str, str]:
-        return (self.feed_name, self.entry_id)
 
     @property
     def hash(self) -> str:
@@ -282,19 +273,6 @@ class Story:
     def outlets(self) -> tuple[str, ...]:
         """Distinct outlets, in member order."""
         return tuple(dict.fromkeys(m.outlet for m in self.members))
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorErrorInfo:
-    """A failure as recorded for `monitor status` (reader's ExceptionInfo)."""
-
-    type: str
-    message: str
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"type": self.type, "message": self.message}, ensure_ascii=False
-        )
 
 
 @dataclass(frozen=True, slots=True)

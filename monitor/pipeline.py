@@ -23,6 +23,7 @@ article, and in the failures log that `monitor status` shows) and the run goes o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -57,7 +58,6 @@ from .models import (
     Page,
     RunSummary,
     StageResult,
-    stable_hash,
 )
 from .store import Storage
 from .store._feeds import PollOutcome
@@ -167,7 +167,7 @@ class Pipeline:
             etag=state.etag if state else None,
             last_modified=state.last_modified if state else None,
             max_bytes=self.cfg.fetch.max_feed_bytes,
-            allow_private=spec.allow_private or self.cfg.fetch.allow_private,
+            allow_private=_allows_private(self.cfg, spec),
         )
 
     def _poll_one(
@@ -180,7 +180,7 @@ class Pipeline:
             self.summary.add("feeds_not_modified")
             logger.info("polled feed=%s status=not_modified", spec.name)
             return PollOutcome(status="not_modified", next_poll_at=self._next_ok(page))
-        body_hash = stable_hash(page.body.decode("latin-1"))
+        body_hash = hashlib.sha256(page.body).hexdigest()[:32]
         if state is not None and state.content_hash == body_hash:
             # The server ignored our validators but sent the same bytes: nothing to do.
             self.summary.add("feeds_not_modified")
@@ -266,12 +266,15 @@ class Pipeline:
         ) in pending:  # no page to fetch: the feed's text is all there is
             if str(article.id) not in by_id:
                 self._extract_one(article.id, item, None)
+        private = {f.name: _allows_private(self.cfg, f) for f in self.cfg.feeds}
         requests = [
             fetch.FetchRequest(
                 key=key,
                 url=article.url,
                 max_bytes=self.cfg.fetch.max_page_bytes,
-                allow_private=self._allow_private(article.feed_name),
+                allow_private=private.get(
+                    article.feed_name, self.cfg.fetch.allow_private
+                ),
             )
             for key, (article, _) in by_id.items()
         ]
@@ -323,10 +326,6 @@ class Pipeline:
             error,
         )
         return give_up
-
-    def _allow_private(self, feed_name: str) -> bool:
-        spec = next((f for f in self.cfg.feeds if f.name == feed_name), None)
-        return self.cfg.fetch.allow_private or bool(spec and spec.allow_private)
 
     # ------------------------------------------------------------------ translate
 
@@ -498,6 +497,11 @@ class Pipeline:
             bar.close()
 
 
+def _allows_private(cfg: Config, spec: FeedSpec) -> bool:
+    """May this feed (and its articles) live on loopback/private addresses?"""
+    return cfg.fetch.allow_private or spec.allow_private
+
+
 def _item_key(item: FeedItem) -> str:
     """An article's identity: its canonical URL, or a URN for items with no link
     (their page cannot be fetched, so extraction falls back to the feed's text)."""
@@ -519,7 +523,7 @@ def check_feed(
             client,
             spec.url,
             max_bytes=cfg.fetch.max_feed_bytes,
-            allow_private=spec.allow_private or cfg.fetch.allow_private,
+            allow_private=_allows_private(cfg, spec),
             total_timeout=cfg.fetch.total_timeout,
             max_redirects=cfg.fetch.max_redirects,
             now=lambda: now,
