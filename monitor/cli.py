@@ -14,7 +14,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
 from .pipeline import Pipeline, ProgressBar, open_storage, utc_now
+from .store import Storage
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -489,26 +491,20 @@ def _check_names(cfg: Config, names: tuple[str, ...]) -> None:
         raise click.UsageError(f"unknown feed(s): {', '.join(unknown)}")
 
 
-class _locked:
+@contextmanager
+def _locked(cfg: Config) -> Iterator[None]:
     """Hold the run lock; a second concurrent writer exits 0 with a message."""
-
-    def __init__(self, cfg: Config) -> None:
-        db_path = resolve_path(cfg, cfg.store.path)
-        self.path = resolve_path(cfg, cfg.store.lock_path or Path(f"{db_path}.lock"))
-
-    def __enter__(self) -> None:
-        self.cm = run_lock(self.path, utc_now())
-        try:
-            self.cm.__enter__()
-        except LockedError as e:
-            click.echo(f"monitor: skipped, {e.message}", err=True)
-            sys.exit(0)
-
-    def __exit__(self, *exc: Any) -> None:
-        self.cm.__exit__(*exc)
+    db_path = resolve_path(cfg, cfg.store.path)
+    path = resolve_path(cfg, cfg.store.lock_path or Path(f"{db_path}.lock"))
+    try:
+        with run_lock(path, utc_now()):
+            yield
+    except LockedError as e:
+        click.echo(f"monitor: skipped, {e.message}", err=True)
+        sys.exit(0)
 
 
-def _pipeline(cfg: Config, storage: Any) -> Pipeline:
+def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
     from . import fetch
 
     return Pipeline(
@@ -520,20 +516,16 @@ def _pipeline(cfg: Config, storage: Any) -> Pipeline:
     )
 
 
-class _storage:
-    """Open storage, turning StorageError into a clean exit 1."""
-
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-
-    def __enter__(self) -> Any:
-        try:
-            self.storage = open_storage(self.cfg)
-        except (StorageError, MonitorError) as e:
-            raise click.ClickException(str(e)) from e
-        return self.storage
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.storage.close()
-        if isinstance(exc, StorageError):
-            raise click.ClickException(f"database error: {exc}") from exc
+@contextmanager
+def _storage(cfg: Config) -> Iterator[Storage]:
+    """Open storage; a database failure becomes one line and exit 1."""
+    try:
+        storage = open_storage(cfg)
+    except MonitorError as e:
+        raise click.ClickException(str(e)) from e
+    try:
+        yield storage
+    except StorageError as e:
+        raise click.ClickException(f"database error: {e}") from e
+    finally:
+        storage.close()
