@@ -170,6 +170,17 @@ class LocalHTTPServer:
         fixed = response if response is not None else Response(**kwargs)  # type: ignore[arg-type]
         return self.route(path, lambda _req: fixed)
 
+    def slow_down(self, path: str, seconds: float) -> None:
+        """Make an existing route answer ``seconds`` later than it did."""
+        with self._lock:
+            inner = self._routes[path]
+
+        def slow(req: RecordedRequest) -> Response:
+            time.sleep(seconds)
+            return inner(req)
+
+        self.route(path, slow)
+
     def redirect(self, path: str, location: str, status: int = 302) -> str:
         """Answer ``path`` with a redirect to ``location`` (sent verbatim)."""
         return self.add(

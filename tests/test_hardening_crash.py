@@ -135,6 +135,9 @@ def test_two_runs_started_together_one_works_one_exits_cleanly(
     site, models_dir, tmp_path, http_server
 ):
     folder = write_config(tmp_path / "cfg", site, models_dir=models_dir)
+    # The winner holds the lock for at least this long, so a loser that starts a
+    # few seconds late on a loaded machine still finds it held (no flaky pass/fail).
+    http_server.slow_down("/f0/rss.xml", 3.0)  # under the 5 s read timeout
     procs = [
         subprocess.Popen(
             monitor_cmd(folder),
