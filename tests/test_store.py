@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -192,17 +191,6 @@ def test_changed_feed_url_forgets_validators(storage):
     )
     storage.sync_feeds([moved])
     assert storage.get_feed_states()["a"].etag is None
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_database_gives_storage_error(
-    tmp_path,
-):  # pragma: no cover - non-root
-    path = tmp_path / "m.db"
-    Storage(path).close()
-    path.chmod(0o444)
-    with pytest.raises(StorageError):
-        Storage(path).sync_feeds(FEEDS)
 
 
 def test_read_only_connection_gives_storage_error(tmp_path):
