@@ -26,7 +26,8 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
     last = storage.get_last_run()
     return {
         "feeds": feeds,
-        "feed_totals": _totals(feeds),
+        "feed_totals": _totals(feeds, "health"),
+        "last_poll_totals": _totals(feeds, "last_status"),
         "stages": storage.get_stage_counts(),
         "stories": storage.get_story_counts(),
         "translation": _translation(cfg),
@@ -84,10 +85,12 @@ def _feed_entry(
     }
 
 
-def _totals(feeds: list[dict[str, Any]]) -> dict[str, int]:
+def _totals(feeds: list[dict[str, Any]], key: str) -> dict[str, int]:
+    """How many feeds have each value of `key` (health, or the last poll's outcome)."""
     out: dict[str, int] = {}
     for f in feeds:
-        out[f["health"]] = out.get(f["health"], 0) + 1
+        value = f.get(key) or "never polled"
+        out[value] = out.get(value, 0) + 1
     return out
 
 
@@ -101,6 +104,11 @@ def format_status(report: dict[str, Any]) -> str:
         "Feeds: "
         + ", ".join(f"{n} {k}" for k, n in sorted(report["feed_totals"].items()))
     ]
+    polls = report["last_poll_totals"]
+    lines.append(
+        "Last poll: "
+        + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(polls.items()))
+    )
     for f in report["feeds"]:
         if f["health"] == "ok":
             continue

@@ -45,6 +45,10 @@ def test_run_status_explain_stories_digest(http_server, tmp_path):
     assert health == {"kz-news": "ok", "gone": "failing"}
     assert report["stages"]["extract"] == {"done": 2}
     assert report["recent_failures"][0]["resource"] == "gone"
+    assert report["last_poll_totals"] == {"ok": 1, "error": 1}
+    rerun = invoke(tmp_path, "poll", "kz-news")  # named: polled although not due
+    assert rerun.exit_code == 0
+    assert "Last poll: 1 error, 1 not modified" in invoke(tmp_path, "status").stdout
 
     explained = invoke(tmp_path, "explain", "1")
     assert explained.exit_code == 0
