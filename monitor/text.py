@@ -20,6 +20,9 @@ and non-characters) has to defend itself against them.
   restores what the author typed.  The five bytes cp1252 leaves undefined
   (0x81, 0x8D, 0x8F, 0x90, 0x9D) are dropped.
 
+`MAX_WORD_CHARS` is the longest token the word-level stages (classify,
+stories) look at; longer tokens are skipped there.
+
 `clean_title` also folds all whitespace to single spaces and caps the title at
 `TITLE_MAX_CHARS`, cut on a word boundary and ended with an ellipsis.
 """
@@ -28,9 +31,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TITLE_MAX_CHARS", "clean_text", "clean_title"]
+__all__ = ["MAX_WORD_CHARS", "TITLE_MAX_CHARS", "clean_text", "clean_title"]
 
 TITLE_MAX_CHARS = 500
+# Longer "words" are not words (a 300,000-letter run of "y"): tokenizers that
+# feed stemmers, lemmatisers and shingles skip them, because Snowball's cost
+# grows with the square of a word's length (issue #11, docs/reliability.md).
+MAX_WORD_CHARS = 64
 ELLIPSIS = "…"
 # A cut looks back at most this far for a space; past that the word is cut.
 _WORD_LOOKBACK = 60
