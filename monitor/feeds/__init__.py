@@ -36,11 +36,19 @@ Dates (all timezone-aware UTC):
 - missing → None (the pipeline then uses the first-seen time);
 - without a time zone → taken as UTC;
 - malformed → None;
+- before 1990-01-01 or more than 2 days after ``fetched_at`` → not believed
+  (`monitor.dates.check_date`), the reason in ``ParsedFeed.warning``;
 - more than `FUTURE_TOLERANCE` (1 day) after ``fetched_at`` → clamped to
   ``fetched_at``, and logged.
 
-``published`` is the entry's published date, else its updated date, else its
-created date.
+``published`` is the entry's first believable published date, else its updated
+date, else its created date.
+
+Boundary rules (issue #11): every string an entry yields goes through
+`monitor.text.clean_text` (titles through `clean_title`, capped at 500
+characters); XML-illegal character references (``&#xD800;``) are removed
+before parsing, with a warning; at most `MAX_ENTRIES` entries per document in
+every format (namespaced Atom and JSON Feed included), else `FeedError`.
 """
 
 from __future__ import annotations
