@@ -342,6 +342,17 @@ def test_every_format_normalises_text_the_same_way(http_server, kind):
     assert titles[1].endswith("long…")
 
 
+def test_cp1252_bytes_in_a_latin1_feed_keep_their_punctuation(http_server):
+    """Raw C1 bytes (cp1252 labelled ISO-8859-1) become quotes, not nothing."""
+    body = (
+        b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel>'
+        b"<title>L</title><item><title>\x93Caf\xe9\x94 \x96 ok\x85</title>"
+        b"<link>https://x.kz/1</link></item></channel></rss>"
+    )
+    parsed = fetch_and_parse(http_server, "/l1.rss", body, "application/rss+xml")
+    assert [i.title for i in parsed.items] == ["“Café” – ok…"]
+
+
 # ------------------------------------------------- illegal char references
 
 

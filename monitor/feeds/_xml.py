@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import FeedError
-from ..lang import decode_text, strip_controls
+from ..lang import decode_text
+from ..text import clean_text
 from ._entries import get_key, squash
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ def prepare(body: bytes, *, feed_name: str, content_type: str | None) -> Prepare
         return Prepared(xml=body)  # BOM-less UTF-16/32: feedparser's sniffing knows it
     declared = [_xml_declared(body), _header_charset(content_type)]
     text, codec = decode_text(body, declared)
-    text = strip_controls(text)
+    # controls, surrogates, non-characters out; C1 read as cp1252 (a feed
+    # labelled ISO-8859-1 but written in cp1252 keeps its quotes and dashes)
+    text = clean_text(text)
     json_feed = _sniff(text, feed_name=feed_name, content_type=content_type)
     if json_feed is not None:
         return Prepared(json_feed=json_feed)
