@@ -493,3 +493,25 @@ def test_already_stored_non_ascii_validators_are_not_sent(http_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "/ 0 error /" in result.stderr, result.stderr
     assert "if-none-match" not in http_server.requests_to("/v.rss")[-1].headers
+
+
+def test_storage_never_receives_a_surrogate(tmp_path):
+    """A source that forgot `clean_text` still cannot stop a run in sqlite."""
+    write_config(tmp_path, [("src", "http://127.0.0.1:9/unused", "en")])
+    cfg = load_config(tmp_path, env={})
+    with closing(open_storage(cfg)) as storage:
+        storage.sync_feeds(cfg.feeds)
+        item = FeedItem(
+            feed_name="src",
+            entry_id="urn:\ud800",
+            link="https://example.kz/s",
+            title="Lone \ud800 surrogate",
+            published=None,
+            summary="\udfff",
+            lang="en",
+        )
+        assert storage.add_feed_items(
+            [(item, "https://example.kz/s")], datetime.now(UTC)
+        )
+    rows = stored(tmp_path, "SELECT title, summary FROM articles")
+    assert rows == [("Lone  surrogate", "")]
