@@ -18,16 +18,19 @@ through the installed executable (``python -m monitor poll``/``run``).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
 import time
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import fetch
 from monitor.config import load_config
@@ -180,11 +183,15 @@ def test_edge_dates_do_not_stop_monitor_poll(http_server, tmp_path, case):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "taken as missing" in result.stderr  # the reason is logged …
-    failures = stored(tmp_path, "SELECT stage, resource, error FROM failures")
-    assert any("taken as missing" in f[2] for f in failures), failures  # … and kept
+    status = poll_cli(tmp_path, "--json", command="status")
+    assert status.returncode == 0, status.stderr
+    failures = json.loads(status.stdout)["recent_failures"]
+    assert [(f["stage"], f["resource"]) for f in failures] == [("poll", "edge")]
+    assert "taken as missing" in failures[0]["error"]  # … and shown by status
     rows = stored(tmp_path, "SELECT title, published FROM articles ORDER BY title")
-    assert [r[0] for r in rows] == ["Entry 0", "Entry 1"] or len(rows) == 2
-    assert rows[0][1] is None
+    assert len(rows) == 2
+    assert rows[0][1] is None  # the bad-date entry ("Entry 0" / "Item 0")
+    assert rows[1][1] is not None
 
 
 def test_check_date_bounds():
@@ -515,3 +522,41 @@ def test_storage_never_receives_a_surrogate(tmp_path):
         )
     rows = stored(tmp_path, "SELECT title, summary FROM articles")
     assert rows == [("Lone  surrogate", "")]
+
+
+# ------------------------------------------------------- properties (cheap)
+
+
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF)))
+def test_clean_text_output_is_always_storable(text):
+    out = clean_text(text)
+    out.encode("utf-8")
+    assert not _FORBIDDEN.search(out)
+    assert not any((ord(c) & 0xFFFE) == 0xFFFE for c in out)
+    assert clean_text(out) == out
+    title = clean_title(text)
+    assert len(title) <= TITLE_MAX_CHARS
+    assert "\n" not in title
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(),
+    st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1),
+)
+def test_check_date_never_raises(naive, minutes):
+    value = naive.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    now = datetime(2026, 3, 14, tzinfo=UTC)
+    checked, reason = check_date(value, now)
+    assert (checked is None) != (reason is None)
+    if checked is not None:
+        assert checked.tzinfo is UTC
+        assert datetime(1990, 1, 1, tzinfo=UTC) <= checked <= now + timedelta(days=2)
+    clamp_stored(value) - timedelta(days=365)
+    clamp_stored(value) + timedelta(days=365)
