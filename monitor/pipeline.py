@@ -206,6 +206,7 @@ class Pipeline:
             logger.warning(
                 "feed=%s repaired a malformed feed: %s", spec.name, parsed.warning
             )
+            self.storage.add_failure("poll", spec.name, parsed.warning, self.now())
         items = [(item, _item_key(item)) for item in parsed.items]
         new = self.storage.add_feed_items(items, self.now())
         self.summary.add("feeds_ok")

@@ -5,7 +5,9 @@ docs/digest.md "Which timestamp decides the day"):
 
 - missing or malformed → no date; the article's first-seen time stands in;
 - naive → UTC;
-- more than a day after the fetch → clamped to the fetch time;
+- before 1990-01-01 or more than 2 days after the fetch → not believed: no
+  date, the reason in the feed's warning (issue #11);
+- 1 to 2 days after the fetch → clamped to the fetch time;
 - a date more than an hour after first-seen (a feed whose clock runs ahead)
   → first-seen decides the day;
 - the day is the local calendar day in ``digest.timezone`` (Asia/Almaty, UTC+5).
@@ -36,7 +38,14 @@ D01, D13, D14 = date(2026, 3, 1), date(2026, 3, 13), date(2026, 3, 14)
 CASES: dict[str, tuple[str | None, datetime | None, date]] = {
     "Case missing": (None, None, D14),
     "Case malformed": ("<published>вчера вечером</published>", None, D14),
-    "Case far future": ("<published>2026-03-19T09:00:00Z</published>", NOW, D14),
+    "Case far future": ("<published>2026-03-19T09:00:00Z</published>", None, D14),
+    "Case within two days": (
+        "<published>2026-03-15T21:00:00Z</published>",  # 36 h ahead: clamped
+        NOW,
+        D14,
+    ),
+    "Case before 1990": ("<published>1989-12-31T12:00:00Z</published>", None, D14),
+    "Case year one": ("<updated>0001-01-01T00:00:00+14:00</updated>", None, D14),
     "Case near future": (
         "<published>2026-03-14T12:00:00Z</published>",
         datetime(2026, 3, 14, 12, 0, tzinfo=UTC),

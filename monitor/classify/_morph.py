@@ -22,6 +22,8 @@ from functools import lru_cache
 import pymorphy3
 import snowballstemmer
 
+from ..text import MAX_WORD_CHARS
+
 TOKEN_RE = re.compile(r"[^\W_]+(?:[-‐‑'’][^\W_]+)*")
 CYRILLIC_RE = re.compile(r"[а-яё]")
 NAME_PREFIX = "§"
@@ -60,8 +62,12 @@ def fold(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Split text into words (hyphenated and apostrophised words stay whole)."""
-    return TOKEN_RE.findall(text)
+    """Split text into words (hyphenated and apostrophised words stay whole).
+
+    Tokens longer than `MAX_WORD_CHARS` are skipped: they are not words, and
+    stemming one costs time quadratic in its length (issue #11).
+    """
+    return [w for w in TOKEN_RE.findall(text) if len(w) <= MAX_WORD_CHARS]
 
 
 def name_stem(folded: str) -> str:

@@ -36,17 +36,26 @@ Dates (all timezone-aware UTC):
 - missing → None (the pipeline then uses the first-seen time);
 - without a time zone → taken as UTC;
 - malformed → None;
+- before 1990-01-01 or more than 2 days after ``fetched_at`` → not believed
+  (`monitor.dates.check_date`), the reason in ``ParsedFeed.warning``;
 - more than `FUTURE_TOLERANCE` (1 day) after ``fetched_at`` → clamped to
   ``fetched_at``, and logged.
 
-``published`` is the entry's published date, else its updated date, else its
-created date.
+``published`` is the entry's first believable published date, else its updated
+date, else its created date.
+
+Boundary rules (issue #11): every string an entry yields goes through
+`monitor.text.clean_text` (titles through `clean_title`, capped at 500
+characters); XML-illegal character references (``&#xD800;``) are removed
+before parsing, with a warning; at most `MAX_ENTRIES` entries per document in
+every format (namespaced Atom and JSON Feed included), else `FeedError`.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -55,6 +64,7 @@ import feedparser
 
 from ..exceptions import FeedError
 from ..models import ParsedFeed
+from ..text import clean_title
 from ._entries import (
     FUTURE_TOLERANCE,
     detail_text,
@@ -78,6 +88,10 @@ logger = logging.getLogger(__name__)
 
 # More entries than this in one document is refused (see _check_entry_count).
 MAX_ENTRIES = 5000
+
+# An RSS/RDF <item> or Atom <entry> start tag, with or without a namespace
+# prefix (<a:entry>, <rss:item>): the cap must not be walked around (issue #11).
+_ENTRY_TAG_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 
 
 def parse_feed(
@@ -110,16 +124,30 @@ def parse_feed(
     """
     prepared = prepare(body, feed_name=feed_name, content_type=content_type)
     if prepared.json_feed is not None:
+        _check_json_count(prepared.json_feed, feed_name)
         entries = json_feed_entries(prepared.json_feed)
         title, warning = json_feed_title(prepared.json_feed), None
     else:
         _check_entry_count(prepared.xml, feed_name)
         entries, title, warning = _parse_xml(prepared.xml, feed_name, base_url)
-    items = entries_to_items(entries, feed_name, base_url, fetched_at, lang_hint)
+        _refuse_count(len(entries), feed_name, exact=True)
+    items, notes = entries_to_items(entries, feed_name, base_url, fetched_at, lang_hint)
+    warning = _join_warnings(warning, prepared.note, notes)
     logger.info(
         "parsed feed=%s items=%d warning=%s", feed_name, len(items), warning is not None
     )
-    return ParsedFeed(title=title, items=items, warning=warning)
+    return ParsedFeed(title=clean_title(title), items=items, warning=warning)
+
+
+def _join_warnings(
+    bozo: str | None, repaired: str | None, notes: tuple[str, ...]
+) -> str | None:
+    """One warning line: feedparser's, the repairs, and dates not believed."""
+    parts = [p for p in (bozo, repaired) if p]
+    if notes:
+        more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+        parts.append(f"{len(notes)} item date(s) not believed: {notes[0]}{more}")
+    return "; ".join(parts) or None
 
 
 def _check_entry_count(data: bytes, feed_name: str) -> None:
@@ -127,12 +155,25 @@ def _check_entry_count(data: bytes, feed_name: str) -> None:
 
     Parsing cost grows with the entry count, not just the byte count: a 9 MB feed
     of 320,000 tiny entries took 450 MB and 30 s (docs/reliability.md).  Real news
-    feeds carry tens to a few hundred items.
+    feeds carry tens to a few hundred items.  Start tags are counted with any
+    namespace prefix (``<a:entry>``); feedparser's own count is checked again
+    after parsing, for whatever this estimate misses.
     """
-    count = data.count(b"<item") + data.count(b"<entry")
+    count = sum(1 for _ in _ENTRY_TAG_RE.finditer(data))
+    _refuse_count(count, feed_name, exact=False)
+
+
+def _check_json_count(feed: Mapping[str, Any], feed_name: str) -> None:
+    """The same cap for a JSON Feed, before any item is turned into an entry."""
+    items = feed.get("items")
+    _refuse_count(len(items) if isinstance(items, list) else 0, feed_name, exact=True)
+
+
+def _refuse_count(count: int, feed_name: str, *, exact: bool) -> None:
     if count > MAX_ENTRIES:
+        about = "" if exact else "about "
         raise FeedError(
-            f"refused: about {count} entries (more than {MAX_ENTRIES}); "
+            f"refused: {about}{count} entries (more than {MAX_ENTRIES}); "
             "not a news feed or a hostile one",
             resource=feed_name,
         )

@@ -15,11 +15,14 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from ..dates import check_date
 from ..models import FeedItem, stable_hash
+from ..text import clean_text, clean_title
 
 logger = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE = timedelta(days=1)
+AUTHOR_MAX_CHARS = 200
 
 _WS_RE = re.compile(r"[ \t\r\f\v\u00a0\u2028\u2029]+")
 
@@ -35,10 +38,16 @@ def entries_to_items(
     base_url: str,
     fetched_at: datetime,
     lang: str | None,
-) -> tuple[FeedItem, ...]:
+) -> tuple[tuple[FeedItem, ...], tuple[str, ...]]:
+    """Items (first of each id) and notes on values dropped at the boundary.
+
+    The notes say why a value was not believed (a date outside 1990 … fetch +
+    2 days, issue #11); the caller folds them into `ParsedFeed.warning`.
+    """
     items: dict[str, FeedItem] = {}
+    notes: list[str] = []
     for index, entry in enumerate(entries):
-        item = _item(entry, feed_name, base_url, fetched_at, lang)
+        item = _item(entry, feed_name, base_url, fetched_at, lang, notes)
         if item is None:
             logger.debug(
                 "feed=%s entry %d skipped: no id, link or title", feed_name, index
@@ -47,7 +56,7 @@ def entries_to_items(
             logger.debug("feed=%s duplicate entry id=%s", feed_name, item.entry_id)
         else:
             items[item.entry_id] = item
-    return tuple(items.values())
+    return tuple(items.values()), tuple(notes)
 
 
 def _item(
@@ -56,19 +65,23 @@ def _item(
     base_url: str,
     fetched_at: datetime,
     lang: str | None,
+    notes: list[str],
 ) -> FeedItem | None:
     link = _entry_link(entry, base_url)
-    title = detail_text(entry, "title")
+    title = clean_title(detail_text(entry, "title"))
     summary = detail_text(entry, "summary")
     content = _content_text(entry)
-    published = _entry_date(entry, fetched_at, feed_name)
+    published, reason = _entry_date(entry, fetched_at, feed_name)
+    if reason:
+        notes.append(reason)
+        logger.info("feed=%s entry=%r %s", feed_name, title[:80], reason)
     entry_id = _text(get_key(entry, "id")).strip() or link
     if not entry_id:
         if not (title or summary or content):
             return None
         stamp = published.isoformat() if published else ""
         entry_id = "sha:" + stable_hash(title, stamp, summary if not title else "")
-    author = squash(_text(get_key(entry, "author"))) or None
+    author = clean_title(_text(get_key(entry, "author")), AUTHOR_MAX_CHARS) or None
     return FeedItem(
         feed_name=feed_name,
         entry_id=entry_id,
@@ -88,7 +101,8 @@ def get_key(node: Any, key: str) -> Any:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A parser's string, normalised (`monitor.text.clean_text`); else ""."""
+    return clean_text(value) if isinstance(value, str) else ""
 
 
 def _entry_link(entry: Mapping[str, Any], base_url: str) -> str:
@@ -141,17 +155,36 @@ def _content_text(entry: Mapping[str, Any]) -> str:
 
 def _entry_date(
     entry: Mapping[str, Any], fetched_at: datetime, feed_name: str
-) -> datetime | None:
+) -> tuple[datetime | None, str | None]:
+    """The first plausible date of published/updated/created, and why one was not.
+
+    A date outside 1990 … fetch + 2 days (`monitor.dates.check_date`) counts
+    as missing; the next key is tried, and the reason is returned.
+    """
+    reason: str | None = None
     for key in ("published", "updated", "created"):
-        parsed = get_key(entry, f"{key}_parsed")
-        if isinstance(parsed, time.struct_time):
-            if _out_of_range(_text(get_key(entry, key))):
-                continue  # malformed, whatever feedparser rolled it over to
-            return clamp(_to_utc(parsed), fetched_at, feed_name)
-        raw = parse_raw_date(_text(get_key(entry, key)))
-        if raw is not None:
-            return clamp(raw, fetched_at, feed_name)
-    return None
+        value = _read_date(entry, key)
+        if value is None:
+            continue
+        checked, why = check_date(value, fetched_at)
+        if checked is not None:
+            return clamp(checked, fetched_at, feed_name), None
+        reason = reason or f"{key} {why}"
+    return None, reason
+
+
+def _read_date(entry: Mapping[str, Any], key: str) -> datetime | None:
+    """One date field, aware; None when missing or malformed."""
+    raw = _text(get_key(entry, key))
+    parsed = get_key(entry, f"{key}_parsed")
+    if isinstance(parsed, time.struct_time):
+        if _out_of_range(raw):
+            return None  # malformed, whatever feedparser rolled it over to
+        try:
+            return _to_utc(parsed)
+        except (ValueError, OverflowError, OSError):
+            pass  # year 0 or 10000 after feedparser's UTC shift: read the text
+    return parse_raw_date(raw)
 
 
 _ISO_FIELDS = re.compile(
@@ -190,7 +223,7 @@ def parse_raw_date(raw: str) -> datetime | None:
             return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return value  # aware; check_date converts to UTC (which can overflow)
 
 
 def _to_utc(parsed: time.struct_time) -> datetime:
@@ -229,6 +262,7 @@ def html_to_text(html: str) -> str:
 
 
 def paragraphs(text: str) -> str:
+    text = clean_text(text)  # entities decoded by lxml can bring controls back
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     paras = (squash(p) for p in re.split(r"\n\s*\n", text))
     return "\n\n".join(p for p in paras if p)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import FeedError
-from ..lang import decode_text, strip_controls
+from ..lang import decode_text
+from ..text import clean_text
 from ._entries import get_key, squash
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
+_CHAR_REF_RE = re.compile(r"&#([xX][0-9a-fA-F]{1,16}|[0-9]{1,20});")
+
 _UTF16_32_RE = re.compile(rb"^(?:\x00\x00\x00<|<\x00\x00\x00|\x00<\x00\?|<\x00\?\x00)")
 
 
@@ -49,6 +52,7 @@ class Prepared:
 
     xml: bytes = b""
     json_feed: Mapping[str, Any] | None = None
+    note: str | None = None  # what was repaired on the way (illegal references)
 
 
 def prepare(body: bytes, *, feed_name: str, content_type: str | None) -> Prepared:
@@ -63,14 +67,58 @@ def prepare(body: bytes, *, feed_name: str, content_type: str | None) -> Prepare
         return Prepared(xml=body)  # BOM-less UTF-16/32: feedparser's sniffing knows it
     declared = [_xml_declared(body), _header_charset(content_type)]
     text, codec = decode_text(body, declared)
-    text = strip_controls(text)
+    # controls, surrogates, non-characters out; C1 read as cp1252 (a feed
+    # labelled ISO-8859-1 but written in cp1252 keeps its quotes and dashes)
+    text = clean_text(text)
     json_feed = _sniff(text, feed_name=feed_name, content_type=content_type)
     if json_feed is not None:
         return Prepared(json_feed=json_feed)
     text = defuse_xml(text)
+    text, dropped = drop_illegal_char_refs(text)
+    note = None
+    if dropped:
+        note = f"dropped {dropped} XML-illegal character reference(s) such as &#xD800;"
+        logger.info("feed=%s %s", feed_name, note)
     text = _XML_DECL_RE.sub("", text, count=1).lstrip()
     logger.debug("feed=%s decoded as %s", feed_name, codec)
-    return Prepared(xml=('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode())
+    xml = ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode()
+    return Prepared(xml=xml, note=note)
+
+
+def _xml_char_ok(code: int) -> bool:
+    """XML 1.0 `Char`: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF."""
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def drop_illegal_char_refs(text: str) -> tuple[str, int]:
+    """Remove character references XML 1.0 forbids (``&#xD800;``, ``&#1;``, ``&#0;``).
+
+    One such reference makes expat reject the whole document, and every good
+    item with it (issue #11); without it the rest parses.  Legal references
+    (``&#1041;``, ``&#x1F600;``) and escaped ones (``&amp;#xD800;``) are kept.
+
+    Returns:
+        The text and how many references were removed.
+    """
+    dropped = 0
+
+    def repl(match: re.Match[str]) -> str:
+        nonlocal dropped
+        digits = match.group(1)
+        code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+        if _xml_char_ok(code):
+            return match.group()
+        dropped += 1
+        return ""
+
+    if "&#" not in text:
+        return text, 0
+    return _CHAR_REF_RE.sub(repl, text), dropped
 
 
 def _gunzip(body: bytes, feed_name: str) -> bytes:

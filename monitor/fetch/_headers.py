@@ -50,3 +50,23 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)  # HTTP-dates are GMT
     return min(max(when.astimezone(UTC), now), now + MAX_RETRY_AFTER)
+
+
+def sendable_validator(value: str | None) -> str | None:
+    """An ETag / Last-Modified we can send back, or None (issue #11).
+
+    A validator goes back verbatim as ``If-None-Match`` / ``If-Modified-Since``,
+    and httpx sends header values as ASCII: a server's ``ETag: "ключ"`` or
+    ``Last-Modified: … Déc …`` would make every later request fail before it is
+    sent.  Only visible ASCII (and spaces) is kept; the caller drops the rest
+    with a note.
+
+    >>> sendable_validator('"v1"'), sendable_validator('"ключ"')
+    ('"v1"', None)
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or any(not (" " <= c <= "~") for c in value):
+        return None
+    return value

@@ -14,7 +14,7 @@ from ..config import FetchConfig
 from ..exceptions import FetchError
 from ..models import Page
 from ._body import read_body
-from ._headers import parse_content_type, parse_retry_after
+from ._headers import parse_content_type, parse_retry_after, sendable_validator
 from ._safety import check_peer, check_url
 from ._transport import DeadlineTransport, current_deadline, guard
 
@@ -111,6 +111,8 @@ def fetch_url(
             encoding, redirect loop or too many redirects.
     """
     started = time.monotonic()
+    etag = _validator("ETag", etag, url)  # a value stored before issue #11
+    last_modified = _validator("Last-Modified", last_modified, url)
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -273,10 +275,25 @@ def _make_page(
         body=body,
         content_type=content_type,
         charset=charset,
-        etag=resp.headers.get("ETag"),
-        last_modified=resp.headers.get("Last-Modified"),
+        etag=_validator("ETag", resp.headers.get("ETag"), url),
+        last_modified=_validator(
+            "Last-Modified", resp.headers.get("Last-Modified"), url
+        ),
         retry_after=parse_retry_after(retry, fetched_at) if retry else None,
     )
+
+
+def _validator(name: str, value: str | None, url: str) -> str | None:
+    """The validator if it can be sent back; else None, with a note in the log."""
+    sendable = sendable_validator(value)
+    if value is not None and sendable is None and value.strip():
+        logger.info(
+            "dropped validator url=%s header=%s value=%r: not ASCII, cannot be sent",
+            url,
+            name,
+            value[:80],
+        )
+    return sendable
 
 
 def _with_validators(page: Page, etag: str | None, last_modified: str | None) -> Page:

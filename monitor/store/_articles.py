@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from ..models import (
     Article,
@@ -13,6 +15,7 @@ from ..models import (
     TextSource,
     TranslationStatus,
 )
+from ..text import clean_text
 from ._base import StorageBase, from_db_time, to_db_time
 
 # An entry whose content keeps changing is re-processed at most this many times
@@ -42,7 +45,7 @@ class ArticlesMixin(StorageBase):
         new = 0
         with self._tx() as db:
             for item, canonical in items:
-                new += _upsert_item(db, item, canonical, to_db_time(now))
+                new += _upsert_item(db, _storable(item), canonical, to_db_time(now))
         return new
 
     def get_articles_needing_extraction(
@@ -278,3 +281,17 @@ def _feed_item(row: sqlite3.Row) -> FeedItem:
         author=row["author"],
         lang=row["feed_lang"],
     )
+
+
+def _storable(item: FeedItem) -> FeedItem:
+    """Last line of defence (issue #11): sqlite refuses lone surrogates.
+
+    Parsers already call `monitor.text.clean_text`; a source that forgot must
+    not stop every run with ``UnicodeEncodeError``.
+    """
+    changes: dict[str, Any] = {
+        f.name: clean_text(v)
+        for f in dataclasses.fields(item)
+        if isinstance(v := getattr(item, f.name), str) and clean_text(v) != v
+    }
+    return dataclasses.replace(item, **changes) if changes else item

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from ..dates import clamp_stored
 from ..exceptions import StorageError
 
 
@@ -22,7 +23,9 @@ def to_db_time(value: datetime | None) -> str | None:
 
 
 def from_db_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+    """Stored text → aware datetime; a year-1/9999 date from an old database is
+    pulled into a range where arithmetic cannot overflow (issue #11)."""
+    return None if value is None else clamp_stored(datetime.fromisoformat(value))
 
 
 def to_json(value: Any) -> str:

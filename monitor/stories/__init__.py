@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from ..config import StoriesConfig
+from ..dates import clamp_stored, shift
 from ._cluster import StoryClusterer
 from ._features import (
     StoryCandidate,
@@ -93,7 +94,8 @@ def window_start(
         now: the run's clock (used when the batch is empty).
 
     Returns:
-        ``min(article times, now) - window_hours``.
+        ``min(article times, now) - window_hours``; a stored year-1 date (a
+        database written before issue #11) is clamped first, never overflows.
     """
-    earliest = min((c.time for c in batch), default=now)
-    return min(earliest, now) - timedelta(hours=config.window_hours)
+    earliest = min((clamp_stored(c.time) for c in batch), default=now)
+    return shift(min(earliest, now), -timedelta(hours=config.window_hours))

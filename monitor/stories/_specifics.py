@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._text import WORD_RE, _is_name, entity_key, normalise_words
+from ._text import _is_name, entity_key, normalise_words, words_of
 
 MIN_PREFIX = 3  # keys this long match a longer key they start (Алматы/Алматинской)
 
@@ -118,7 +118,7 @@ def title_names(title: str) -> frozenset[str]:
     Returns:
         The keys.
     """
-    words = WORD_RE.findall(title)
+    words = words_of(title)
     if not words or sum(1 for w in words if w[0].isupper()) > len(words) / 2:
         return frozenset()
     return frozenset(k for w in words[1:] if _is_name(w) and (k := entity_key(w)))

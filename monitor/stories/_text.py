@@ -24,6 +24,8 @@ from functools import lru_cache
 import iuliia
 import snowballstemmer
 
+from ..text import MAX_WORD_CHARS
+
 WORD_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 SENTENCE_END_RE = re.compile(r"[.!?…]+[\"»”)]*\s+|\n+")
 DIGIT_RE = re.compile(r"\d")
@@ -95,9 +97,15 @@ def normalise_words(text: str) -> list[str]:
         text: any text.
 
     Returns:
-        The words in order.
+        The words in order; tokens longer than `MAX_WORD_CHARS` are skipped
+        (not words, and quadratic to stem: issue #11).
     """
-    return WORD_RE.findall(text.lower().replace("ё", "е"))
+    return words_of(text.lower().replace("ё", "е"))
+
+
+def words_of(text: str) -> list[str]:
+    """`WORD_RE` matches of ``text`` no longer than `MAX_WORD_CHARS`."""
+    return [w for w in WORD_RE.findall(text) if len(w) <= MAX_WORD_CHARS]
 
 
 def normalise_title(title: str) -> str:
@@ -210,14 +218,14 @@ def entity_keys(title: str, text: str) -> set[str]:
         The set of `entity_key` values.
     """
     parts = [text]
-    title_words = WORD_RE.findall(title)
+    title_words = words_of(title)
     capitalised = sum(1 for w in title_words if w[0].isupper())
     if title_words and capitalised <= len(title_words) / 2:
         parts.insert(0, title)
     keys: set[str] = set()
     for part in parts:
         for sentence in _sentences(part):
-            for token in WORD_RE.findall(sentence)[1:]:
+            for token in words_of(sentence)[1:]:
                 if _is_name(token) and (key := entity_key(token)):
                     keys.add(key)
     return keys
