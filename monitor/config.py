@@ -634,3 +634,23 @@ def resolve_recipient_topics(cfg: Config, topics: Mapping[str, str]) -> Config:
         raise ConfigError(errors)
     mail = dataclasses.replace(cfg.mail, recipients=tuple(recipients))
     return dataclasses.replace(cfg, mail=mail)
+
+
+def validate_feeds_text(text: str, where: str) -> tuple[FeedSpec, ...]:
+    """Validate a feeds.toml document given as text (`monitor feeds add/import`).
+
+    The same checks as `load_config` applies to feeds.toml, so an edit is
+    refused before it is written.
+
+    Raises:
+        ConfigError: listing every problem found, each with its key path.
+    """
+    errors: list[str] = []
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{where}: invalid TOML: {e}"]) from e
+    feeds = _build_feeds(raw, errors, where)
+    if errors:
+        raise ConfigError(errors)
+    return feeds

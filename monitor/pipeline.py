@@ -597,7 +597,9 @@ def check_feed(
             now=lambda: now,
         )
         parsed = sources.parse_page(page, spec, depth=0, first_poll=False)
-    except (FetchError, FeedError) as e:
+    except FeedError as e:
+        return False, str(e) + _advertised(page)
+    except FetchError as e:
         return False, str(e)
     dated = sum(1 for i in parsed.items if i.published)
     latest = max((i.published for i in parsed.items if i.published), default=None)
@@ -608,6 +610,17 @@ def check_feed(
         f"{len(parsed.items)} items ({dated} dated, newest {latest}), "
         f"title {parsed.title!r}{warning}"
     )
+
+
+def _advertised(page: Page) -> str:
+    """For `feeds check` on an HTML page: the feeds that page advertises."""
+    from .sources.discover import find_candidates
+
+    found = find_candidates(page.body, page.final_url, page.charset).alternate
+    if not found:
+        return ""
+    urls_ = ", ".join(u for u, _ in found[:3])
+    return f"; the page advertises: {urls_} (monitor feeds add URL)"
 
 
 def open_storage(cfg: Config) -> Storage:
