@@ -49,6 +49,7 @@ MAX_DEPTH = 20  # rounds of follow-ups (pagination depth, index nesting)
 MAX_TITLE_CHARS = 300
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,500}>")
 _SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
 
@@ -144,6 +145,7 @@ def _clean(text: str | None, *, limit: int | None = None) -> str:
         return ""
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
     text = unicodedata.normalize("NFC", _CONTROL_RE.sub("", text))
+    text = _TAG_RE.sub("", text)  # text is never markup, even when a post spells it
     lines = [_SPACE_RE.sub(" ", line).strip() for line in text.splitlines()]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     if limit is not None and len(text) > limit:
