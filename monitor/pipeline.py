@@ -25,6 +25,7 @@ article, and in the failures log that `monitor status` shows) and the run goes o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -347,10 +348,14 @@ class Pipeline:
 
     def _needs_page(self, feed_name: str, url: str) -> bool:
         """The source's adapter decides whether an article's page is fetched."""
-        spec = next((f for f in self.cfg.feeds if f.name == feed_name), None)
+        spec = self._specs.get(feed_name)
         if spec is None:
             return url.startswith(("http://", "https://"))
         return sources.needs_page(spec, url)
+
+    @functools.cached_property
+    def _specs(self) -> dict[str, FeedSpec]:
+        return {f.name: f for f in self.cfg.feeds}
 
     def _extract_one(
         self, article_id: int, item: FeedItem, page: Page | BaseException | None

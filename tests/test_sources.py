@@ -536,3 +536,34 @@ def test_page_source_finds_article_links(
         f"Новость номер {n} о событиях" for n in range(3)
     ]
     assert all("/news/2026/03/14/story-" in r["url"] for r in found)
+
+
+def test_telegram_russian_posts_are_translated_like_articles(
+    http_server: LocalHTTPServer, tg: Path, tmp_path: Path
+) -> None:
+    from monitor.translate import FakeTranslator
+
+    http_server.add("/s/habr_com", body=(tg / "tme_s_habr_com.html").read_bytes())
+    folder = write_config(
+        tmp_path / "cfg",
+        feed_toml("habr", http_server.url("/s/habr_com"), "telegram", backfill_pages=0),
+    )
+    cfg = load_config(folder, env={})
+    storage = open_storage(cfg)
+    try:
+        with Pipeline(
+            cfg=cfg, storage=storage, client=make_client(cfg.fetch), now=lambda: NOW
+        ) as pipe:
+            pipe._translator = (
+                FakeTranslator()
+            )  # deterministic engine, real article logic
+            pipe.poll_feeds()
+            pipe.extract_articles()
+            pipe.translate_articles()
+    finally:
+        storage.close()
+    found = rows(folder, "SELECT lang, translation_status, title_en FROM articles")
+    assert len(found) == 20
+    assert {r["lang"] for r in found} == {"ru"}
+    assert {r["translation_status"] for r in found} <= {"done", "partial"}
+    assert all(r["title_en"] for r in found)
