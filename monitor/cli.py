@@ -539,11 +539,20 @@ def feeds_add(opts: Options, url: str, **flags: Any) -> None:
 
 def _discover(cfg: Config, url: str, flags: dict[str, Any]) -> Any:
     from . import fetch
-    from .sources.discover import Discovered, discover_source
+    from .sources.discover import (
+        Discovered,
+        discover_source,
+        telegram_channel,
+        verify_source,
+    )
 
-    kind = flags["kind"]
-    if kind in ("sitemap", "page") or (kind and flags["no_check"]):
-        return Discovered(kind=kind, url=url, title="")
+    kind, check = flags["kind"], not flags["no_check"]
+    channel = telegram_channel(url) if kind == "telegram" else None
+    forced = Discovered(
+        kind=kind, url=f"https://t.me/s/{channel}" if channel else url, title=""
+    )
+    if kind and not check:
+        return forced
     private = flags["allow_private"] or cfg.fetch.allow_private
     with fetch.make_client(cfg.fetch) as client:
 
@@ -558,7 +567,9 @@ def _discover(cfg: Config, url: str, flags: dict[str, Any]) -> Any:
                 now=utc_now,
             )
 
-        return discover_source(url, get, check=not flags["no_check"])
+        if kind:
+            return verify_source(forced, get)
+        return discover_source(url, get, check=check)
 
 
 def _default_name(url: str, title: str) -> str:

@@ -306,7 +306,7 @@ class Pipeline:
         self.storage.add_failure("poll", spec.name, message, self.now())
         retry_after = getattr(error, "retry_after", None)
         next_at = schedule.next_poll_after_failure(
-            failures, self.now(), retry_after, self.cfg.poll
+            failures, self.now(), retry_after, self._poll_cfg(spec)
         )
         return PollOutcome(status="error", error=message, next_poll_at=next_at)
 

@@ -369,3 +369,30 @@ def test_channel_becomes_the_preview_url(folder: Path) -> None:
     assert spec.url == "https://t.me/s/kun_uz"
     assert spec.interval == 600.0
     assert spec.tags == ("uz", "telegram")
+
+
+def test_add_with_a_forced_kind_is_verified(
+    folder: Path, corpus_dir: Path, http_server: LocalHTTPServer
+) -> None:
+    home = (corpus_dir / "discovery" / "magpie_goodnews.eu_homepage.html").read_bytes()
+    http_server.add("/section/", body=home)
+    url = http_server.url("/section/")
+    code, out = invoke(
+        folder,
+        "feeds",
+        "add",
+        url,
+        "--kind",
+        "sitemap",
+        "--allow-private",
+        "--lang",
+        "de",
+    )
+    assert code == 1
+    assert "not a sitemap" in out
+    code, out = invoke(
+        folder, "feeds", "add", url, "--kind", "page", "--allow-private", "--lang", "de"
+    )
+    assert code == 0, out
+    assert feeds_of(folder)[-1]["kind"] == "page"
+    assert len(http_server.requests_to("/section/")) == 2

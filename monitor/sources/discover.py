@@ -80,7 +80,7 @@ def discover_source(url: str, fetch: Fetch, *, check: bool = True) -> Discovered
     channel = telegram_channel(url)
     if channel is not None:
         found = Discovered(kind="telegram", url=f"https://t.me/s/{channel}", title="")
-        return _verify(found, fetch) if check else found
+        return verify_source(found, fetch) if check else found
     page = fetch(url)
     direct = _as_source(page)
     if direct is not None:
@@ -165,10 +165,11 @@ def _as_source(page: Page, lang: str | None = None) -> Discovered | None:
     return Discovered(kind=kind, url=page.final_url, title=parsed.title, lang=lang)
 
 
-def _verify(found: Discovered, fetch: Fetch) -> Discovered:
+def verify_source(found: Discovered, fetch: Fetch) -> Discovered:
+    """Fetch `found.url` and parse it as `found.kind`; FeedError when it is not."""
     page = fetch(found.url)
     spec = FeedSpec(
-        name="candidate", url=found.url, outlet="", lang="", country="", kind=found.kind
+        name=found.url, url=found.url, outlet="", lang="", country="", kind=found.kind
     )
     parsed = get_adapter(found.kind).parse(page, spec, depth=0, first_poll=False)
     return Discovered(kind=found.kind, url=found.url, title=parsed.title)

@@ -50,6 +50,9 @@ MAX_INDEX_DEPTH = 2  # index → index → urlset
 FUTURE_TOLERANCE = timedelta(days=1)
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 _GZIP_MAGIC = b"\x1f\x8b"
+_HTML_RE = re.compile(
+    rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S
+)
 _LANG_RE = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]+)?$", re.I)
 
 
@@ -75,6 +78,8 @@ class SitemapAdapter:
         data = data.removeprefix(b"\xef\xbb\xbf").lstrip()
         if not data.startswith(b"<"):
             return self._items(page, spec, _text_entries(data), warning=None)
+        if _HTML_RE.match(data[:1024]):
+            raise FeedError("not a sitemap: got an HTML page", resource=spec.name)
         root = _xml_root(data, spec.name)
         kind = _local(root.tag)
         warning = _namespace_warning(root)
