@@ -567,3 +567,54 @@ def test_telegram_russian_posts_are_translated_like_articles(
     assert {r["lang"] for r in found} == {"ru"}
     assert {r["translation_status"] for r in found} <= {"done", "partial"}
     assert all(r["title_en"] for r in found)
+
+
+def test_telegram_backfill_killed_mid_poll_resumes(
+    http_server: LocalHTTPServer, tg: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import time
+
+    newest = (tg / "tme_s_vtosters.html").read_bytes()
+    older = (tg / "tme_s_habr_com.html").read_bytes()
+    slow = {"delay": 30.0}
+
+    def channel(req: RecordedRequest) -> Response:
+        if "before=" in req.query:
+            return Response(body=older, delay=slow["delay"])
+        return Response(body=newest)
+
+    http_server.route("/s/vtosters", channel)
+    folder = write_config(
+        tmp_path / "cfg",
+        feed_toml("vt", http_server.url("/s/vtosters"), "telegram", backfill_pages=1),
+    )
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(folder)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "--no-digest",
+            "--config",
+            str(folder),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not any("before=" in r.query for r in http_server.requests):
+        assert time.monotonic() < deadline, "the backfill page was never requested"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # inside the poll, between two fetches
+    proc.wait(10)
+    assert rows(folder, "SELECT id FROM articles") == []  # nothing half-stored
+    slow["delay"] = 0.0
+    done = monitor(folder, "run", "--no-digest")
+    assert done.returncode == 0, done.stderr
+    ids = [r["entry_id"] for r in rows(folder, "SELECT entry_id FROM entries")]
+    assert len(ids) == len(set(ids)) == 36  # the backfill ran again, once
