@@ -618,3 +618,30 @@ def test_telegram_backfill_killed_mid_poll_resumes(
     assert done.returncode == 0, done.stderr
     ids = [r["entry_id"] for r in rows(folder, "SELECT entry_id FROM entries")]
     assert len(ids) == len(set(ids)) == 36  # the backfill ran again, once
+
+
+def test_per_source_interval(
+    http_server: LocalHTTPServer, sm: Path, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    body = (sm / "trafilatura_sitemaps.org_sitemap.xml").read_bytes()
+    http_server.add("/a.xml", body=body, content_type="application/xml")
+    http_server.add("/b.xml", body=body, content_type="application/xml")
+    folder = write_config(
+        tmp_path / "cfg",
+        feed_toml(
+            "hourly",
+            http_server.url("/a.xml"),
+            "sitemap",
+            interval=3600,
+            max_age_days=0,
+        )
+        + feed_toml("often", http_server.url("/b.xml"), "sitemap", max_age_days=0),
+    )
+    run_pipeline(folder, NOW)
+    run_pipeline(folder, NOW + timedelta(minutes=5))
+    assert len(http_server.requests_to("/a.xml")) == 1
+    assert len(http_server.requests_to("/b.xml")) == 2
+    run_pipeline(folder, NOW + timedelta(minutes=61))
+    assert len(http_server.requests_to("/a.xml")) == 2
