@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_PAGE_BYTES = 5_000_000  # a t.me/s page is ~100 KB; anything this big is hostile
 MAX_POSTS_PER_PAGE = 200  # Telegram serves 20
 MAIN_LINK_MAX_CHARS = 600  # a "link post" has at most this much text of its own
+TITLE_CHARS = 160  # a post has no headline: its first line, cut at a word
 TELEGRAM_HOSTS = frozenset({"t.me", "telegram.me", "telegra.ph"})
 _IMAGE_RE = re.compile(r"\.(?:jpe?g|png|gif|webp|mp4)$", re.I)
 _POST_RE = re.compile(r"^([A-Za-z0-9_]{1,64})/(\d{1,12})$")
@@ -261,7 +262,10 @@ def _item(post: _Post, spec: FeedSpec) -> FeedItem | None:
     if not own and spec.media_only == "skip":
         return None
     first_line = (own or post.media).split("\n", 1)[0]
-    title = _clean_title(first_line) or f"Post {post.post_id}"
+    title = (
+        _clean(" ".join(first_line.split()), limit=TITLE_CHARS)
+        or f"Post {post.post_id}"
+    )
     link = f"https://t.me/{post.post_id}"
     main = _main_link(post)
     if spec.fetch_linked and main:
