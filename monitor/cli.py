@@ -430,7 +430,7 @@ def models_list(opts: Options, as_json: bool) -> None:
 
 @cli.group()
 def feeds() -> None:
-    """List and check the configured feeds."""
+    """List, check, add, remove, import and export the configured sources."""
 
 
 @feeds.command("list")
@@ -451,7 +451,7 @@ def feeds_list(opts: Options, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(
-            f"{row['name']:<24} {row['lang']:<3} {row['country']:<5} "
+            f"{row['name']:<24} {row['kind']:<8} {row['lang']:<3} {row['country']:<5} "
             f"{row['health']:<13} {row['url']}"
         )
 
@@ -482,6 +482,194 @@ def feeds_check(opts: Options, names: tuple[str, ...]) -> None:
             click.echo(f"{'ok ' if ok else 'ERR'} {spec.name}: {line}")
     if failed:
         sys.exit(1)
+
+
+# ------------------------------------------------------- feeds add/remove/import/export
+# Issue #14: feeds.toml edited from the CLI (monitor.feedsfile keeps its comments).
+
+SOURCE_KINDS = ("feed", "telegram", "sitemap", "page")
+
+
+@feeds.command("add")
+@common_options
+@click.argument("url")
+@click.option("--name", help="Feed name [from the title or host].")
+@click.option("--outlet", help="Outlet name shown in the digest [the feed title].")
+@click.option("--lang", help="Language the source claims [the page's <html lang>].")
+@click.option("--country", default="intl", show_default=True, help="Country code.")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), help="Skip discovery.")
+@click.option("--allow-private", is_flag=True, help="Allow loopback/private hosts.")
+@click.option("--no-check", is_flag=True, help="Do not fetch to verify.")
+def feeds_add(opts: Options, url: str, **flags: Any) -> None:
+    """Add a source: finds the feed a page advertises, verifies it, edits feeds.toml.
+
+    A t.me URL becomes a telegram source, a sitemap URL a sitemap source.
+
+    Example:
+
+        monitor feeds add https://kloop.kg/ --lang ru --country KG
+    """
+    from .feedsfile import add_feeds, same_url, unique_name
+
+    cfg = load(opts)
+    dupe = next((f.name for f in cfg.feeds if same_url(f.url, url)), None)
+    if dupe:
+        raise click.ClickException(f"{url} is already configured as {dupe!r}")
+    found = _discover(cfg, url, flags)
+    lang = flags["lang"] or found.lang
+    if not lang:
+        raise click.ClickException(
+            f"found {found.kind} {found.url}, but not its language: give --lang"
+        )
+    name = flags["name"] or unique_name(
+        _default_name(found.url, found.title), (f.name for f in cfg.feeds)
+    )
+    table: dict[str, Any] = {
+        "name": name,
+        "url": found.url,
+        "kind": None if found.kind == "feed" else found.kind,
+        "outlet": flags["outlet"] or found.title or name,
+        "lang": lang,
+        "country": flags["country"],
+        "allow_private": True if flags["allow_private"] else None,
+    }
+    add_feeds(resolve_path(cfg, cfg.feeds_file), [table])
+    click.echo(f"added {name} ({found.kind}): {found.url}")
+
+
+def _discover(cfg: Config, url: str, flags: dict[str, Any]) -> Any:
+    from . import fetch
+    from .sources.discover import (
+        Discovered,
+        discover_source,
+        telegram_channel,
+        verify_source,
+    )
+
+    kind, check = flags["kind"], not flags["no_check"]
+    channel = telegram_channel(url) if kind == "telegram" else None
+    forced = Discovered(
+        kind=kind, url=f"https://t.me/s/{channel}" if channel else url, title=""
+    )
+    if kind and not check:
+        return forced
+    private = flags["allow_private"] or cfg.fetch.allow_private
+    with fetch.make_client(cfg.fetch) as client:
+
+        def get(u: str) -> Any:
+            return fetch.fetch_url(
+                client,
+                u,
+                max_bytes=cfg.fetch.max_feed_bytes,
+                allow_private=private,
+                total_timeout=cfg.fetch.total_timeout,
+                max_redirects=cfg.fetch.max_redirects,
+                now=utc_now,
+            )
+
+        if kind:
+            return verify_source(forced, get)
+        return discover_source(url, get, check=check)
+
+
+def _default_name(url: str, title: str) -> str:
+    from .feedsfile import name_for
+    from .sources.discover import telegram_channel
+
+    return telegram_channel(url) or name_for(url, title)
+
+
+@feeds.command("remove")
+@common_options
+@click.argument("name")
+def feeds_remove(opts: Options, name: str) -> None:
+    """Remove a source from feeds.toml (its stored articles stay).
+
+    Example:
+
+        monitor feeds remove vlast
+    """
+    from .feedsfile import remove_feed
+
+    cfg = load(opts)
+    remove_feed(resolve_path(cfg, cfg.feeds_file), name)
+    click.echo(f"removed {name}")
+
+
+@feeds.command("import")
+@common_options
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lang", default="ru", show_default=True, help="Language of the feeds.")
+@click.option("--country", default="intl", show_default=True, help="Country code.")
+@click.option("--allow-private", is_flag=True, help="Allow loopback/private hosts.")
+def feeds_import(
+    opts: Options, opml_file: str, lang: str, country: str, allow_private: bool
+) -> None:
+    """Import an OPML subscription list (Feedly, Inoreader...); folders become tags.
+
+    Feeds already configured, or listed twice, are skipped and reported.
+
+    Example:
+
+        monitor feeds import subscriptions.opml --lang ru --country KZ
+    """
+    from .feedsfile import add_feeds, same_url, unique_name
+    from .sources.discover import telegram_channel
+    from .sources.opml import parse_opml
+
+    cfg = load(opts)
+    listing = parse_opml(Path(opml_file).read_bytes())
+    known = [(f.name, f.url) for f in cfg.feeds]
+    tables, skipped = [], []
+    for feed in listing.feeds:
+        dupe = next((n for n, u in known if same_url(u, feed.url)), None)
+        if dupe is not None:
+            skipped.append(f"{feed.url} (already configured as {dupe!r})")
+            continue
+        channel = telegram_channel(feed.url)
+        name = unique_name(
+            channel or _default_name(feed.url, feed.title), (n for n, _ in known)
+        )
+        known.append((name, feed.url))
+        tables.append(
+            {
+                "name": name,
+                "url": f"https://t.me/s/{channel}" if channel else feed.url,
+                "kind": "telegram" if channel else None,
+                "outlet": feed.title or name,
+                "lang": lang,
+                "country": country,
+                "allow_private": True if allow_private else None,
+                "tags": list(feed.tags),
+            }
+        )
+    add_feeds(resolve_path(cfg, cfg.feeds_file), tables)
+    if listing.warning:
+        click.echo(f"note: the OPML file was malformed: {listing.warning}", err=True)
+    click.echo(f"imported {len(tables)} feeds, skipped {len(skipped)} duplicates")
+    for line in skipped:
+        click.echo(f"  skipped {line}")
+
+
+@feeds.command("export")
+@common_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File [stdout].")
+def feeds_export(opts: Options, output: str | None) -> None:
+    """Write the configured sources as an OPML 2.0 subscription list.
+
+    Example:
+
+        monitor feeds export --output monitor-feeds.opml
+    """
+    from .sources.opml import render_opml
+
+    cfg = load(opts)
+    data = render_opml(cfg.feeds, title="monitor feeds", now=utc_now())
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    Path(output).write_bytes(data)
+    click.echo(f"wrote {len(cfg.feeds)} feeds to {output}", err=True)
 
 
 def _check_names(cfg: Config, names: tuple[str, ...]) -> None:

@@ -508,7 +508,7 @@ def _build_feeds(
                 f"{path}.name: duplicate feed name {spec.name!r} (also feed[{seen[spec.name]}])"
             )
         seen.setdefault(spec.name, i)
-        feeds.append(spec)
+        feeds.append(_source_url(spec))
     return tuple(feeds)
 
 
@@ -525,6 +525,76 @@ def _check_feed(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
         errors.append(f"{path}.lang: {lang!r} is not a language code like 'ru' or 'en'")
     if isinstance(country, str) and not country.strip():
         errors.append(f"{path}.country: must not be empty")
+    _check_source(raw, path, errors)
+
+
+# --------------------------------------------------------------- source kinds (#14)
+
+TELEGRAM_HOSTS = ("t.me", "telegram.me")
+TELEGRAM_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+MAX_BACKFILL_PAGES = 20
+MAX_URLS_PER_POLL = 1000
+# Settings that only mean something for one kind: set on another kind, they are errors.
+KIND_KEYS: Mapping[str, str] = {
+    "channel": "telegram",
+    "media_only": "telegram",
+    "backfill_pages": "telegram",
+    "fetch_linked": "telegram",
+    "max_age_days": "sitemap",
+    "max_urls_per_poll": "sitemap page",
+}
+
+
+def _check_source(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    """Kind-specific checks: url or channel, t.me/s/ pages, ranges, misplaced keys."""
+    kind = raw.get("kind", "feed")
+    if not isinstance(kind, str):
+        return  # reported by the type check
+    for key, kinds in KIND_KEYS.items():
+        if key in raw and kind not in kinds.split():
+            errors.append(
+                f"{path}.{key}: only for kind = {' or '.join(map(repr, kinds.split()))}"
+                f" (this feed is kind = {kind!r})"
+            )
+    url, channel = raw.get("url"), raw.get("channel")
+    if url is None and not (kind == "telegram" and channel):
+        extra = " (or `channel` for kind = 'telegram')" if kind == "telegram" else ""
+        errors.append(f"{path}.url: required key is missing{extra}")
+    if isinstance(channel, str) and not TELEGRAM_CHANNEL_RE.match(channel):
+        errors.append(f"{path}.channel: {channel!r} is not a Telegram channel name")
+    if kind == "telegram" and isinstance(url, str):
+        parts = urlsplit(url)  # another host is a mirror of t.me/s (or a test server)
+        if parts.hostname in TELEGRAM_HOSTS and not parts.path.startswith("/s/"):
+            name = parts.path.strip("/").split("/")[0] or "<channel>"
+            errors.append(
+                f"{path}.url: {url!r} is not a channel preview page; "
+                f"use https://t.me/s/{name}"
+            )
+    _check_range(raw, "backfill_pages", 0, MAX_BACKFILL_PAGES, path, errors)
+    _check_range(raw, "max_urls_per_poll", 1, MAX_URLS_PER_POLL, path, errors)
+    _check_range(raw, "max_age_days", 0, 3650, path, errors)
+    _check_range(raw, "interval", 60, 7 * 86400, path, errors)
+
+
+def _check_range(
+    raw: Mapping[str, Any],
+    key: str,
+    low: float,
+    high: float,
+    path: str,
+    errors: list[str],
+) -> None:
+    value = raw.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not low <= value <= high:
+            errors.append(f"{path}.{key}: must be in {low}..{high}, got {value}")
+
+
+def _source_url(spec: FeedSpec) -> FeedSpec:
+    """A telegram source given by `channel` polls https://t.me/s/<channel>."""
+    if spec.kind == "telegram" and spec.channel and not spec.url:
+        return dataclasses.replace(spec, url=f"https://t.me/s/{spec.channel}")
+    return spec
 
 
 def resolve_recipient_topics(cfg: Config, topics: Mapping[str, str]) -> Config:
@@ -562,3 +632,23 @@ def resolve_recipient_topics(cfg: Config, topics: Mapping[str, str]) -> Config:
         raise ConfigError(errors)
     mail = dataclasses.replace(cfg.mail, recipients=tuple(recipients))
     return dataclasses.replace(cfg, mail=mail)
+
+
+def validate_feeds_text(text: str, where: str) -> tuple[FeedSpec, ...]:
+    """Validate a feeds.toml document given as text (`monitor feeds add/import`).
+
+    The same checks as `load_config` applies to feeds.toml, so an edit is
+    refused before it is written.
+
+    Raises:
+        ConfigError: listing every problem found, each with its key path.
+    """
+    errors: list[str] = []
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{where}: invalid TOML: {e}"]) from e
+    feeds = _build_feeds(raw, errors, where)
+    if errors:
+        raise ConfigError(errors)
+    return feeds

@@ -11,7 +11,7 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -40,18 +40,32 @@ class TranslationStatus(enum.StrEnum):
     FAILED = "failed"  # the engine failed; retried on a later run
 
 
+SourceKind = Literal["feed", "telegram", "sitemap", "page"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedSpec:
     """One `[[feed]]` entry of config/feeds.toml."""
 
     name: str
-    url: str
+    url: str = ""  # required, except for kind = "telegram" with `channel`
     outlet: str
     lang: str
     country: str
     enabled: bool = True
     allow_private: bool = False  # intranet sources: allow private/loopback addresses
     topics_hint: tuple[str, ...] = ()
+    # ---- source kinds (issue #14; docs/adding-a-feed.md, monitor/sources/)
+    kind: SourceKind = "feed"
+    channel: str = ""  # telegram: the channel name, instead of a t.me/s/ url
+    interval: float | None = None  # seconds between polls (default poll.min_interval)
+    fetch_pages: bool = True  # fetch and extract each item's page
+    tags: tuple[str, ...] = ()  # free labels (OPML folders on import)
+    media_only: Literal["caption", "skip"] = "caption"  # telegram media-only posts
+    backfill_pages: int = 3  # telegram: older pages read on the first poll
+    fetch_linked: bool = False  # telegram: fetch the article a link post points at
+    max_age_days: float = 3.0  # sitemap: drop URLs older than this (0: keep all)
+    max_urls_per_poll: int = 50  # sitemap/page: new URLs per poll, newest first
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,10 +134,13 @@ class FeedItem:
     content: str = ""  # full content when the feed carries it (HTML stripped)
     author: str | None = None
     lang: str | None = None  # what the feed claims
+    # What else marks a new version (a sitemap's lastmod); "" leaves the hash as it was.
+    revision: str = ""
 
     @property
     def hash(self) -> str:
-        return stable_hash(self.link, self.title, self.summary, self.content)
+        parts = (self.link, self.title, self.summary, self.content)
+        return stable_hash(*parts, *((self.revision,) if self.revision else ()))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,7 +1,8 @@
 """The pipeline: every stage of `monitor run`, in order, in one place.
 
     monitor run
-      poll       feeds due ─fetch.fetch_many─▶ Page ─feeds.parse_feed─▶ FeedItem*
+      poll       feeds due ─fetch.fetch_many─▶ Page ─sources.parse_page─▶ FeedItem*
+                 (+ the pages it points at: sources.Parsed.follow, bounded)
                  ─urls.canonicalize_url─▶ store.add_feed_items          (per feed: 1 tx)
       extract    store.get_articles_needing_extraction ─fetch.fetch_many─▶ Page
                  ─extract.extract_article─▶ Extracted ─▶ store.save_extraction
@@ -23,6 +24,8 @@ article, and in the failures log that `monitor status` shows) and the run goes o
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -37,14 +40,14 @@ from . import (
     classify,
     digest,
     extract,
-    feeds,
     fetch,
     schedule,
+    sources,
     stories,
     translate,
     urls,
 )
-from .config import Config, resolve_path
+from .config import Config, PollConfig, resolve_path
 from .exceptions import (
     BlockedURLError,
     FeedError,
@@ -147,7 +150,7 @@ class Pipeline:
             if (f.name in names)
             or (
                 not names
-                and schedule.feed_is_due(states.get(f.name), now, self.cfg.poll)
+                and schedule.feed_is_due(states.get(f.name), now, self._poll_cfg(f))
             )
         ]
         requests = [self._feed_request(f, states.get(f.name)) for f in due]
@@ -157,6 +160,12 @@ class Pipeline:
                 outcome = self._poll_one(spec, states.get(spec.name), result)
                 self.storage.update_feed_polled(spec.name, outcome, self.now())
                 bar.update()
+
+    def _poll_cfg(self, spec: FeedSpec) -> PollConfig:
+        """Polling settings for one source: its own ``interval``, if it has one."""
+        if spec.interval is None:
+            return self.cfg.poll
+        return dataclasses.replace(self.cfg.poll, min_interval=spec.interval)
 
     def _feed_request(
         self, spec: FeedSpec, state: FeedState | None
@@ -192,14 +201,7 @@ class Pipeline:
                 next_poll_at=self._next_ok(page),
             )
         try:
-            parsed = feeds.parse_feed(
-                page.body,
-                feed_name=spec.name,
-                base_url=page.final_url,
-                content_type=page.content_type,
-                fetched_at=page.fetched_at,
-                lang_hint=spec.lang,
-            )
+            parsed = self._parse_source(spec, state, page)
         except FeedError as e:
             return self._poll_failed(spec, state, e)
         if parsed.warning:
@@ -222,6 +224,64 @@ class Pipeline:
             new_items=new,
             next_poll_at=self._next_ok(page),
         )
+
+    def _parse_source(
+        self, spec: FeedSpec, state: FeedState | None, page: Page
+    ) -> sources.Parsed:
+        """Parse a source's document with its kind's adapter, then fetch and parse
+        the documents it points at (older pages, child sitemaps), bounded."""
+        first = state is None or state.last_ok_at is None
+        parsed = sources.parse_page(page, spec, depth=0, first_poll=first)
+        items, follow = list(parsed.items), parsed.follow
+        seen, fetched = {page.requested_url, page.final_url}, 0
+        for depth in range(1, sources.MAX_DEPTH + 1):
+            todo = [u for u in dict.fromkeys(follow) if u not in seen]
+            todo = todo[: sources.MAX_FOLLOW - fetched]
+            if not todo:
+                break
+            seen.update(todo)
+            fetched += len(todo)
+            follow = ()
+            for sub in self._follow_up(spec, todo, depth, first):
+                items.extend(sub.items)
+                follow += sub.follow
+        return sources.Parsed(
+            title=parsed.title,
+            items=sources.select_items(spec, items),
+            warning=parsed.warning,
+        )
+
+    def _follow_up(
+        self, spec: FeedSpec, urls_: list[str], depth: int, first: bool
+    ) -> Iterator[sources.Parsed]:
+        """Fetch and parse follow-up documents; a failed one is recorded and skipped."""
+        requests = [
+            fetch.FetchRequest(
+                key=url,
+                url=url,
+                max_bytes=self.cfg.fetch.max_feed_bytes,
+                allow_private=_allows_private(self.cfg, spec),
+            )
+            for url in urls_
+        ]
+        for result in self._fetch_many(requests):
+            page = result.value
+            try:
+                if isinstance(page, BaseException):
+                    raise page
+                if page is None or page.not_modified:
+                    continue
+                yield sources.parse_page(page, spec, depth=depth, first_poll=first)
+            except (FetchError, FeedError) as e:
+                logger.warning(
+                    "polled feed=%s url=%s status=error error=%s",
+                    spec.name,
+                    result.key,
+                    e,
+                )
+                self.storage.add_failure(
+                    "poll", f"{spec.name} {result.key}", str(e), self.now()
+                )
 
     def _next_ok(self, page: Page) -> datetime | None:
         return schedule.next_poll_after_success(
@@ -247,7 +307,7 @@ class Pipeline:
         self.storage.add_failure("poll", spec.name, message, self.now())
         retry_after = getattr(error, "retry_after", None)
         next_at = schedule.next_poll_after_failure(
-            failures, self.now(), retry_after, self.cfg.poll
+            failures, self.now(), retry_after, self._poll_cfg(spec)
         )
         return PollOutcome(status="error", error=message, next_poll_at=next_at)
 
@@ -259,7 +319,9 @@ class Pipeline:
             self.cfg.fetch.max_articles_per_run
         )
         by_id = {
-            str(a.id): (a, item) for a, item in pending if a.url.startswith("http")
+            str(a.id): (a, item)
+            for a, item in pending
+            if self._needs_page(a.feed_name, a.url)
         }
         for (
             article,
@@ -284,6 +346,17 @@ class Pipeline:
                 article, item = by_id[str(result.key)]
                 self._extract_one(article.id, item, result.value)
                 bar.update()
+
+    def _needs_page(self, feed_name: str, url: str) -> bool:
+        """The source's adapter decides whether an article's page is fetched."""
+        spec = self._specs.get(feed_name)
+        if spec is None:
+            return url.startswith(("http://", "https://"))
+        return sources.needs_page(spec, url)
+
+    @functools.cached_property
+    def _specs(self) -> dict[str, FeedSpec]:
+        return {f.name: f for f in self.cfg.feeds}
 
     def _extract_one(
         self, article_id: int, item: FeedItem, page: Page | BaseException | None
@@ -529,23 +602,31 @@ def check_feed(
             max_redirects=cfg.fetch.max_redirects,
             now=lambda: now,
         )
-        parsed = feeds.parse_feed(
-            page.body,
-            feed_name=spec.name,
-            base_url=page.final_url,
-            content_type=page.content_type,
-            fetched_at=now,
-            lang_hint=spec.lang,
-        )
-    except (FetchError, FeedError) as e:
+        parsed = sources.parse_page(page, spec, depth=0, first_poll=False)
+    except FeedError as e:
+        return False, str(e) + _advertised(page)
+    except FetchError as e:
         return False, str(e)
     dated = sum(1 for i in parsed.items if i.published)
     latest = max((i.published for i in parsed.items if i.published), default=None)
     warning = f"; repaired: {parsed.warning}" if parsed.warning else ""
+    if parsed.follow:
+        warning += f"; points at {len(parsed.follow)} more documents"
     return True, (
         f"{len(parsed.items)} items ({dated} dated, newest {latest}), "
         f"title {parsed.title!r}{warning}"
     )
+
+
+def _advertised(page: Page) -> str:
+    """For `feeds check` on an HTML page: the feeds that page advertises."""
+    from .sources.discover import find_candidates
+
+    found = find_candidates(page.body, page.final_url, page.charset).alternate
+    if not found:
+        return ""
+    urls_ = ", ".join(u for u, _ in found[:3])
+    return f"; the page advertises: {urls_} (monitor feeds add URL)"
 
 
 def open_storage(cfg: Config) -> Storage:

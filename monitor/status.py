@@ -19,8 +19,12 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
     """
     states = storage.get_feed_states()
     configured = {f.name for f in cfg.feeds if f.enabled}
+    kinds = {f.name: f.kind for f in cfg.feeds}
     feeds = [
-        _feed_entry(name, states.get(name), now, cfg.digest.silent_feed_hours)
+        {
+            **_feed_entry(name, states.get(name), now, cfg.digest.silent_feed_hours),
+            "kind": kinds.get(name, "feed"),
+        }
         for name in sorted(configured | set(states))
     ]
     last = storage.get_last_run()
@@ -117,7 +121,8 @@ def format_status(report: dict[str, Any]) -> str:
             or f"last new item {f.get('last_new_item_at') or 'never'}"
         )
         fails = f" ×{f['failure_count']}" if f.get("failure_count") else ""
-        lines.append(f"  {f['health']:<13} {f['name']}{fails}: {detail}")
+        kind = f" [{f['kind']}]" if f.get("kind", "feed") != "feed" else ""
+        lines.append(f"  {f['health']:<13} {f['name']}{kind}{fails}: {detail}")
     lines.append(
         "Articles: " + str(report["stages"].get("articles", {}).get("total", 0))
     )
@@ -169,6 +174,7 @@ def feed_rows(storage: Storage, cfg: Config, now: datetime) -> list[dict[str, An
             "lang": f.lang,
             "country": f.country,
             "enabled": f.enabled,
+            "kind": f.kind,
         }
         for f in cfg.feeds
     ]
