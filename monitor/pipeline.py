@@ -432,12 +432,10 @@ class Pipeline:
     # ------------------------------------------------------------------ digest
 
     def write_digest_if_due(self) -> None:
-        """Last step of `monitor run`: write (and mail) the digest once it is due."""
-        last = self.storage.get_last_digest_day()
-        day = digest.is_digest_due(
-            self.now(), date.fromisoformat(last) if last else None, self.cfg.digest
-        )
-        if day is not None:
+        """Last step of `monitor run`: write (and mail) every digest that is due,
+        oldest first (missed days are caught up: `schedule.digest_days_due`)."""
+        written = self.storage.get_daily_digest_times()
+        for day in schedule.digest_days_due(self.now(), written, self.cfg.digest):
             self.write_digest(day=day)
 
     def write_digest(
