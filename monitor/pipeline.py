@@ -291,6 +291,8 @@ class Pipeline:
             if not self._page_failed(article_id, item, page):
                 return  # retried on the next run
             page = None  # give up on the page: the feed's own text is the fallback
+        elif page is not None:
+            self.storage.add_page_fetch(item.feed_name, ok=True, now=self.now())
         extracted = extract.extract_article(page, item, self.cfg.extract)
         self.storage.save_extraction(article_id, extracted, self.now())
         self.summary.add("articles_extracted")
@@ -310,7 +312,11 @@ class Pipeline:
         attempts = self.storage.record_article_error(
             article_id, "fetch", str(error), now
         )
-        self.storage.add_failure("fetch", item.link, str(error), now)
+        self.storage.add_page_fetch(item.feed_name, ok=False, now=now)
+        # The link is the failure's resource already: record the message alone, so
+        # `status` shows each failing URL once (#10.6).
+        message = error.message if isinstance(error, FetchError) else str(error)
+        self.storage.add_failure("fetch", item.link, message, now)
         permanent = isinstance(error, BlockedURLError) or (
             isinstance(error, fetch.FetchStatusError) and error.status in GONE_STATUSES
         )

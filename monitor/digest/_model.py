@@ -121,7 +121,7 @@ class FeedProblem:
     name: str
     outlet: str
     country: str
-    status: str  # "failing" | "silent" | "never polled"
+    status: str  # "failing" | "pages failing" | "silent" | "never polled"
     detail: str
     since: str  # local time of the last success / new item, or "never"
 
