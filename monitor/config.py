@@ -148,6 +148,8 @@ class DigestConfig:
     due_hour: int = (
         6  # `monitor run` writes yesterday's digest once local time passes this
     )
+    # after downtime, missed days before the latest due one that are still written
+    catch_up_days: int = 3
     max_stories_per_topic: int = 50
     atom_entries: int = 30
     base_url: str = ""  # where the archive is published, for Atom links (optional)
@@ -472,6 +474,10 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         )
     if not 0 <= cfg.digest.due_hour <= 23:
         errors.append(f"digest.due_hour: must be 0..23, got {cfg.digest.due_hour}")
+    if cfg.digest.catch_up_days < 0:
+        errors.append(
+            f"digest.catch_up_days: must be >= 0, got {cfg.digest.catch_up_days}"
+        )
     if not LANG_RE.match(cfg.translate.target):
         errors.append(
             f"translate.target: {cfg.translate.target!r} is not a language code"

@@ -68,6 +68,28 @@ class FeedSpec:
     max_urls_per_poll: int = 50  # sitemap/page: new URLs per poll, newest first
 
 
+# Page failures count over this window in status, feeds list and the digest (#10.6).
+PAGE_HEALTH_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageHealth:
+    """A feed's article-page fetches in a time window (24 h for status and digest)."""
+
+    attempted: int = 0
+    failed: int = 0
+
+    @property
+    def all_failed(self) -> bool:
+        """Pages were fetched and every one failed."""
+        return self.attempted > 0 and self.failed >= self.attempted
+
+    @property
+    def text(self) -> str:
+        """``pages failing: 112 of 112``."""
+        return f"pages failing: {self.failed} of {self.attempted}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedState:
     """What storage remembers about a feed between runs (validators, health)."""
@@ -88,13 +110,19 @@ class FeedState:
     failure_count: int = 0
     last_error: str | None = None
 
-    def health(self, now: datetime, silent_hours: float) -> str:
-        """``never polled``, ``failing``, ``silent`` (no new item for `silent_hours`)
-        or ``ok``: the one rule `monitor status` and the digest's health section share."""
+    def health(
+        self, now: datetime, silent_hours: float, pages: PageHealth | None = None
+    ) -> str:
+        """``never polled``, ``failing``, ``pages failing`` (every article page
+        fetched in the window failed, #10.6), ``silent`` (no new item for
+        `silent_hours`) or ``ok``: the one rule `monitor status`, `feeds list`
+        and the digest's health section share."""
         if self.last_polled_at is None:
             return "never polled"
         if self.last_status == "error":
             return "failing"
+        if pages is not None and pages.all_failed:
+            return "pages failing"
         quiet = self.last_new_item_at is None or (
             now - self.last_new_item_at > timedelta(hours=silent_hours)
         )

@@ -365,6 +365,8 @@ class Pipeline:
             if not self._page_failed(article_id, item, page):
                 return  # retried on the next run
             page = None  # give up on the page: the feed's own text is the fallback
+        elif page is not None:
+            self.storage.add_page_fetch(item.feed_name, ok=True, now=self.now())
         extracted = extract.extract_article(page, item, self.cfg.extract)
         self.storage.save_extraction(article_id, extracted, self.now())
         self.summary.add("articles_extracted")
@@ -384,7 +386,11 @@ class Pipeline:
         attempts = self.storage.record_article_error(
             article_id, "fetch", str(error), now
         )
-        self.storage.add_failure("fetch", item.link, str(error), now)
+        self.storage.add_page_fetch(item.feed_name, ok=False, now=now)
+        # The link is the failure's resource already: record the message alone, so
+        # `status` shows each failing URL once (#10.6).
+        message = error.message if isinstance(error, FetchError) else str(error)
+        self.storage.add_failure("fetch", item.link, message, now)
         permanent = isinstance(error, BlockedURLError) or (
             isinstance(error, fetch.FetchStatusError) and error.status in GONE_STATUSES
         )
@@ -506,12 +512,10 @@ class Pipeline:
     # ------------------------------------------------------------------ digest
 
     def write_digest_if_due(self) -> None:
-        """Last step of `monitor run`: write (and mail) the digest once it is due."""
-        last = self.storage.get_last_digest_day()
-        day = digest.is_digest_due(
-            self.now(), date.fromisoformat(last) if last else None, self.cfg.digest
-        )
-        if day is not None:
+        """Last step of `monitor run`: write (and mail) every digest that is due,
+        oldest first (missed days are caught up: `schedule.digest_days_due`)."""
+        written = self.storage.get_daily_digest_times()
+        for day in schedule.digest_days_due(self.now(), written, self.cfg.digest):
             self.write_digest(day=day)
 
     def write_digest(

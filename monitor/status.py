@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .config import Config, resolve_path
-from .models import FeedState
+from .models import PAGE_HEALTH_WINDOW, FeedState, PageHealth
 from .store import Storage
 from .translate import list_installed
 
@@ -18,11 +18,18 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
         A JSON-ready dict (the `--json` form); `format_status` renders it.
     """
     states = storage.get_feed_states()
+    pages = storage.get_page_health(now - PAGE_HEALTH_WINDOW, now)
     configured = {f.name for f in cfg.feeds if f.enabled}
     kinds = {f.name: f.kind for f in cfg.feeds}
     feeds = [
         {
-            **_feed_entry(name, states.get(name), now, cfg.digest.silent_feed_hours),
+            **_feed_entry(
+                name,
+                states.get(name),
+                now,
+                cfg.digest.silent_feed_hours,
+                pages.get(name),
+            ),
             "kind": kinds.get(name, "feed"),
         }
         for name in sorted(configured | set(states))
@@ -47,7 +54,8 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
                 "at": f.at.isoformat(),
                 "stage": f.stage,
                 "resource": f.resource,
-                "error": f.error,
+                "error": _without_resource(f.resource, f.error),
+                "count": f.count,
             }
             for f in storage.get_recent_failures(20)
         ],
@@ -70,11 +78,16 @@ def _translation(cfg: Config) -> dict[str, Any]:
 
 
 def _feed_entry(
-    name: str, state: FeedState | None, now: datetime, silent_hours: float
+    name: str,
+    state: FeedState | None,
+    now: datetime,
+    silent_hours: float,
+    pages: PageHealth | None = None,
 ) -> dict[str, Any]:
     if state is None:
         return {"name": name, "health": "never polled"}
-    health = state.health(now, silent_hours)
+    health = state.health(now, silent_hours, pages)
+    pages = pages or PageHealth()
     return {
         "name": name,
         "url": state.url,
@@ -86,7 +99,14 @@ def _feed_entry(
         "failure_count": state.failure_count,
         "last_error": state.last_error,
         "next_poll_at": _iso(state.next_poll_at),
+        "pages_24h": {"attempted": pages.attempted, "failed": pages.failed},
     }
+
+
+def _without_resource(resource: str, error: str) -> str:
+    """The error without a leading copy of its resource (rows recorded before
+    0.2.0 repeated the URL: "URL: URL: message")."""
+    return error.removeprefix(f"{resource}: ")
 
 
 def _totals(feeds: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -114,12 +134,17 @@ def format_status(report: dict[str, Any]) -> str:
         + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(polls.items()))
     )
     for f in report["feeds"]:
-        if f["health"] == "ok":
+        pages = f.get("pages_24h") or {}
+        page_text = PageHealth(**pages).text + " in 24 h" if pages.get("failed") else ""
+        if f["health"] == "ok" and not page_text:
             continue
         detail = (
             f.get("last_error")
+            or page_text
             or f"last new item {f.get('last_new_item_at') or 'never'}"
         )
+        if page_text and page_text != detail:
+            detail += f"; {page_text}"
         fails = f" ×{f['failure_count']}" if f.get("failure_count") else ""
         kind = f" [{f['kind']}]" if f.get("kind", "feed") != "feed" else ""
         lines.append(f"  {f['health']:<13} {f['name']}{kind}{fails}: {detail}")
@@ -156,6 +181,7 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append("Recent failures:")
         lines += [
             f"  {f['at']} {f['stage']:<9} {f['resource']}: {f['error']}"
+            + (f" (×{f['count']})" if f.get("count", 1) > 1 else "")
             for f in report["recent_failures"][:10]
         ]
     return "\n".join(lines)
@@ -164,10 +190,15 @@ def format_status(report: dict[str, Any]) -> str:
 def feed_rows(storage: Storage, cfg: Config, now: datetime) -> list[dict[str, Any]]:
     """Configured feeds with their health, for `monitor feeds list`."""
     states = storage.get_feed_states()
+    pages = storage.get_page_health(now - PAGE_HEALTH_WINDOW, now)
     return [
         {
             **_feed_entry(
-                f.name, states.get(f.name), now, cfg.digest.silent_feed_hours
+                f.name,
+                states.get(f.name),
+                now,
+                cfg.digest.silent_feed_hours,
+                pages.get(f.name),
             ),
             "url": f.url,
             "outlet": f.outlet,

@@ -17,7 +17,6 @@ from monitor.digest import (
     day_bounds,
     effective_time,
     filter_digest,
-    is_digest_due,
     local_day,
     render_html,
     render_json,
@@ -158,27 +157,6 @@ def test_effective_time_keeps_slightly_early_clock() -> None:
     )
     assert effective_time(seen + timedelta(hours=2), seen) == seen
     assert effective_time(None, seen) == seen
-
-
-@pytest.mark.parametrize(
-    ("now", "last", "expected"),
-    [
-        # 05:59 Almaty on the 14th: not yet due
-        (datetime(2026, 3, 14, 0, 59, tzinfo=UTC), date(2026, 3, 12), None),
-        # 06:00 Almaty on the 14th: the 13th is due
-        (datetime(2026, 3, 14, 1, 0, tzinfo=UTC), date(2026, 3, 12), date(2026, 3, 13)),
-        (datetime(2026, 3, 14, 1, 0, tzinfo=UTC), date(2026, 3, 13), None),
-        (datetime(2026, 3, 14, 1, 0, tzinfo=UTC), None, date(2026, 3, 13)),
-        # missed days are caught up oldest first
-        (datetime(2026, 3, 14, 1, 0, tzinfo=UTC), date(2026, 3, 10), date(2026, 3, 11)),
-        # ... but at most a week back
-        (datetime(2026, 3, 14, 1, 0, tzinfo=UTC), date(2026, 1, 1), date(2026, 3, 7)),
-        # 23:30 UTC on the 13th is already 04:30 on the 14th in Almaty: not due yet
-        (datetime(2026, 3, 13, 23, 30, tzinfo=UTC), date(2026, 3, 12), None),
-    ],
-)
-def test_is_digest_due(now: datetime, last: date | None, expected: date | None) -> None:
-    assert is_digest_due(now, last, CFG) == expected
 
 
 # ---------------------------------------------------------------------- structure

@@ -35,6 +35,7 @@ from monitor.fetch import (
     parse_content_type,
     parse_retry_after,
 )
+from monitor.fetch._many import is_name_resolution_error
 from monitor.fetch._safety import check_peer
 from monitor.models import Page
 from tests.httpserver import RecordedRequest, Response
@@ -874,7 +875,7 @@ def test_fetch_many_propagates_bugs(client, now):
     """Only FetchError is data; anything else is a bug and must surface."""
 
     class Boom(HostLimiter):
-        def slot(self, url: str) -> Any:
+        def slot(self, url: str, **_kw: Any) -> Any:
             raise RuntimeError("limiter bug")
 
     reqs = [FetchRequest(key=1, url="http://127.0.0.1:9/", max_bytes=1)]
@@ -1073,3 +1074,101 @@ def test_fetch_many_with_nothing_to_do(client, now):
         now=lambda: now,
     )
     assert list(results) == []
+
+
+# ---------------------------------------------------------------------- DNS failure memory
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_unresolvable_host_is_not_retried_nor_waited_for(
+    client, now, monkeypatch, allow_private
+):
+    """#10.6: 20 pages on a host that does not resolve, 1 s per-host delay.
+
+    ``.invalid`` never resolves (RFC 6761).  Without allow_private our own
+    check_url resolves; with it, httpx's connect does: both are remembered.
+    """
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def counting(host: Any, *args: Any, **kw: Any) -> Any:
+        lookups.append(str(host))
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    reqs = [
+        FetchRequest(
+            key=i,
+            url=f"http://nonexistent.invalid/a{i}",
+            max_bytes=MB,
+            allow_private=allow_private,
+        )
+        for i in range(20)
+    ]
+    started = time.monotonic()
+    results = list(
+        fetch_many(
+            client,
+            reqs,
+            limiter=HostLimiter(2, 1.0),
+            workers=8,
+            total_timeout=5,
+            max_redirects=0,
+            now=lambda: now,
+        )
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 5, elapsed  # 20 polite starts would take 19 s
+    assert sorted(r.key for r in results) == list(range(20))  # type: ignore[type-var]
+    errors = [r.value for r in results]
+    assert all(isinstance(e, FetchError) for e in errors)
+    messages = {e.message for e in errors if isinstance(e, FetchError)}
+    assert len(messages) == 1, messages  # the same recorded error for each
+    assert {e.resource for e in errors if isinstance(e, FetchError)} == {
+        r.url for r in reqs
+    }
+    # two slots per host: at most the two requests already started resolve
+    assert 1 <= lookups.count("nonexistent.invalid") <= 2, lookups
+
+
+def test_other_hosts_keep_their_politeness_after_a_dns_failure(
+    http_server, client, now
+):
+    for i in range(3):
+        http_server.add(f"/ok{i}", body=b"x")
+    reqs = [
+        FetchRequest(key="dead", url="http://nonexistent.invalid/", max_bytes=MB),
+        *(
+            FetchRequest(
+                key=i, url=http_server.url(f"/ok{i}"), max_bytes=MB, allow_private=True
+            )
+            for i in range(3)
+        ),
+    ]
+    results = {
+        r.key: r.value
+        for r in fetch_many(
+            client,
+            reqs,
+            limiter=HostLimiter(1, 0.2),
+            workers=4,
+            total_timeout=5,
+            max_redirects=0,
+            now=lambda: now,
+        )
+    }
+    assert isinstance(results.pop("dead"), FetchError)
+    assert all(isinstance(v, Page) for v in results.values())
+    times = sorted(r.time for r in http_server.requests)
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.15
+
+
+def test_is_name_resolution_error_only_for_gaierror():
+    cause = socket.gaierror(-2, "Name or service not known")
+    wrapped = FetchError("connection failed")
+    wrapped.__cause__ = httpx.ConnectError("x")
+    wrapped.__cause__.__cause__ = cause
+    assert is_name_resolution_error(wrapped)
+    refused = FetchError("connection failed")
+    refused.__cause__ = ConnectionRefusedError(111, "refused")
+    assert not is_name_resolution_error(refused)

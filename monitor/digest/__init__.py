@@ -36,7 +36,6 @@ from ._model import (
     local_day,
     since_period,
 )
-from ._model import is_digest_due as _is_due
 from ._render import render_html, render_json, render_markdown, render_text
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "day_period",
     "effective_time",
     "filter_digest",
-    "is_digest_due",
     "local_day",
     "read_archive",
     "render_html",
@@ -168,17 +166,6 @@ def write_digest(
             path=str(paths[0]),
         )
     return paths
-
-
-def is_digest_due(
-    now: datetime, last_digest_day: date | None, cfg: DigestConfig
-) -> date | None:
-    """The day whose digest `monitor run` should write now, or None (pure).
-
-    Yesterday's digest is due once local time passes ``cfg.due_hour``; missed
-    days are caught up one per call, oldest first (at most a week back).
-    """
-    return _is_due(now, last_digest_day, tz=cfg.timezone, due_hour=cfg.due_hour)
 
 
 def send_digest(

@@ -17,7 +17,15 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import DigestConfig
-from ..models import Article, FeedState, TopicMatch, TranslationStatus, stable_hash
+from ..models import (
+    PAGE_HEALTH_WINDOW,
+    Article,
+    FeedState,
+    PageHealth,
+    TopicMatch,
+    TranslationStatus,
+    stable_hash,
+)
 from ..store._digests import Sighting
 from ._model import (
     OTHER_LABEL,
@@ -57,6 +65,10 @@ class DigestSource(Protocol):
     ) -> dict[int, tuple[Sighting, ...]]: ...
 
     def get_feed_states(self) -> dict[str, FeedState]: ...
+
+    def get_page_health(
+        self, start: datetime, end: datetime
+    ) -> dict[str, PageHealth]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,7 +129,8 @@ def collect_digest(
         _section(OTHER_LABEL, other, cfg.max_stories_per_topic) if other else None
     )
     health = list(source.get_feed_states().values())
-    problems = _feed_problems(health, period, cfg)
+    pages = source.get_page_health(period.end - PAGE_HEALTH_WINDOW, period.end)
+    problems = _feed_problems(health, pages, period, cfg)
     stats = _stats(members, groups, sightings, problems, feeds=len(health))
     logger.info(
         "digest built period=%s articles=%d stories=%d topics=%d",
@@ -427,33 +440,45 @@ def _local_time(moment: datetime, period: DigestPeriod) -> str:
 
 
 def _feed_problems(
-    feeds: Iterable[FeedState], period: DigestPeriod, cfg: DigestConfig
+    feeds: Iterable[FeedState],
+    pages: Mapping[str, PageHealth],
+    period: DigestPeriod,
+    cfg: DigestConfig,
 ) -> tuple[FeedProblem, ...]:
-    out = [_feed_problem(f, period, cfg.silent_feed_hours) for f in feeds]
-    order = {"failing": 0, "silent": 1, "never polled": 2}
+    out = [
+        _feed_problem(f, pages.get(f.name), period, cfg.silent_feed_hours)
+        for f in feeds
+    ]
+    order = {"failing": 0, "pages failing": 1, "silent": 2, "never polled": 3}
     found = [p for p in out if p is not None]
     return tuple(sorted(found, key=lambda p: (order.get(p.status, 9), p.name)))
 
 
 def _feed_problem(
-    f: FeedState, period: DigestPeriod, silent_hours: float
+    f: FeedState, pages: PageHealth | None, period: DigestPeriod, silent_hours: float
 ) -> FeedProblem | None:
-    status = f.health(period.end, silent_hours)
+    status = f.health(period.end, silent_hours, pages)
     common = {
         "status": status,
         "name": clean_text(f.name),
         "outlet": clean_text(f.outlet),
         "country": clean_text(f.country),
     }
+    page_note = (
+        f"; {pages.text} article pages in 24 h" if pages and pages.failed else ""
+    )
     if status == "failing":
         detail = f"{f.failure_count} failed poll(s) in a row"
         if f.last_error:
             detail += f"; last error: {_error_text(f.last_error)}"
         return FeedProblem(detail=detail, since=_when(f.last_ok_at, period), **common)
+    if status == "pages failing" and pages is not None:
+        detail = f"{pages.text} article pages in 24 h"
+        return FeedProblem(detail=detail, since="last 24 h", **common)
     if status == "never polled":
         return FeedProblem(detail="not polled yet", since="never", **common)
     if status == "silent":
-        detail = f"no new items in the last {int(silent_hours)} hours"
+        detail = f"no new items in the last {int(silent_hours)} hours{page_note}"
         return FeedProblem(
             detail=detail, since=_when(f.last_new_item_at, period), **common
         )

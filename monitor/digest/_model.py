@@ -121,7 +121,7 @@ class FeedProblem:
     name: str
     outlet: str
     country: str
-    status: str  # "failing" | "silent" | "never polled"
+    status: str  # "failing" | "pages failing" | "silent" | "never polled"
     detail: str
     since: str  # local time of the last success / new item, or "never"
 
@@ -219,42 +219,6 @@ def _offset(moment: datetime, tz: str) -> str:
     local = moment.astimezone(ZoneInfo(tz))
     text = local.strftime("%z")  # +0500
     return f"UTC{text[:3]}:{text[3:]}" if text else "UTC"
-
-
-def is_digest_due(
-    now: datetime,
-    last_digest_day: date | None,
-    *,
-    tz: str,
-    due_hour: int,
-    catch_up: int = 7,
-) -> date | None:
-    """Which day's digest `monitor run` should write now, if any (pure).
-
-    The digest for a local day is due once local time on the next day passes
-    ``due_hour``.  Missed days are caught up one per call, oldest first, going
-    back at most ``catch_up`` days.
-
-    Args:
-        now: the current moment (aware).
-        last_digest_day: the latest day that already has a digest, or None.
-        tz: IANA time zone of the digest.
-        due_hour: local hour (0-23) after which yesterday's digest is due.
-        catch_up: how many missed days to go back at most.
-
-    Returns:
-        The day to write, or None when nothing is due.
-    """
-    local = now.astimezone(ZoneInfo(tz))
-    target = local.date() - timedelta(days=1)
-    if local.hour < due_hour:
-        target -= timedelta(days=1)
-    oldest = target - timedelta(days=catch_up - 1)
-    if last_digest_day is None:
-        return target
-    if last_digest_day >= target:
-        return None
-    return max(last_digest_day + timedelta(days=1), oldest)
 
 
 # ---------------------------------------------------------------------- text rules

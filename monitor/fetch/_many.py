@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -62,8 +63,14 @@ class HostLimiter:
         self._next_start: dict[str, float] = {}
 
     @contextmanager
-    def slot(self, url: str) -> Iterator[None]:
-        """Wait for a free slot for the URL's host, then hold it for the block."""
+    def slot(
+        self, url: str, *, skip_wait: Callable[[], bool] = lambda: False
+    ) -> Iterator[None]:
+        """Wait for a free slot for the URL's host, then hold it for the block.
+
+        ``skip_wait`` is asked once the slot is held: when it says True the
+        politeness delay is not waited (the request will not reach the host).
+        """
         host = host_key(url)
         with self._cond:
             while self._active[host] >= self._limit:
@@ -73,13 +80,57 @@ class HostLimiter:
             self._next_start[host] = start + self._delay
         try:
             wait_for = start - self._clock()
-            if wait_for > 0:
+            if wait_for > 0 and not skip_wait():
                 self._sleep(wait_for)
             yield
         finally:
             with self._cond:
                 self._active[host] -= 1
                 self._cond.notify_all()
+
+
+class UnresolvedHosts:
+    """Hosts whose name did not resolve during one `fetch_many` call (#10.6).
+
+    Later requests to such a host fail at once with the recorded error instead
+    of resolving again after waiting out the per-host delay.  Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._errors: dict[str, FetchError] = {}
+
+    def error_for(self, url: str) -> FetchError | None:
+        """The recorded failure for the URL's host, re-addressed to ``url``."""
+        with self._lock:
+            first = self._errors.get(host_key(url))
+        if first is None:
+            return None
+        error = FetchError(first.message, resource=url)
+        error.__cause__ = first
+        return error
+
+    def record(self, url: str, error: FetchError) -> None:
+        """Remember ``error`` for the URL's host if it is a name-resolution failure."""
+        if is_name_resolution_error(error):
+            with self._lock:
+                self._errors.setdefault(host_key(url), error)
+
+
+def is_name_resolution_error(error: BaseException) -> bool:
+    """Whether a socket.gaierror (the host name does not resolve) caused ``error``.
+
+    Both paths surface it in the cause chain: `check_url`'s own lookup, and
+    httpx's ``ConnectError`` from httpcore when private addresses are allowed.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def host_key(url: str) -> str:
@@ -118,7 +169,9 @@ def fetch_many(
 
     Only the network calls run in worker threads (STYLE.md 16): the caller does
     every write as results arrive, in completion order.  Requests are interleaved
-    by host first, and at most ``workers`` are in flight.
+    by host first, and at most ``workers`` are in flight.  Once a host name fails
+    to resolve, the call's later requests to that host fail at once with the same
+    error, without waiting out the per-host delay (`UnresolvedHosts`).
 
     Args:
         client: shared client from `make_client` (httpx.Client is thread-safe).
@@ -134,8 +187,18 @@ def fetch_many(
         exception is a bug and propagates.
     """
 
+    unresolved = UnresolvedHosts()
+
     def one(req: FetchRequest) -> Page | FetchError:
-        with limiter.slot(req.url):
+        known = unresolved.error_for(req.url)
+        if known is not None:
+            return known
+        with limiter.slot(
+            req.url, skip_wait=lambda: unresolved.error_for(req.url) is not None
+        ):
+            known = unresolved.error_for(req.url)
+            if known is not None:
+                return known
             try:
                 return fetch_url(
                     client,
@@ -149,6 +212,7 @@ def fetch_many(
                     now=now,
                 )
             except FetchError as e:
+                unresolved.record(req.url, e)
                 return e
 
     todo = iter(interleave_by_host(requests))

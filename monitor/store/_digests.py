@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from ..models import Article, TextSource, TopicMatch, TranslationStatus
 from ._base import StorageBase, from_db_time, to_db_time
@@ -183,6 +183,18 @@ class DigestsMixin(StorageBase):
             "ORDER BY generated_at DESC, day DESC LIMIT 1"
         )
         return None if row is None else _digest_record(row)
+
+    def get_daily_digest_times(self) -> dict[date, datetime]:
+        """Every local day that has a daily digest, with when it was last generated.
+
+        The scheduler (`schedule.digest_days_due`) decides from these which days
+        are done; this only reads them.
+        """
+        rows = self._query(
+            "SELECT day, generated_at FROM digests WHERE day NOT LIKE 'since:%' "
+            "ORDER BY day"
+        )
+        return {date.fromisoformat(r["day"]): _aware(r["generated_at"]) for r in rows}
 
     def get_last_digest_day(self) -> str | None:
         """The latest calendar day (``YYYY-MM-DD``) that has a digest."""

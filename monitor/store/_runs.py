@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from ..models import PageHealth
 from ._base import StorageBase, from_db_time, to_db_time
 
 # Failures older than the newest this-many are pruned: status shows recent ones.
 FAILURES_KEPT = 5000
+# Page fetches older than this are pruned: health looks back 24 hours.
+PAGE_FETCHES_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,6 +22,7 @@ class Failure:
     stage: str
     resource: str
     error: str
+    count: int = 1  # the same stage, resource and error recorded this many times
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,16 +63,52 @@ class RunsMixin(StorageBase):
             )
 
     def get_recent_failures(self, limit: int = 20) -> list[Failure]:
-        rows = self._query("SELECT * FROM failures ORDER BY id DESC LIMIT ?", (limit,))
+        """The latest failures, each distinct (stage, resource, error) once.
+
+        A page retried on three runs is one entry with ``count=3`` and the time
+        of its latest occurrence; newest first.
+        """
+        rows = self._query(
+            "SELECT stage, resource, error, max(id) AS last_id, max(at) AS at,"
+            " count(*) AS n FROM failures GROUP BY stage, resource, error"
+            " ORDER BY last_id DESC LIMIT ?",
+            (limit,),
+        )
         return [
             Failure(
                 at=from_db_time(r["at"]),  # type: ignore[arg-type]
                 stage=r["stage"],
                 resource=r["resource"],
                 error=r["error"],
+                count=r["n"],
             )
             for r in rows
         ]
+
+    def add_page_fetch(self, feed_name: str, *, ok: bool, now: datetime) -> None:
+        """Record one article-page fetch of ``feed_name``'s (for `get_page_health`)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO page_fetches (at, feed_name, ok) VALUES (?, ?, ?)",
+                (to_db_time(now), feed_name, int(ok)),
+            )
+            db.execute(
+                "DELETE FROM page_fetches WHERE at < ?",
+                (to_db_time(now - PAGE_FETCHES_KEPT),),
+            )
+
+    def get_page_health(self, start: datetime, end: datetime) -> dict[str, PageHealth]:
+        """Page fetches attempted and failed per feed in ``[start, end)``."""
+        rows = self._query(
+            "SELECT feed_name, count(*) AS attempted, sum(ok = 0) AS failed"
+            " FROM page_fetches WHERE at >= ? AND at < ?"
+            " GROUP BY feed_name ORDER BY feed_name",
+            (to_db_time(start), to_db_time(end)),
+        )
+        return {
+            r["feed_name"]: PageHealth(attempted=r["attempted"], failed=r["failed"])
+            for r in rows
+        }
 
     def get_last_run(self) -> RunInfo | None:
         row = self._one("SELECT * FROM runs ORDER BY id DESC LIMIT 1")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ..exceptions import StorageError
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 1
+VERSION = 2
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -108,6 +108,15 @@ CREATE TABLE failures (
     error     TEXT NOT NULL
 );
 CREATE INDEX failures_at ON failures(at);
+-- Every article-page fetch, ok or not, for "pages failing: F of A" per feed
+-- (#10.6).  Rows older than a week are pruned as new ones arrive.
+CREATE TABLE page_fetches (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    feed_name  TEXT NOT NULL,                -- the article's feed (no FK: feeds may go)
+    ok         INTEGER NOT NULL              -- 1 fetched, 0 failed
+);
+CREATE INDEX page_fetches_at ON page_fetches(at);
 
 -- Sentence-level translation cache, keyed by hash(source text, model).
 CREATE TABLE translation_cache (
@@ -173,8 +182,21 @@ CREATE TABLE deliveries (
 
 Migration = Callable[[sqlite3.Connection], None]
 
+
+# --- sched (#10.6): v1 -> v2 adds page_fetches --------------------------------
+def _add_page_fetches(db: sqlite3.Connection) -> None:
+    """v1 -> v2: the page_fetches log behind "pages failing" (issue #10.6)."""
+    db.execute(
+        "CREATE TABLE page_fetches (id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+        " feed_name TEXT NOT NULL, ok INTEGER NOT NULL)"
+    )
+    db.execute("CREATE INDEX page_fetches_at ON page_fetches(at)")
+
+
+# --- end sched ------------------------------------------------------------------
+
 # {from_version: function that upgrades from_version -> from_version + 1}
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {1: _add_page_fetches}
 
 
 def setup_schema(db: sqlite3.Connection) -> None:
