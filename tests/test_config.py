@@ -97,7 +97,7 @@ def test_precedence_flag_over_env_over_file(tmp_path):
     cfg = load_config(tmp_path, env=env)
     assert cfg.fetch.timeout == 9.0  # env beats file
     assert cfg.fetch.workers == 3  # file beats default
-    assert cfg.store.path == Path("env.db")
+    assert cfg.store.path == Path("env.db").absolute()  # the environment: cwd
     cfg = load_config(tmp_path, env=env, overrides={"store.path": "flag.db"})
     assert cfg.store.path == Path("flag.db")  # flag beats env
 
