@@ -248,7 +248,8 @@ def init_db(opts: Options) -> None:
     cfg = load(opts)
     with _storage(cfg) as storage:
         storage.sync_feeds(cfg.feeds)
-        click.echo(f"database ready: {storage.path}")
+        if not _quiet():
+            _echo(f"database ready: {storage.path}")
 
 
 @cli.command()
@@ -410,7 +411,7 @@ def digest_cmd(
     local = None if since_last else _local_day(day, cfg.digest.timezone)
     with _storage(cfg, must_exist=True) as storage, _pipeline(cfg, storage) as pipeline:
         paths = pipeline.write_digest(day=local, send=send, force=force)
-    for path in paths:
+    for path in [] if _quiet() else paths:  # -q: only warnings and errors
         _echo(str(path))
     counts = pipeline.summary.counts
     for key, n in sorted(counts.items()):

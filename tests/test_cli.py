@@ -355,3 +355,12 @@ def test_term_safe_and_json_safe():
     assert "\u202e" not in json_safe(text)
     assert "\x85" not in json_safe(text)
     assert json.loads(json_safe(text)) == json.loads(text)
+
+
+def test_quiet_digest_and_init_db_print_nothing(tmp_path):
+    write_config(tmp_path, [("a", "https://example.org/rss", "ru")])
+    init = invoke(tmp_path, "init-db", "-q")
+    assert (init.exit_code, init.output) == (0, "")
+    digest = invoke(tmp_path, "digest", "--date", "yesterday", "-q")
+    assert (digest.exit_code, digest.output) == (0, "")
+    assert list((tmp_path / "digests").rglob("*.html"))  # written all the same
