@@ -1,8 +1,11 @@
 """The `monitor` command line: thin wrappers over library functions (STYLE.md 21-25).
 
 Exit codes: 0 success (failed feeds and articles are data, not errors, unless
-``--strict``); 1 a user or configuration error; 2 usage.  Under cron (stderr not a
-TTY) nothing below WARNING is printed except the one-line run summary.
+``--strict``, then 3); 1 a user or configuration error; 2 usage.  The cron contract
+(issue #10): with ``-q`` nothing is printed unless something is wrong (warnings,
+aggregated per feed or host); without it, one summary line ends each run.  A
+progress bar is drawn only when stderr is a terminal and ``-q`` is not given.
+Every human line passes through `termsafe.term_safe` (issue #11.13).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -29,12 +32,14 @@ from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
-from .pipeline import Pipeline, ProgressBar, open_storage, utc_now
+from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage
+from .termsafe import json_safe, term_safe
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
+QUIET = "monitor.quiet"  # click context meta: -q given (no bar, no summary)
 
 
 @dataclass(frozen=True)
@@ -55,15 +60,20 @@ def common_options(func: F) -> F:
         envvar="MONITOR_CONFIG",
         help="Folder holding monitor.toml [./config].",
     )
-    @click.option("--db", help="Database file (overrides store.path).")
+    @click.option(
+        "--db", help="Database file (overrides store.path; relative to the cwd)."
+    )
     @click.option("-v", "--verbose", count=True, help="More output (-v, -vv, -vvv).")
-    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+    @click.option(
+        "-q", "--quiet", is_flag=True, help="Only warnings and errors (for cron)."
+    )
     @functools.wraps(func)
     def wrapper(
         config_dir: str | None, db: str | None, verbose: int, quiet: bool, **kwargs: Any
     ) -> Any:
         opts = Options(config_dir, db, verbose, quiet)
         setup_logging(verbose, quiet=quiet)
+        click.get_current_context().meta[QUIET] = quiet
         try:
             return func(opts, **kwargs)
         except OSError as e:
@@ -73,7 +83,7 @@ def common_options(func: F) -> F:
             where = f" {e.filename}" if e.filename else ""
             raise click.ClickException(f"disk error{where}: {e.strerror}") from e
         except MonitorError as e:  # e.g. StorageError mid-run: a clear line, exit 1
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(term_safe(str(e))) from e
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception:
@@ -93,7 +103,7 @@ def load(opts: Options) -> Config:
     try:
         cfg = load_config(
             opts.config_dir,
-            overrides={"store.path": opts.db},
+            overrides={"store.path": _from_cwd(opts.db)},
             rule_validator=validate_topics,
         )
         rules = compile_topics(cfg.topics)  # compiled once: validation cached it
@@ -103,12 +113,76 @@ def load(opts: Options) -> Config:
         raise click.ClickException(str(e)) from e
 
 
-def _tty_progress(stage: str, total: int) -> ProgressBar:
+def _from_cwd(path: str | None) -> str | None:
+    """A path given on the command line: relative to the current directory."""
+    return None if path is None else str(Path(path).expanduser().absolute())
+
+
+@contextmanager
+def _tty_progress(stage: str, total: int) -> Iterator[ProgressBar]:
+    """click's bar on a terminal (finished when the stage ends), else nothing."""
     if not sys.stderr.isatty() or total == 0:
-        return ProgressBar()
-    bar = click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr)
-    bar.__enter__()
-    return bar  # type: ignore[return-value]
+        yield ProgressBar()
+        return
+    with click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr) as bar:
+        yield _ClickBar(bar)
+
+
+class _ClickBar(ProgressBar):
+    """Adapts click's ``update(n_steps)`` to the pipeline's ``update(n=1)``."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+
+    def update(self, n: int = 1) -> None:
+        self._bar.update(n)
+
+
+def _quiet() -> bool:
+    return bool(click.get_current_context().meta.get(QUIET))
+
+
+def _summary(line: str) -> None:
+    """The one-line summary on stderr; silence under -q (cron mails on output)."""
+    if not _quiet():
+        click.echo(line, err=True)
+
+
+def _echo(text: str, **kwargs: Any) -> None:
+    """Human output: escape sequences and bidi overrides neutralised."""
+    click.echo(term_safe(text), **kwargs)
+
+
+def _echo_json(value: Any, **kwargs: Any) -> None:
+    """JSON output: still JSON, with the characters a terminal obeys escaped."""
+    click.echo(json_safe(json.dumps(value, ensure_ascii=False, **kwargs)))
+
+
+class _DayType(click.ParamType["date | str", Any]):
+    """``YYYY-MM-DD``, ``today`` or ``yesterday`` (local, in digest.timezone)."""
+
+    name = "DATE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> date | str:
+        if isinstance(value, date) or value in ("today", "yesterday"):
+            return value  # type: ignore[no-any-return]
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not YYYY-MM-DD, today or yesterday", param, ctx)
+
+
+DAY = _DayType()
+
+
+def _local_day(value: date | str | None, timezone: str) -> date:
+    """The local day meant by a --date value (default: yesterday)."""
+    if isinstance(value, date):
+        return value
+    today = utc_now().astimezone(ZoneInfo(timezone)).date()
+    return today if value == "today" else today - timedelta(days=1)
 
 
 @click.group()
@@ -136,7 +210,7 @@ def run(opts: Options, no_digest: bool, strict: bool) -> None:
     with _locked(cfg), _storage(cfg) as storage:
         with _pipeline(cfg, storage) as pipeline:
             summary = pipeline.run(digest=not no_digest)
-    click.echo(summary.line(), err=True)
+    _summary(summary.line())
     if strict and (
         summary.counts.get("feeds_error") or summary.counts.get("articles_failed")
     ):
@@ -154,12 +228,12 @@ def status(opts: Options, as_json: bool) -> None:
         monitor status --json | jq .feeds
     """
     cfg = load(opts)
-    with _storage(cfg) as storage:
+    with _storage(cfg, must_exist=True) as storage:
         report = status_mod.build_status(storage, cfg, utc_now())
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True))
+        _echo_json(report, indent=2, sort_keys=True)
     else:
-        click.echo(status_mod.format_status(report))
+        _echo(status_mod.format_status(report))
 
 
 @cli.command("init-db")
@@ -174,7 +248,8 @@ def init_db(opts: Options) -> None:
     cfg = load(opts)
     with _storage(cfg) as storage:
         storage.sync_feeds(cfg.feeds)
-        click.echo(f"database ready: {storage.path}")
+        if not _quiet():
+            _echo(f"database ready: {storage.path}")
 
 
 @cli.command()
@@ -192,7 +267,7 @@ def poll(opts: Options, names: tuple[str, ...]) -> None:
     with _locked(cfg), _storage(cfg) as storage:
         with _pipeline(cfg, storage) as pipeline:
             pipeline.poll_feeds(names)
-    click.echo(pipeline.summary.line(), err=True)
+    _summary(pipeline.summary.line())
 
 
 @cli.command("extract")
@@ -208,12 +283,12 @@ def extract_cmd(opts: Options) -> None:
     with _locked(cfg), _storage(cfg) as storage:
         with _pipeline(cfg, storage) as pipeline:
             pipeline.extract_articles()
-    click.echo(pipeline.summary.line(), err=True)
+    _summary(pipeline.summary.line())
 
 
 @cli.command("translate")
 @common_options
-@click.option("--limit", type=int, help="At most this many articles.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many articles.")
 def translate_cmd(opts: Options, limit: int | None) -> None:
     """Translate articles still waiting for a translation (a backlog catch-up).
 
@@ -224,7 +299,7 @@ def translate_cmd(opts: Options, limit: int | None) -> None:
     cfg = load(opts)
     with _locked(cfg), _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
         pipeline.translate_articles(limit)
-    click.echo(pipeline.summary.line(), err=True)
+    _summary(pipeline.summary.line())
 
 
 @cli.command("classify")
@@ -242,36 +317,52 @@ def classify_cmd(opts: Options, pending: bool) -> None:
     cfg = load(opts)
     with _locked(cfg), _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
         n = pipeline.classify_articles(everything=not pending)
-    click.echo(f"classified {n} articles", err=True)
+    _summary(f"classified {n} articles")
 
 
 @cli.command()
 @common_options
-@click.argument("article_id", type=int)
-def explain(opts: Options, article_id: int) -> None:
+@click.argument("article")
+def explain(opts: Options, article: str) -> None:
     """Show why an article was filed where it was: rules, terms, matched words.
 
-    Example:
+    ARTICLE is an article id (as `monitor stories` shows) or the article's URL.
 
+    \b
+    Example:
         monitor explain 1234
+        monitor explain https://kloop.kg/blog/2026/01/05/some-story/
     """
     from .classify import explain_stored_article
 
     cfg = load(opts)
-    with _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
-        text = explain_stored_article(storage, pipeline.rules(), article_id)
+    with _storage(cfg, must_exist=True) as storage, _pipeline(cfg, storage) as pipe:
+        article_id = _article_id(storage, article)
+        text = explain_stored_article(storage, pipe.rules(), article_id)
     if text is None:
         raise click.ClickException(f"no article with id {article_id}")
-    click.echo(text)
+    _echo(text)
+
+
+def _article_id(storage: Storage, article: str) -> int:
+    """An article id, given as a number or as the article's URL."""
+    from .urls import canonicalize_url
+
+    if article.isdecimal():
+        return int(article)
+    found = storage.get_article_id_by_url(canonicalize_url(article))
+    if found is None:
+        raise click.ClickException(f"no article with URL {term_safe(article)}")
+    return found
 
 
 @cli.command("stories")
 @common_options
 @click.option(
-    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Local day [yesterday]."
+    "--date", "day", type=DAY, help="Local day: YYYY-MM-DD, today [yesterday]."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def stories_cmd(opts: Options, day: datetime | None, as_json: bool) -> None:
+def stories_cmd(opts: Options, day: date | str | None, as_json: bool) -> None:
     """List a day's stories with their members (outlet, language, link).
 
     Example:
@@ -282,15 +373,14 @@ def stories_cmd(opts: Options, day: datetime | None, as_json: bool) -> None:
 
     cfg = load(opts)
     tz = ZoneInfo(cfg.digest.timezone)
-    local = day.date() if day else utc_now().astimezone(tz).date() - timedelta(days=1)
+    local = _local_day(day, cfg.digest.timezone)
     start, end = digest.day_bounds(local, cfg.digest.timezone)
-    with _storage(cfg) as storage:
+    with _storage(cfg, must_exist=True) as storage:
         found = storage.get_stories_for_day(start, end)
     if as_json:
-        rows = [dataclasses.asdict(s) for s in found]
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        _echo_json([dataclasses.asdict(s) for s in found], indent=2, default=str)
     else:
-        click.echo(stories.format_stories(found, tz=tz), nl=False)
+        _echo(stories.format_stories(found, tz=tz), nl=False)
 
 
 @cli.command("digest")
@@ -298,8 +388,8 @@ def stories_cmd(opts: Options, day: datetime | None, as_json: bool) -> None:
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(["%Y-%m-%d"]),
-    help="Local day to cover [yesterday].",
+    type=DAY,
+    help="Local day to cover: YYYY-MM-DD, today [yesterday].",
 )
 @click.option(
     "--since-last", is_flag=True, help="Everything new since the last digest."
@@ -307,7 +397,7 @@ def stories_cmd(opts: Options, day: datetime | None, as_json: bool) -> None:
 @click.option("--send/--no-send", default=True, help="Mail it when mail is enabled.")
 @click.option("--force", is_flag=True, help="Mail again even if already sent.")
 def digest_cmd(
-    opts: Options, day: datetime | None, since_last: bool, send: bool, force: bool
+    opts: Options, day: date | str | None, since_last: bool, send: bool, force: bool
 ) -> None:
     """Write a digest in every configured format, update the archive, mail it.
 
@@ -318,21 +408,20 @@ def digest_cmd(
     if day and since_last:
         raise click.UsageError("--date and --since-last exclude each other")
     cfg = load(opts)
-    tz = ZoneInfo(cfg.digest.timezone)
-    local = (
-        None
-        if since_last
-        else (
-            day.date() if day else utc_now().astimezone(tz).date() - timedelta(days=1)
-        )
-    )
-    with _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
+    local = None if since_last else _local_day(day, cfg.digest.timezone)
+    with _storage(cfg, must_exist=True) as storage, _pipeline(cfg, storage) as pipeline:
         paths = pipeline.write_digest(day=local, send=send, force=force)
-    for path in paths:
-        click.echo(str(path))
-    for key, n in sorted(pipeline.summary.counts.items()):
-        if key.startswith("mails_"):
-            click.echo(f"{key.removeprefix('mails_')}: {n}", err=True)
+    for path in [] if _quiet() else paths:  # -q: only warnings and errors
+        _echo(str(path))
+    counts = pipeline.summary.counts
+    for key, n in sorted(counts.items()):
+        if key.startswith("mails_") and key != "mails_failed":
+            _summary(f"{key.removeprefix('mails_')}: {n}")
+    if counts.get("mails_failed"):
+        raise click.ClickException(
+            f"digest written, but mailing it failed for {counts['mails_failed']} "
+            "recipient(s) (see `monitor status`)"
+        )
 
 
 @cli.group()
@@ -357,8 +446,8 @@ def models_install(
 
     Only this command downloads anything, and only when given SRC DST.
 
+    \b
     Example:
-
         monitor models install ru en
         monitor models install --from translate-ru_en-1_9.argosmodel
     """
@@ -403,29 +492,53 @@ def models_list(opts: Options, as_json: bool) -> None:
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
     pkgs = translate.list_installed(models_dir)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "code": p.code,
-                        "from": p.from_code,
-                        "to": p.to_code,
-                        "version": p.version,
-                        "path": str(p.path),
-                    }
-                    for p in pkgs
-                ],
-                indent=2,
-            )
+        _echo_json(
+            [
+                {
+                    "code": p.code,
+                    "from": p.from_code,
+                    "to": p.to_code,
+                    "version": p.version,
+                    "path": str(p.path),
+                }
+                for p in pkgs
+            ],
+            indent=2,
         )
         return
     if not pkgs:
-        click.echo(
+        _echo(
             f"no models installed in {models_dir}: "
             "run `monitor models install ru en` or `--from FILE`"
         )
     for p in pkgs:
-        click.echo(f"{p.from_code}→{p.to_code}  {p.code} {p.version}  {p.path}")
+        _echo(f"{p.from_code}→{p.to_code}  {p.code} {p.version}  {p.path}")
+
+
+@models.command("remove")
+@common_options
+@click.argument("pair", nargs=-1, required=True)
+def models_remove(opts: Options, pair: tuple[str, ...]) -> None:
+    """Remove the installed model(s) for a language pair, e.g. ru-en or ru en.
+
+    \b
+    Example:
+        monitor models remove ru-en
+    """
+    from . import translate
+
+    langs = pair[0].split("-") if len(pair) == 1 else list(pair)
+    if len(langs) != 2 or not all(langs):
+        raise click.UsageError("give a pair as SRC-DST or SRC DST (e.g. 'ru-en')")
+    cfg = load(opts)
+    models_dir = resolve_path(cfg, cfg.translate.models_dir)
+    removed = translate.remove_installed(models_dir, langs[0], langs[1])
+    if not removed:
+        raise click.ClickException(
+            f"no {langs[0]}→{langs[1]} model installed in {models_dir}"
+        )
+    for p in removed:
+        _echo(f"removed {p.code} {p.version} ({p.from_code}→{p.to_code}) {p.path}")
 
 
 @cli.group()
@@ -444,13 +557,13 @@ def feeds_list(opts: Options, as_json: bool) -> None:
         monitor feeds list --json
     """
     cfg = load(opts)
-    with _storage(cfg) as storage:
+    with _storage(cfg, must_exist=True) as storage:
         rows = status_mod.feed_rows(storage, cfg, utc_now())
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _echo_json(rows, indent=2)
         return
     for row in rows:
-        click.echo(
+        _echo(
             f"{row['name']:<24} {row['kind']:<8} {row['lang']:<3} {row['country']:<5} "
             f"{row['health']:<13} {row['url']}"
         )
@@ -479,7 +592,7 @@ def feeds_check(opts: Options, names: tuple[str, ...]) -> None:
                 continue
             ok, line = check_feed(cfg, client, spec, utc_now())
             failed += not ok
-            click.echo(f"{'ok ' if ok else 'ERR'} {spec.name}: {line}")
+            _echo(f"{'ok ' if ok else 'ERR'} {spec.name}: {line}")
     if failed:
         sys.exit(1)
 
@@ -699,14 +812,23 @@ def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
         cfg=cfg,
         storage=storage,
         client=fetch.make_client(cfg.fetch),
-        progress=_tty_progress,
+        progress=no_progress if _quiet() else _tty_progress,
         env=os.environ,
     )
 
 
 @contextmanager
-def _storage(cfg: Config) -> Iterator[Storage]:
-    """Open storage; a database failure becomes one line and exit 1."""
+def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[Storage]:
+    """Open storage; a database failure becomes one line and exit 1.
+
+    Read-only commands pass ``must_exist``: a missing database is refused, and
+    nothing is created (a typo in --db must not look like a fresh install).
+    """
+    path = resolve_path(cfg, cfg.store.path)
+    if must_exist and not path.exists():
+        raise click.ClickException(
+            f"no database at {path} (run `monitor init-db`, or check --db)"
+        )
     try:
         storage = open_storage(cfg)
     except MonitorError as e:

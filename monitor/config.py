@@ -6,13 +6,18 @@ collected with its key path and reported together as one `ConfigError`, before
 any network access.  After `load_config` no module reads TOML or the environment.
 
 Relative paths in ``monitor.toml`` are resolved against the directory that holds
-``monitor.toml``, so cron jobs do not depend on the working directory.
+``monitor.toml``, so cron jobs do not depend on the working directory.  Paths from
+the command line or the environment are relative to the current directory, as for
+every Unix tool.  Unless ``digest.output_dir`` is set, digests are written beside
+the database (``<db folder>/digests``), so a test database never overwrites the
+real archive (issue #10).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 import re
 import tomllib
@@ -25,8 +30,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .countries import is_country, suggest_country
 from .exceptions import ConfigError
 from .models import FeedSpec
+
+logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "MONITOR_"
 DEFAULT_CONFIG_DIR = Path("config")
@@ -214,6 +222,8 @@ def load_config(
     _merge(data, _env_overrides(env, errors))
     _merge(data, _dotted(overrides or {}))
     cfg = _build_config(cdir, data, errors)
+    cfg = _digests_beside_db(cfg, data)
+    _warn_unknown_env(env, cfg)
     feeds_raw = _read_toml(_resolve(cdir, cfg.feeds_file), errors, required=True)
     feeds = _build_feeds(feeds_raw, errors, f"{cfg.feeds_file}")
     topics_path = _resolve(cdir, cfg.classify.topics_file)
@@ -230,6 +240,42 @@ def load_config(
 def resolve_path(cfg: Config, path: Path) -> Path:
     """Resolve a configured path against the config folder."""
     return _resolve(cfg.config_dir, path)
+
+
+def _digests_beside_db(cfg: Config, data: Mapping[str, Any]) -> Config:
+    """Unless configured, the digest folder is ``digests`` beside the database."""
+    digest_raw = data.get("digest")
+    if isinstance(digest_raw, dict) and "output_dir" in digest_raw:
+        return cfg
+    out = resolve_path(cfg, cfg.store.path).parent / "digests"
+    return dataclasses.replace(
+        cfg, digest=dataclasses.replace(cfg.digest, output_dir=out)
+    )
+
+
+def _warn_unknown_env(env: Mapping[str, str], cfg: Config) -> None:
+    """A misspelt ``MONITOR_*`` variable is ignored: say so, with a suggestion."""
+    known = _known_env_names(cfg)
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            logger.warning(
+                "unknown environment variable %s ignored%s",
+                name,
+                _suggest(name, sorted(known)),
+            )
+
+
+def _known_env_names(cfg: Config) -> set[str]:
+    """MONITOR_CONFIG, MONITOR_DB, MONITOR_<SECTION>_<KEY>, and the secrets'
+    variables the config names (every ``*_env`` setting)."""
+    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB"}
+    for section in SECTIONS:
+        values = getattr(cfg, section)
+        for f in dataclasses.fields(_section_class(section)):
+            known.add(f"{ENV_PREFIX}{section}_{f.name}".upper())
+            if f.name.endswith("_env") and isinstance(getattr(values, f.name), str):
+                known.add(getattr(values, f.name))
+    return known
 
 
 def _resolve(base: Path, path: Path) -> Path:
@@ -280,7 +326,7 @@ def _env_overrides(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         if rest == "db":
-            out.setdefault("store", {})["path"] = raw
+            out.setdefault("store", {})["path"] = _EnvString(raw)
             continue
         section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
         if section is None:
@@ -416,7 +462,9 @@ def _coerce_env(tp: Any, raw: str, path: str, errors: list[str]) -> Any:
             if raw.lower() in {"0", "false", "no", "off"}:
                 return False
             raise ValueError(raw)
-        if tp in (int, float, Path, str):
+        if tp is Path:  # from the environment: relative to the current directory
+            return Path(raw).expanduser().absolute()
+        if tp in (int, float, str):
             return tp(raw)
     except ValueError:
         pass
@@ -531,6 +579,13 @@ def _check_feed(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
         errors.append(f"{path}.lang: {lang!r} is not a language code like 'ru' or 'en'")
     if isinstance(country, str) and not country.strip():
         errors.append(f"{path}.country: must not be empty")
+    elif isinstance(country, str) and not is_country(country):
+        code = suggest_country(country)
+        hint = f" (did you mean {code!r}?)" if code else ""
+        errors.append(
+            f"{path}.country: {country!r} is not an ISO 3166 alpha-2 code "
+            f"(like 'KZ') or 'intl'{hint}"
+        )
     _check_source(raw, path, errors)
 
 

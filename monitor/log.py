@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from .termsafe import term_safe
+
 NOISY = (
     "httpx",
     "httpcore",
@@ -31,7 +33,7 @@ def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
         level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        _SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -40,3 +42,10 @@ def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
         logging.getLogger(name).setLevel(
             logging.DEBUG if verbosity >= 3 else logging.WARNING
         )
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines carry outside text (URLs, errors): neutralise terminal escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return term_safe(super().format(record))

@@ -28,11 +28,13 @@ import dataclasses
 import functools
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -73,17 +75,22 @@ STORY_BATCH = 200  # story assignments per transaction
 # A page answering one of these will not come back: fall back to the feed's text at once.
 GONE_STATUSES = frozenset({401, 403, 404, 410, 451})
 
-Progress = Callable[[str, int], "ProgressBar"]
+# A progress factory returns a context manager (as click.progressbar is) whose
+# value has ``update(n)``; leaving it finishes the bar (issue #10).
+Progress = Callable[[str, int], AbstractContextManager["ProgressBar"]]
 
 
 class ProgressBar:
     """No-op progress: the CLI substitutes a real bar when stderr is a TTY."""
 
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Finish the bar."""
+
     def update(self, n: int = 1) -> None:
         """Advance by `n` items."""
-
-    def close(self) -> None:
-        """Finish the bar."""
 
 
 def no_progress(stage: str, total: int) -> ProgressBar:
@@ -107,6 +114,9 @@ class Pipeline:
     env: Mapping[str, str] = field(default_factory=dict)
     summary: RunSummary = field(default_factory=RunSummary)
     _rules: classify.RuleSet | None = field(default=None, init=False, repr=False)
+    _pages_given_up: Counter[str] = field(
+        default_factory=Counter, init=False, repr=False
+    )
     _translator: translate.ArticleTranslator | None = field(
         default=None, init=False, repr=False
     )
@@ -346,6 +356,17 @@ class Pipeline:
                 article, item = by_id[str(result.key)]
                 self._extract_one(article.id, item, result.value)
                 bar.update()
+        self._warn_pages_given_up()
+
+    def _warn_pages_given_up(self) -> None:
+        """One WARNING per host whose pages fell back to feed text (cron mails it)."""
+        for host, n in sorted(self._pages_given_up.items()):
+            logger.warning(
+                "pages failed host=%s count=%d fallback=feed text (see monitor status)",
+                host,
+                n,
+            )
+        self._pages_given_up.clear()
 
     def _needs_page(self, feed_name: str, url: str) -> bool:
         """The source's adapter decides whether an article's page is fetched."""
@@ -397,8 +418,8 @@ class Pipeline:
         give_up = permanent or attempts >= self.cfg.fetch.max_attempts
         if give_up:
             self.summary.add("articles_failed")
-        logger.log(
-            logging.WARNING if give_up else logging.INFO,
+            self._pages_given_up[urlsplit(item.link).hostname or item.feed_name] += 1
+        logger.info(  # one WARNING per host at the end of the stage, not per page
             "fetched url=%s status=error attempt=%d fallback=%s error=%s",
             item.link,
             attempts,
@@ -568,11 +589,8 @@ class Pipeline:
 
     @contextmanager
     def _bar(self, stage: str, total: int) -> Iterator[ProgressBar]:
-        bar = self.progress(stage, total)
-        try:
+        with self.progress(stage, total) as bar:
             yield bar
-        finally:
-            bar.close()
 
 
 def _allows_private(cfg: Config, spec: FeedSpec) -> bool:

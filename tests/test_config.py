@@ -97,7 +97,7 @@ def test_precedence_flag_over_env_over_file(tmp_path):
     cfg = load_config(tmp_path, env=env)
     assert cfg.fetch.timeout == 9.0  # env beats file
     assert cfg.fetch.workers == 3  # file beats default
-    assert cfg.store.path == Path("env.db")
+    assert cfg.store.path == Path("env.db").absolute()  # the environment: cwd
     cfg = load_config(tmp_path, env=env, overrides={"store.path": "flag.db"})
     assert cfg.store.path == Path("flag.db")  # flag beats env
 
@@ -164,3 +164,61 @@ topics = ["Unrest and protest"]
         "Energy and utilities",
         "Other",
     )
+
+
+# --------------------------------------------------------------- issue #10: paths
+
+
+def test_digests_follow_the_database_unless_configured(tmp_path):
+    write(tmp_path)
+    other = tmp_path / "elsewhere" / "test.db"
+    cfg = load_config(tmp_path, env={}, overrides={"store.path": str(other)})
+    assert cfg.digest.output_dir == other.parent / "digests"
+    default = load_config(tmp_path, env={})
+    assert default.digest.output_dir == (tmp_path / "../var/digests").resolve()
+    write(tmp_path, "[digest]\noutput_dir = 'out'\n")
+    cfg = load_config(tmp_path, env={}, overrides={"store.path": str(other)})
+    assert cfg.digest.output_dir == Path("out")  # configured: relative to config
+
+
+# --------------------------------------------------------------- issue #10: validation
+
+
+def test_unknown_monitor_variable_warns_with_did_you_mean(tmp_path, caplog):
+    write(tmp_path, "[mail]\npassword_env = 'MONITOR_MAIL_SECRET'\n")
+    env = {
+        "MONITOR_FETCH_TIMOUT": "3",  # misspelt: ignored, so say so
+        "MONITOR_FETCH_TIMEOUT": "4",
+        "MONITOR_DB": "x.db",
+        "MONITOR_SMTP_USER": "u",  # a secret named by mail.username_env (default)
+        "MONITOR_MAIL_SECRET": "p",  # a secret named in the file
+        "PATH": "/bin",
+    }
+    with caplog.at_level("WARNING", logger="monitor.config"):
+        cfg = load_config(tmp_path, env=env)
+    assert cfg.fetch.timeout == 4.0
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [
+        "unknown environment variable MONITOR_FETCH_TIMOUT ignored"
+        " (did you mean 'MONITOR_FETCH_TIMEOUT'?)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("country", "hint"),
+    [("Kazakhstan", "KZ"), ("kz", "KZ"), ("Kyrgyzstan", "KG"), ("Uzbekstan", "UZ")],
+)
+def test_country_must_be_iso_alpha2_with_a_suggestion(tmp_path, country, hint):
+    errs = errors_of(write(tmp_path, feeds=FEED.replace('"KZ"', f'"{country}"')))
+    assert errs == [
+        f"feeds.toml: feed[0] (tengrinews).country: {country!r} is not an ISO 3166 "
+        f"alpha-2 code (like 'KZ') or 'intl' (did you mean {hint!r}?)"
+    ]
+
+
+def test_country_intl_and_codes_are_accepted(tmp_path):
+    for country in ("intl", "TJ", "RU"):
+        cfg = load_config(
+            write(tmp_path, feeds=FEED.replace('"KZ"', f'"{country}"')), env={}
+        )
+        assert cfg.feeds[0].country == country

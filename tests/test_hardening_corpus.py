@@ -98,7 +98,7 @@ def polled(tmp_path_factory, corpus_dir_module):
             tables.append(
                 f"[[feed]]\nname = {json.dumps(rel)}\nurl = "
                 f"{json.dumps(server.url(url_path))}\noutlet = 'corpus'\n"
-                "lang = 'en'\ncountry = 'XX'\n"
+                "lang = 'en'\ncountry = 'intl'\n"
             )
         (tmp / "feeds.toml").write_text("\n".join(tables), encoding="utf-8")
         repo_topics = Path(__file__).resolve().parents[1] / "config" / "topics.toml"

@@ -260,6 +260,7 @@ def test_cli_future_manual_digest_leaves_the_due_digest_written(http_server, tmp
     zone = ZoneInfo("Asia/Almaty")
     today = datetime.now(UTC).astimezone(zone).date()
     next_week = today + timedelta(days=7)
+    assert monitor_cli(tmp_path, "init-db", "-q").returncode == 0  # a fresh database
     manual = monitor_cli(tmp_path, "digest", "--date", next_week.isoformat())
     assert manual.returncode == 0, manual.stderr
     assert manual.stdout.split()[0].endswith(f"{next_week}.html")

@@ -122,6 +122,13 @@ class ArticlesMixin(StorageBase):
         row = self._one(_ARTICLE_SELECT + " WHERE a.id = ?", (article_id,))
         return None if row is None else _article(row)
 
+    def get_article_id_by_url(self, canonical_url: str) -> int | None:
+        """The id of the article with this canonical URL (`monitor explain URL`)."""
+        row = self._one(
+            "SELECT id FROM articles WHERE canonical_url = ?", (canonical_url,)
+        )
+        return None if row is None else int(row["id"])
+
     def get_articles(self, article_ids: Iterable[int]) -> list[Article]:
         ids = list(article_ids)
         if not ids:

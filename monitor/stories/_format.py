@@ -24,7 +24,7 @@ def _member_line(m: StoryMember, tz: tzinfo | None, representative: bool) -> str
     score = "" if m.relation == "seed" else f" {m.score:.2f}"
     return (
         f"  {mark} {when} {m.outlet} ({m.lang or '?'}) "
-        f"{m.relation}{score}: {title}\n      {m.url}"
+        f"{m.relation}{score}: {title}\n      article {m.article_id}  {m.url}"
     )
 
 

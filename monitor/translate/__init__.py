@@ -38,6 +38,7 @@ from ._packages import (
     install_from_index,
     install_from_path,
     list_installed,
+    remove_installed,
 )
 from ._split import split_paragraphs, split_sentences
 
@@ -67,6 +68,7 @@ __all__ = [
     "install_from_path",
     "list_installed",
     "make_translator",
+    "remove_installed",
     "split_paragraphs",
     "split_sentences",
 ]

@@ -205,6 +205,21 @@ def install_from_path(path: Path, models_dir: Path) -> InstalledPackage:
     return installed
 
 
+def remove_installed(models_dir: Path, src: str, dst: str) -> list[InstalledPackage]:
+    """Remove every installed src→dst package (`monitor models remove`).
+
+    Returns:
+        The packages removed (empty when none was installed).
+    """
+    removed = []
+    for pkg in list_installed(models_dir):
+        if (pkg.from_code, pkg.to_code) == (src, dst):
+            shutil.rmtree(pkg.path)
+            logger.info("removed package=%s path=%s", pkg.code, pkg.path)
+            removed.append(pkg)
+    return removed
+
+
 def _stage(path: Path, tmp: Path) -> Path:
     """Copy or unzip the package into `tmp`; return its folder."""
     if path.is_dir():
