@@ -21,6 +21,7 @@ from email.utils import format_datetime, make_msgid
 
 from .config import MailConfig
 from .exceptions import DeliveryError
+from .xmlsafe import strip_xml_forbidden
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,16 @@ def build_message(
     Non-ASCII subjects and display names are RFC 2047 encoded, bodies are UTF-8
     (quoted-printable or base64, whichever the email package finds shorter).
 
+    Characters XML 1.0 forbids (controls, U+FFFE/U+FFFF, lone surrogates) are
+    dropped from the subject, names and bodies, as from every digest file
+    (issue #11.12).
+
     Raises:
         DeliveryError: an address is malformed.
     """
+    clean = strip_xml_forbidden
+    subject, text, html = clean(subject), clean(text), clean(html)
+    sender_name, recipient_name = clean(sender_name), clean(recipient_name)
     msg = EmailMessage(policy=SMTP)
     try:
         msg["From"] = _address(sender_name, sender)
