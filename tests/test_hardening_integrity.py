@@ -10,17 +10,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests.sitegen import NOW, build_site, write_config
+from tests.smtpserver import Inbox, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2026, 3, 13)
@@ -157,3 +164,157 @@ def test_strip_xml_forbidden_keeps_every_allowed_character():
     assert strip_xml_forbidden(f"a{FORBIDDEN}\ud800\udfffb") == "ab"
     data = {"k\uffff": ["x\x01", ("y\ud800",), 3, None]}
     assert strip_xml_forbidden_data(data) == {"k": ["x", ["y"], 3, None]}
+
+
+# ------------------------------------------------------ 10: a digest mailed twice
+
+
+class _SlowInbox(Inbox):
+    """Accepts the message, then waits before answering 250 to DATA.
+
+    The sender is then inside "sent but not yet recorded" for ``delay`` seconds:
+    the window in which a second sender used to see "not sent yet".
+    """
+
+    delay: float = 1.0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        result = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.delay)
+        return result
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[tuple[_SlowInbox, int]]:
+    inbox = _SlowInbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, auth_require_tls=False)
+    ctl.start()
+    try:
+        yield inbox, port
+    finally:
+        ctl.stop()
+
+
+def _mail_folder(tmp_path: Path, port: int) -> Path:
+    folder = tmp_path / "cfg"
+    folder.mkdir(exist_ok=True)
+    write_config(
+        folder,
+        [("kz", "http://127.0.0.1:9/rss.xml", "ru")],
+        extra=(
+            '[mail]\nenabled = true\nhost = "127.0.0.1"\n'
+            f'port = {port}\nsecurity = "none"\ntimeout = 10.0\n'
+            'sender = "monitor@example.org"\n'
+            '[[mail.recipients]]\naddress = "analyst@example.org"\n'
+        ),
+    )
+    return folder
+
+
+@pytest.mark.slow
+def test_two_digest_commands_at_once_mail_once(tmp_path, slow_smtp):
+    inbox, port = slow_smtp
+    folder = _mail_folder(tmp_path, port)
+    rounds = 4
+    for r in range(rounds):
+        day = f"2026-03-{10 + r:02d}"
+        at = time.time() + 1.5
+        procs = [
+            _start(folder, "digest", "--date", day, at=at),
+            _start(folder, "digest", "--date", day, at=at),
+        ]
+        for proc in procs:
+            _out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+    assert len(inbox.messages) == rounds  # 8 before the claim (issue #11.10)
+
+
+def _age_claims(db_path: Path, minutes: int) -> None:
+    """Let time pass for the claims (the lease is 10 minutes of wall clock)."""
+    with closing(sqlite3.connect(db_path)) as db:
+        rows = db.execute("SELECT day, recipient, claimed_at FROM delivery_claims")
+        for day, rcpt, at in rows.fetchall():
+            old = datetime.fromisoformat(at) - timedelta(minutes=minutes)
+            db.execute(
+                "UPDATE delivery_claims SET claimed_at = ? WHERE day = ? AND"
+                " recipient = ?",
+                (old.isoformat(timespec="seconds"), day, rcpt),
+            )
+        db.commit()
+
+
+def _killed_after_send(folder: Path, inbox: _SlowInbox, day: str) -> None:
+    """Start `monitor digest`, SIGKILL it once the server has the message."""
+    before = len(inbox.messages)
+    proc = _start(folder, "digest", "--date", day)
+    deadline = time.monotonic() + 60
+    while len(inbox.messages) == before:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # inside "sent, not yet marked done"
+    proc.communicate(timeout=30)
+
+
+def _digest(folder: Path, day: str) -> str:
+    proc = _start(folder, "digest", "--date", day)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return err
+
+
+@pytest.mark.slow
+def test_kill_between_claim_and_mark_mails_at_most_twice(tmp_path, slow_smtp):
+    inbox, port = slow_smtp
+    inbox.delay = 5.0
+    folder = _mail_folder(tmp_path, port)
+    day = "2026-03-13"
+    _killed_after_send(folder, inbox, day)
+    assert len(inbox.messages) == 1
+    inbox.delay = 0.0
+    assert "skipped: 1" in _digest(folder, day)  # claim still fresh: in progress
+    assert len(inbox.messages) == 1
+    _age_claims(folder / "monitor.db", 11)  # the lease ran out: the one retry
+    inbox.delay = 5.0
+    _killed_after_send(folder, inbox, day)
+    assert len(inbox.messages) == 2
+    inbox.delay = 0.0
+    _age_claims(folder / "monitor.db", 11)
+    assert "failed: 1" in _digest(folder, day)  # never a third copy
+    assert len(inbox.messages) == 2
+    status = _start(folder, "status").communicate(timeout=60)[0]
+    assert "interrupted twice" in status
+
+
+@pytest.mark.slow
+def test_kill_then_retry_completes_and_then_stays_sent(tmp_path, slow_smtp):
+    inbox, port = slow_smtp
+    inbox.delay = 5.0
+    folder = _mail_folder(tmp_path, port)
+    day = "2026-03-13"
+    _killed_after_send(folder, inbox, day)
+    inbox.delay = 0.0
+    _age_claims(folder / "monitor.db", 11)
+    assert "sent: 1" in _digest(folder, day)
+    assert "skipped: 1" in _digest(folder, day)
+    assert len(inbox.messages) == 2
+
+
+def test_decide_claim_rule(now):
+    from monitor.mail import CLAIM_LEASE, ClaimAction, decide_claim
+    from monitor.models import DeliveryClaim
+
+    fresh = DeliveryClaim(claimed_at=now - timedelta(minutes=1), attempts=1)
+    stale = DeliveryClaim(claimed_at=now - CLAIM_LEASE, attempts=1)
+    stale2 = DeliveryClaim(claimed_at=now - CLAIM_LEASE, attempts=2)
+    assert decide_claim(None, delivered=False, now=now) == ClaimAction.SEND
+    assert decide_claim(None, delivered=True, now=now) == ClaimAction.ALREADY_SENT
+    assert decide_claim(None, delivered=True, now=now, force=True) == "send"
+    for delivered in (False, True):
+        assert decide_claim(fresh, delivered=delivered, now=now, force=True) == (
+            ClaimAction.IN_PROGRESS
+        )
+    assert decide_claim(stale, delivered=False, now=now) == ClaimAction.SEND
+    assert decide_claim(stale2, delivered=False, now=now) == ClaimAction.GAVE_UP
+    assert decide_claim(stale2, delivered=False, now=now, force=True) == "send"

@@ -211,3 +211,16 @@ def test_failures_and_runs(storage):
     storage.finish_run(run, {"feeds_ok": 1}, NOW)
     assert storage.get_recent_failures()[0].error == "HTTP 500"
     assert storage.get_last_run().summary == {"feeds_ok": 1}
+
+
+def test_migration_v1_adds_delivery_claims(tmp_path):
+    """A v1 database (before issue #11.10) gains the claims table and keeps data."""
+    path = tmp_path / "old.db"
+    with Storage(path) as s:
+        s._db.execute("DROP TABLE delivery_claims")
+        s._db.execute("PRAGMA user_version = 1")
+        s.add_failure("poll", "kz", "boom", datetime(2026, 1, 1, tzinfo=UTC))
+    with Storage(path) as s:
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] >= 2
+        assert s.get_delivery_claim("2026-01-01", "a@example.org") is None
+        assert s._db.execute("SELECT count(*) FROM failures").fetchone()[0] == 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..exceptions import StorageError
 from ._articles import ArticlesMixin
 from ._base import StorageBase
+from ._deliveries import DeliveriesMixin
 from ._digests import DigestsMixin
 from ._feeds import FeedsMixin
 from ._runs import RunsMixin
@@ -33,6 +34,7 @@ class Storage(
     TopicsMixin,
     StoriesMixin,
     DigestsMixin,
+    DeliveriesMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ..exceptions import StorageError
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 1
+VERSION = 2
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -171,12 +171,35 @@ CREATE TABLE deliveries (
     message_id TEXT NOT NULL,
     PRIMARY KEY (day, recipient)
 );
+-- Claims (issue #11.10): taken before a mail is sent, dropped when the
+-- `deliveries` row is written.  One left behind means the sender crashed.
+CREATE TABLE delivery_claims (
+    day        TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (day, recipient)
+);
 """
 
 Migration = Callable[[sqlite3.Connection], None]
 
 # {from_version: function that upgrades from_version -> from_version + 1}
 MIGRATIONS: dict[int, Migration] = {}
+
+
+# ---- v1 -> v2 (integrity, issue #11.10): delivery claims -----------------------
+# (another branch may add a migration too: renumber on merge, keep both blocks)
+def _v1_delivery_claims(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE delivery_claims (day TEXT NOT NULL, recipient TEXT NOT NULL,"
+        " claimed_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+        " PRIMARY KEY (day, recipient))"
+    )
+
+
+MIGRATIONS[1] = _v1_delivery_claims
+# ---- end v1 -> v2 ----------------------------------------------------------------
 
 
 def setup_schema(db: sqlite3.Connection) -> None:
