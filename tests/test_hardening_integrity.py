@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.httpserver import LocalHTTPServer
 from tests.sitegen import NOW, build_site, write_config
 from tests.smtpserver import Inbox, free_port
 
@@ -318,3 +319,45 @@ def test_decide_claim_rule(now):
     assert decide_claim(stale, delivered=False, now=now) == ClaimAction.SEND
     assert decide_claim(stale2, delivered=False, now=now) == ClaimAction.GAVE_UP
     assert decide_claim(stale2, delivered=False, now=now, force=True) == "send"
+
+
+# ------------------------------------------- 8: entries bounded under guid churn
+
+CHURN_ITEMS = 20
+CHURN_POLLS = 6
+
+
+def _churning_feed(server: LocalHTTPServer) -> str:
+    """20 items whose links never change but whose guids are new on every poll."""
+    from tests.httpserver import Response
+
+    def feed(_req) -> Response:
+        poll = len(server.requests_to("/churn.xml"))
+        items = "".join(
+            f"<item><title>Новость номер {n}</title>"
+            f"<link>{server.url(f'/news/{n}')}?utm_source=rss&amp;utm_content={poll}</link>"
+            f"<guid isPermaLink='false'>poll{poll}-item{n}</guid>"
+            f"<description>Текст новости номер {n}.</description></item>"
+            for n in range(CHURN_ITEMS)
+        )
+        xml = f"<rss version='2.0'><channel><title>Лента</title>{items}</channel></rss>"
+        return Response(body=xml.encode(), content_type="application/rss+xml")
+
+    return server.route("/churn.xml", feed)
+
+
+def _count(db_path: Path, table: str) -> int:
+    with closing(sqlite3.connect(db_path)) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_entries_stay_bounded_when_guids_churn(tmp_path, http_server):
+    url = _churning_feed(http_server)
+    write_config(tmp_path, [("churn", url, "ru")], extra="[poll]\nmin_interval = 0\n")
+    for _ in range(CHURN_POLLS):
+        _out, err = _start(tmp_path, "poll").communicate(timeout=120)
+    assert len(http_server.requests_to("/churn.xml")) == CHURN_POLLS, err
+    db = tmp_path / "monitor.db"
+    assert _count(db, "articles") == CHURN_ITEMS
+    # one row per (feed, article): 120 before the fix (issue #11.8)
+    assert _count(db, "entries") == CHURN_ITEMS
