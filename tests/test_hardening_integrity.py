@@ -361,3 +361,118 @@ def test_entries_stay_bounded_when_guids_churn(tmp_path, http_server):
     assert _count(db, "articles") == CHURN_ITEMS
     # one row per (feed, article): 120 before the fix (issue #11.8)
     assert _count(db, "entries") == CHURN_ITEMS
+
+
+# ------------------------------------ 9: canonical takeover across registrable domains
+
+
+def _outlet_feed(base: str, path: str, title: str) -> bytes:
+    return (
+        "<rss version='2.0'><channel><title>Лента</title>"
+        f"<item><title>{title}</title><link>{base}{path}</link>"
+        f"<guid>{base}{path}</guid><description>Анонс.</description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+def _outlet_page(title: str, canonical: str, words: str) -> bytes:
+    body = "".join(f"<p>{words} Абзац номер {i} этой статьи.</p>" for i in range(6))
+    return (
+        f'<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8"><title>{title}'
+        f'</title><link rel="canonical" href="{canonical}"></head><body><article>'
+        f"<h1>{title}</h1>{body}</article></body></html>"
+    ).encode()
+
+
+def _ok(folder: Path, *args: str) -> None:
+    proc = _start(folder, *args)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+
+
+def _articles_by_feed(db_path: Path) -> dict[str, tuple[str, str]]:
+    with closing(sqlite3.connect(db_path)) as db:
+        rows = db.execute(
+            "SELECT e.feed_name, a.canonical_url, a.text FROM entries e"
+            " JOIN articles a ON a.id = e.article_id"
+        ).fetchall()
+    return {feed: (url, text or "") for feed, url, text in rows}
+
+
+def test_canonical_on_another_outlets_host_cannot_take_over(tmp_path, http_server):
+    """Outlet B (host ``localhost``) declares a canonical URL on outlet A's host
+    (``127.0.0.1``); A later publishes that URL and must get its own article."""
+    port = http_server.port
+    a_base, b_base = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
+    real = f"{a_base}/a/real"
+    http_server.add(
+        "/b/fake", body=_outlet_page("Выдумка B", real, "Выдуманный текст Б.")
+    )
+    http_server.add(
+        "/a/real", body=_outlet_page("Статья A", real, "Настоящий текст А.")
+    )
+    b_feed = http_server.add(
+        "/b/rss.xml",
+        body=_outlet_feed(b_base, "/b/fake", "Выдумка B"),
+        content_type="application/rss+xml",
+    )
+    a_feed = http_server.add(
+        "/a/rss.xml",
+        body=b"<rss version='2.0'><channel><title>A</title></channel></rss>",
+        content_type="application/rss+xml",
+    )
+    write_config(
+        tmp_path,
+        [
+            ("outlet-a", a_feed, "ru"),
+            ("outlet-b", b_feed.replace(a_base, b_base), "ru"),
+        ],
+        extra="[poll]\nmin_interval = 0\n",
+    )
+    for cmd in ("poll", "extract"):
+        _ok(tmp_path, cmd)
+    http_server.add(  # A publishes the URL B pointed at
+        "/a/rss.xml",
+        body=_outlet_feed(a_base, "/a/real", "Статья A"),
+        content_type="application/rss+xml",
+    )
+    for cmd in ("poll", "extract"):
+        _ok(tmp_path, cmd)
+    assert http_server.requests_to("/a/real"), "A's page was never fetched"
+    seen = _articles_by_feed(tmp_path / "monitor.db")
+    assert "Настоящий текст А." in seen["outlet-a"][1]
+    assert "Выдуманный" not in seen["outlet-a"][1]
+    assert seen["outlet-b"][0] != seen["outlet-a"][0]
+
+
+@pytest.mark.parametrize(
+    ("url", "domain"),
+    [
+        ("https://news.bbc.co.uk/a", "bbc.co.uk"),
+        ("https://www.Tengrinews.KZ/x", "tengrinews.kz"),
+        ("https://user.github.io/p", "user.github.io"),  # private suffix section
+        ("https://пример.рф/новости", "xn--e1afmkfd.xn--p1ai"),
+        ("http://127.0.0.1:8080/x", "127.0.0.1"),
+        ("http://localhost:9/x", "localhost"),
+        ("http://intranet/x", "intranet"),
+        ("http://[::1]:80/", "::1"),
+        ("not a url", None),
+    ],
+)
+def test_registrable_domain_offline(url, domain):
+    from monitor.urls import registrable_domain
+
+    assert registrable_domain(url) == domain
+
+
+def test_may_merge_by_canonical_only_within_a_site():
+    from monitor.urls import may_merge_by_canonical
+
+    assert may_merge_by_canonical("https://m.vlast.kz/a", "https://vlast.kz/a?x=1")
+    assert may_merge_by_canonical(
+        "https://a.example.co.uk/", "https://b.example.co.uk/"
+    )
+    assert not may_merge_by_canonical("https://evil.kz/a", "https://vlast.kz/a")
+    assert not may_merge_by_canonical("https://a.github.io/", "https://b.github.io/")
+    assert not may_merge_by_canonical("http://localhost/a", "http://127.0.0.1/a")
+    assert not may_merge_by_canonical("http://localhost/a", "/relative")
