@@ -43,7 +43,7 @@ from typing import Any
 from .config import ExtractConfig
 from .lang import decode_text, detect_language
 from .models import Extracted, FeedItem, Page, TextSource
-from .urls import canonicalize_url
+from .urls import canonicalize_url, may_merge_by_canonical
 
 logger = logging.getLogger(__name__)
 
@@ -371,11 +371,11 @@ def _published(item: FeedItem, found: PageText | None) -> datetime | None:
 
 
 def _canonical(page: Page | None, item: FeedItem, found: PageText | None) -> str:
-    for candidate in (
-        found.url if found else None,
-        page.final_url if page else None,
-        item.link,
-    ):
+    fetched = page.final_url if page else item.link
+    declared = found.url if found else None
+    if declared and not may_merge_by_canonical(fetched, declared):
+        declared = None  # another site's URL: issue #11.9
+    for candidate in (declared, page.final_url if page else None, item.link):
         if candidate and candidate.startswith(("http://", "https://")):
             return canonicalize_url(candidate)
     return canonicalize_url(item.link)

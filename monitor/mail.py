@@ -13,16 +13,69 @@ import smtplib
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
+from enum import StrEnum
 
 from .config import MailConfig
 from .exceptions import DeliveryError
+from .models import DeliveryClaim
+from .xmlsafe import strip_xml_forbidden
 
 logger = logging.getLogger(__name__)
+
+# A claim older than this belongs to a sender that died between "sent" and
+# "marked done"; one message never takes this long (mail.timeout is per step).
+CLAIM_LEASE = timedelta(minutes=10)
+# Attempts per (digest, recipient) that may end in a crash: at most twice.
+MAX_SEND_ATTEMPTS = 2
+
+
+class ClaimAction(StrEnum):
+    """What a sender may do about one (digest key, recipient)."""
+
+    SEND = "send"
+    ALREADY_SENT = "already_sent"
+    IN_PROGRESS = "in_progress"
+    GAVE_UP = "gave_up"
+
+
+def decide_claim(
+    claim: DeliveryClaim | None,
+    *,
+    delivered: bool,
+    now: datetime,
+    force: bool = False,
+    lease: timedelta = CLAIM_LEASE,
+) -> ClaimAction:
+    """Whether to send one delivery now (pure; storage applies it atomically).
+
+    Delivery is claim -> send -> mark done (issue #11.10).  Two senders racing
+    for the same claim cannot both win: storage runs this inside one write
+    transaction.  A claim left by a crashed sender (older than ``lease``) is
+    retried once: the mail may have gone out before the crash, so the reader
+    gets it at most twice, never three times; after ``MAX_SEND_ATTEMPTS`` it
+    is reported instead of retried.  We prefer "at most twice on a crash" to
+    "at least once" with unbounded repeats, and to "at most once", which
+    would silently drop a digest whenever a run dies mid-send.
+
+    Args:
+        claim: the open claim, if any.
+        delivered: a delivery is already recorded as done.
+        now: the current time.
+        force: the user asked to send again (``--force``).
+        lease: how long a claim protects an attempt in progress.
+    """
+    if claim is not None and now - claim.claimed_at < lease:
+        return ClaimAction.IN_PROGRESS
+    if delivered and not force:
+        return ClaimAction.ALREADY_SENT
+    if claim is not None and claim.attempts >= MAX_SEND_ATTEMPTS and not force:
+        return ClaimAction.GAVE_UP
+    return ClaimAction.SEND
 
 
 def build_message(
@@ -42,9 +95,16 @@ def build_message(
     Non-ASCII subjects and display names are RFC 2047 encoded, bodies are UTF-8
     (quoted-printable or base64, whichever the email package finds shorter).
 
+    Characters XML 1.0 forbids (controls, U+FFFE/U+FFFF, lone surrogates) are
+    dropped from the subject, names and bodies, as from every digest file
+    (issue #11.12).
+
     Raises:
         DeliveryError: an address is malformed.
     """
+    clean = strip_xml_forbidden
+    subject, text, html = clean(subject), clean(text), clean(html)
+    sender_name, recipient_name = clean(sender_name), clean(recipient_name)
     msg = EmailMessage(policy=SMTP)
     try:
         msg["From"] = _address(sender_name, sender)

@@ -358,3 +358,16 @@ def stable_hash(*parts: str | None) -> str:
         h.update((part or "").encode("utf-8"))
         h.update(b"\x00")
     return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryClaim:
+    """A mail delivery taken by a sender and not yet marked done (issue #11.10).
+
+    Attributes:
+        claimed_at: when the latest attempt started.
+        attempts: attempts started so far (a crash leaves the claim behind).
+    """
+
+    claimed_at: datetime
+    attempts: int

@@ -23,9 +23,12 @@ story/near-duplicate stage, which compares text, not URLs.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from tld import get_fld
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +150,43 @@ def _normalise_escapes(path: str) -> str:
         return match.group(0).upper()
 
     return _PCT_RE.sub(fix, path)
+
+
+def registrable_domain(url: str) -> str | None:
+    """The registrable domain ("eTLD+1") of ``url``'s host, offline.
+
+    Uses the public suffix list bundled with the ``tld`` package (courlan's own
+    dependency; read from its data file, never downloaded at run time).
+    Hosts without a public suffix (an IP address, ``localhost``, an intranet
+    name) are their own domain, so two
+    different such hosts never count as one site.  A ``www.``/``m.`` variant
+    folds like `canonicalize_url` does.
+
+    Returns:
+        The lower-case domain, or None when ``url`` has no host.
+    """
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = _fold_host(host)
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    domain = get_fld(f"http://{host}/", fail_silently=True)
+    return str(domain).lower() if domain else host
+
+
+def may_merge_by_canonical(page_url: str, canonical: str) -> bool:
+    """Whether a page's declared canonical URL may identify its article (pure).
+
+    A page may only name a canonical URL on its own registrable domain: one
+    outlet's page must not take over another outlet's article by claiming its
+    URL (issue #11.9).  Anything else keeps the page's own address.
+    """
+    mine, theirs = registrable_domain(page_url), registrable_domain(canonical)
+    return mine is not None and mine == theirs

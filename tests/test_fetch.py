@@ -1041,26 +1041,83 @@ def test_x_gzip_and_trailing_junk(http_server, client, now):
     assert fetch(client, url, now).body == b"payload"
 
 
-def test_dns_rebinding_blocked_before_request_is_sent(
-    http_server, client, now, monkeypatch
-):
-    """The name is public when checked, loopback when httpx connects."""
-    url = http_server.add("/p", body=b"internal")
-    real = socket.getaddrinfo
-    answers = iter(["93.184.216.34"])
+class _Rebinding:
+    """A resolver that answers ``first`` once, then ``later`` (DNS rebinding)."""
 
-    def rebinding(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
-        if host != "rebind.test":
-            return real(host, port, *args, **kw)
-        ip = next(answers, "127.0.0.1")
+    def __init__(self, first: str, later: str = "127.0.0.1") -> None:
+        self.first, self.later, self.calls = first, later, 0
+
+    def __call__(self, host: str, port: int, **_kw: Any) -> list[tuple[Any, ...]]:
+        self.calls += 1
+        ip = self.first if self.calls == 1 else self.later
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
 
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    target = url.replace("127.0.0.1", "rebind.test")
-    with pytest.raises(BlockedURLError, match=r"when dialling rebind\.test") as exc:
-        fetch(client, target, now, allow_private=False)
-    assert exc.value.resource == target
-    assert http_server.requests == []  # not one byte of the request went out
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens once it is closed
+
+
+def test_dns_rebinding_cannot_tell_open_from_closed_port(
+    http_server, client, now, monkeypatch
+):
+    """Issue #11.14: a name that is public when checked and 127.0.0.1 afterwards.
+
+    The connection must go to the checked address, so whether a port is open on
+    127.0.0.1 makes no difference.  No public address may be dialled in a test,
+    so ``127.0.0.2`` plays the "public" first answer (our policy predicate is
+    told so); the local server listens on 127.0.0.1 only.
+    """
+    from monitor.fetch import _safety
+
+    real = _safety._is_blocked
+    monkeypatch.setattr(
+        _safety, "_is_blocked", lambda ip: str(ip) != "127.0.0.2" and real(ip)
+    )
+    http_server.add("/p", body=b"internal")
+    errors, calls = [], []
+    for port in (http_server.port, _closed_port()):
+        resolver = _Rebinding("127.0.0.2")
+        with pytest.raises(FetchError) as exc:
+            fetch(
+                client,
+                f"http://rebind.test:{port}/p",
+                now,
+                allow_private=False,
+                resolve=resolver,
+            )
+        errors.append(exc.value.message)
+        calls.append(resolver.calls)
+    assert errors[0] == errors[1], errors  # open and closed look the same
+    assert calls == [1, 1]  # resolved once: the check's answer is the one dialled
+    assert http_server.requests == []
+
+
+def test_connection_goes_to_the_checked_address_with_the_name_kept(
+    http_server, client, now, monkeypatch
+):
+    """The pinned address is dialled; Host stays the name; DNS is not asked again."""
+    from monitor.fetch import _safety
+
+    real = _safety._is_blocked
+    monkeypatch.setattr(
+        _safety, "_is_blocked", lambda ip: str(ip) != "127.0.0.1" and real(ip)
+    )
+    system = socket.getaddrinfo
+
+    def no_dns(host: Any, *a: Any, **kw: Any) -> Any:
+        assert host != "named.test", "resolved a second time"
+        return system(host, *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    http_server.add("/p", body=b"hello")
+    resolver = _Rebinding("127.0.0.1", later="10.0.0.1")
+    url = f"http://named.test:{http_server.port}/p"
+    page = fetch(client, url, now, allow_private=False, resolve=resolver)
+    assert page.body == b"hello"
+    assert resolver.calls == 1
+    assert http_server.requests[0].headers["host"] == f"named.test:{http_server.port}"
 
 
 def test_fetch_many_with_nothing_to_do(client, now):

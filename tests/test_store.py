@@ -211,3 +211,58 @@ def test_failures_and_runs(storage):
     storage.finish_run(run, {"feeds_ok": 1}, NOW)
     assert storage.get_recent_failures()[0].error == "HTTP 500"
     assert storage.get_last_run().summary == {"feeds_ok": 1}
+
+
+def test_migration_v1_adds_page_fetches_and_delivery_claims(tmp_path):
+    """A v1 database (0.1.0) gains both new tables (#10.6, #11.10) and keeps data."""
+    path = tmp_path / "old.db"
+    with Storage(path) as s:
+        s._db.execute("DROP TABLE delivery_claims")
+        s._db.execute("DROP TABLE page_fetches")
+        s._db.execute("PRAGMA user_version = 1")
+        s.add_failure("poll", "kz", "boom", datetime(2026, 1, 1, tzinfo=UTC))
+    with Storage(path) as s:
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert s.get_page_health(datetime(2026, 1, 1, tzinfo=UTC), NOW) == {}
+        assert s.get_delivery_claim("2026-01-01", "a@example.org") is None
+        assert s._db.execute("SELECT count(*) FROM failures").fetchone()[0] == 1
+
+
+def _known(guid: str, article: int = 1, h: str = "h", n: int = 0):
+    from monitor.entries import KnownEntry
+
+    return KnownEntry(entry_id=guid, article_id=article, hash=h, updated_count=n)
+
+
+def test_decide_entry_reuses_the_row_for_the_same_article():
+    from monitor.entries import EntryAction, decide_entry
+
+    new = decide_entry("g9", "h", [], None, change_limit=3)
+    assert new.action is EntryAction.INSERT
+    # new guid, same article: the row is renamed, the content is unchanged
+    d = decide_entry("g9", "h", [_known("g1")], None, change_limit=3)
+    assert (d.action, d.rename, d.row, d.prune) == (
+        EntryAction.KEEP,
+        True,
+        _known("g1"),
+        (),
+    )
+    # older duplicates are pruned; the most changed row is kept
+    rows = [_known("g1"), _known("g2", n=2), _known("g3")]
+    d = decide_entry("g9", "h2", rows, None, change_limit=3)
+    assert (d.action, d.row, d.prune) == (EntryAction.UPDATE, rows[1], ("g1", "g3"))
+    # the change cap still holds
+    d = decide_entry("g9", "h2", [_known("g1", n=3)], None, change_limit=3)
+    assert d.action is EntryAction.KEEP
+    # the same guid wins over another row of the article
+    d = decide_entry(
+        "g1", "h", [_known("g1"), _known("g2")], _known("g1"), change_limit=3
+    )
+    assert (d.rename, d.prune) == (False, ("g2",))
+
+
+def test_duplicate_sightings_keeps_one_row_per_feed_and_article():
+    from monitor.entries import duplicate_sightings
+
+    rows = [("a", _known("g1")), ("a", _known("g2", n=1)), ("b", _known("g3"))]
+    assert duplicate_sightings(rows) == (("a", "g1"),)

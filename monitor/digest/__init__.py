@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,14 @@ from typing import Protocol
 
 from ..config import Config, DigestConfig, resolve_path
 from ..exceptions import DeliveryError
-from ..mail import build_message, send_message, smtp_session
+from ..mail import (
+    ClaimAction,
+    build_message,
+    decide_claim,
+    send_message,
+    smtp_session,
+)
+from ..models import DeliveryClaim
 from ..store._digests import DigestRecord
 from ._archive import content_hash, read_archive, write_archive_files
 from ._build import DigestSource, collect_digest, filter_digest
@@ -80,6 +87,21 @@ class DigestStore(DigestSource, Protocol):
     def add_delivery(
         self, day: str, recipient: str, *, sent_at: datetime, message_id: str
     ) -> None: ...
+
+    def claim_delivery(
+        self,
+        day: str,
+        recipient: str,
+        *,
+        now: datetime,
+        decide: Callable[[DeliveryClaim | None, bool], str],
+    ) -> str: ...
+
+    def complete_delivery(
+        self, day: str, recipient: str, *, sent_at: datetime, message_id: str
+    ) -> None: ...
+
+    def release_delivery_claim(self, day: str, recipient: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,8 +202,12 @@ def send_digest(
     """Mail the digest to every configured recipient (their topics only).
 
     A recipient who already received this digest key is skipped unless
-    ``force``.  A failure for one recipient is recorded in the result and the
-    others still get their mail; a connection failure fails them all.
+    ``force``.  Each mail is claimed in storage before it is sent and marked
+    done after, so two processes sending at once mail it once; a sender killed
+    in between leaves a claim that is retried once after `mail.CLAIM_LEASE`
+    (at most two copies, see `mail.decide_claim`).  A failure for one
+    recipient is recorded in the result and the others still get their mail;
+    a connection failure fails them all.
 
     Args:
         digest: the full digest (filtered per recipient here).
@@ -210,7 +236,15 @@ def send_digest(
             for r in due:
                 results.append(
                     _deliver(
-                        smtp, digest, cfg, storage, r.address, r.name, r.topics, now
+                        smtp,
+                        digest,
+                        cfg,
+                        storage,
+                        r.address,
+                        r.name,
+                        r.topics,
+                        now,
+                        force,
                     )
                 )
     except DeliveryError as e:
@@ -233,7 +267,20 @@ def _deliver(
     name: str,
     topics: Sequence[str],
     now: datetime,
+    force: bool = False,
 ) -> DeliveryResult:
+    """Claim -> send -> mark done (issue #11.10; the rule: `mail.decide_claim`)."""
+    key = digest.period.key
+    action = storage.claim_delivery(
+        key,
+        address,
+        now=now,
+        decide=lambda claim, delivered: decide_claim(
+            claim, delivered=delivered, now=now, force=force
+        ),
+    )
+    if action != ClaimAction.SEND:
+        return _not_claimed(address, action)
     mine = filter_digest(digest, topics)
     try:
         msg = build_message(
@@ -245,14 +292,30 @@ def _deliver(
             text=render_text(mine),
             html=render_html(mine),
             date=now,
-            headers={"X-Monitor-Digest": digest.period.key},
+            headers={"X-Monitor-Digest": key},
         )
         message_id = send_message(smtp, msg)
     except DeliveryError as e:
+        storage.release_delivery_claim(key, address)  # refused: nothing went out
         logger.warning("digest mail failed to=%s error=%s", address, e)
         return DeliveryResult(recipient=address, status="failed", error=str(e))
-    storage.add_delivery(digest.period.key, address, sent_at=now, message_id=message_id)
+    storage.complete_delivery(key, address, sent_at=now, message_id=message_id)
     return DeliveryResult(recipient=address, status="sent", message_id=message_id)
+
+
+_NOT_CLAIMED = {
+    ClaimAction.ALREADY_SENT: ("skipped", "already sent"),
+    ClaimAction.IN_PROGRESS: ("skipped", "being sent by another process"),
+    ClaimAction.GAVE_UP: (
+        "failed",
+        "an earlier send was interrupted twice; not retried (use --force)",
+    ),
+}
+
+
+def _not_claimed(address: str, action: str) -> DeliveryResult:
+    status, error = _NOT_CLAIMED[ClaimAction(action)]
+    return DeliveryResult(recipient=address, status=status, error=error)
 
 
 def _subject(digest: Digest) -> str:

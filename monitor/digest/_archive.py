@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import stable_hash
+from ..xmlsafe import strip_xml_forbidden
 from ._model import Digest, clean_text, safe_url
 from ._render import (
     JSON_FORMAT,
@@ -109,7 +110,11 @@ def _formats(formats: tuple[str, ...]) -> list[str]:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write UTF-8 text to ``path`` via a temporary file and a rename."""
+    """Write UTF-8 text to ``path`` via a temporary file and a rename.
+
+    Characters XML 1.0 forbids are dropped here, for every format (issue #11.12).
+    """
+    text = strip_xml_forbidden(text)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:

@@ -28,6 +28,7 @@ from typing import Any
 
 import jinja2
 
+from ..xmlsafe import strip_xml_forbidden_data
 from ._model import Digest, DigestStory, TopicSection
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -177,9 +178,8 @@ def render_markdown(digest: Digest) -> str:
 
 def render_json(digest: Digest) -> str:
     """Stable, sorted JSON (``<>&`` escaped so the file is inert in HTML)."""
-    text = json.dumps(
-        digest_to_dict(digest), ensure_ascii=False, indent=2, sort_keys=True
-    )
+    data = strip_xml_forbidden_data(digest_to_dict(digest))  # issue #11.12
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
     return _inert_json(text) + "\n"
 
 

@@ -15,8 +15,14 @@ from ..exceptions import FetchError
 from ..models import Page
 from ._body import read_body
 from ._headers import parse_content_type, parse_retry_after, sendable_validator
-from ._safety import check_peer, check_url
-from ._transport import DeadlineTransport, current_deadline, guard
+from ._safety import Resolver, check_peer, check_url
+from ._transport import (
+    DeadlineTransport,
+    current_deadline,
+    current_resolver,
+    guard,
+    pin_addresses,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +91,7 @@ def fetch_url(
     total_timeout: float,
     max_redirects: int,
     now: Callable[[], datetime],
+    resolve: Resolver | None = None,
 ) -> Page:
     """GET one URL, following and checking redirects, and return its body.
 
@@ -99,6 +106,9 @@ def fetch_url(
             body.  Enforced on each socket operation (see `DeadlineTransport`).
         max_redirects: redirects to follow before giving up.
         now: the run clock, for ``fetched_at`` and ``Retry-After``.
+        resolve: a ``socket.getaddrinfo`` stand-in for the address check (default:
+            the system resolver).  Each hop's host is resolved once, by the
+            check, and the connection goes to the checked addresses only.
 
     Returns:
         A `Page`; ``status == 304`` with an empty body when not modified, in which
@@ -119,7 +129,12 @@ def fetch_url(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     try:
-        with guard(url, deadline=started + total_timeout, allow_private=allow_private):
+        with guard(
+            url,
+            deadline=started + total_timeout,
+            allow_private=allow_private,
+            resolve=resolve,
+        ):
             page = _follow(
                 client, url, headers, allow_private, max_bytes, max_redirects, now
             )
@@ -191,9 +206,13 @@ def _fetch_hop(
     now: Callable[[], datetime],
 ) -> Page | str:
     """One request; returns the Page, or the next URL to visit on a redirect."""
-    _check_hop(url, current, allow_private)
+    addresses = _check_hop(url, current, allow_private)
     timeout = _hop_timeout(client.timeout, url)
-    with client.stream("GET", current, headers=headers, timeout=timeout) as resp:
+    host = httpx.URL(current).raw_host.decode("ascii")
+    with (
+        pin_addresses(host, addresses),
+        client.stream("GET", current, headers=headers, timeout=timeout) as resp,
+    ):
         check_peer(resp, url, allow_private)
         status = resp.status_code
         if status in REDIRECT_STATUSES:
@@ -214,10 +233,16 @@ def _fetch_hop(
         return _make_page(resp, url, current, body, now())
 
 
-def _check_hop(url: str, current: str, allow_private: bool) -> None:
-    """check_url, with errors about a redirect target charged to the requested URL."""
+def _check_hop(url: str, current: str, allow_private: bool) -> tuple[str, ...]:
+    """check_url, with errors about a redirect target charged to the requested URL.
+
+    Returns:
+        The checked addresses of ``current``'s host (see `check_url`).
+    """
     try:
-        check_url(current, allow_private=allow_private)
+        return check_url(
+            current, allow_private=allow_private, resolve=current_resolver()
+        )
     except FetchError as e:
         if current == url:
             raise

@@ -19,7 +19,7 @@ Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 
 def check_url(
     url: str, *, allow_private: bool = False, resolve: Resolver | None = None
-) -> None:
+) -> tuple[str, ...]:
     """Refuse URLs we must not fetch (SSRF guard, issue #7).
 
     Only http and https are allowed.  Unless ``allow_private``, the host is
@@ -31,6 +31,11 @@ def check_url(
         url: absolute URL.
         allow_private: skip the address check (intranet feeds, tests).
         resolve: a ``socket.getaddrinfo`` stand-in (default: the real one).
+
+    Returns:
+        The addresses that were checked, to connect to and nowhere else (issue
+        #11.14: resolving again at connect time lets a rebinding DNS answer
+        differently); empty with ``allow_private``, where nothing is checked.
 
     Raises:
         BlockedURLError: bad scheme, no host, or a refused address.
@@ -49,13 +54,15 @@ def check_url(
     if not host:
         raise BlockedURLError("URL has no host", resource=url)
     if allow_private:
-        return
+        return ()
     default_port = 443 if scheme == "https" else 80
-    for ip in _resolve(url, host, port or default_port, resolve or socket.getaddrinfo):
+    ips = _resolve(url, host, port or default_port, resolve or socket.getaddrinfo)
+    for ip in ips:
         if _is_blocked(ip):
             raise BlockedURLError(
                 f"host {host!r} resolves to non-public address {ip}", resource=url
             )
+    return tuple(dict.fromkeys(str(ip) for ip in ips))
 
 
 def _resolve(

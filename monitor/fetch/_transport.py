@@ -12,6 +12,12 @@ an internal address.  `fetch_url` therefore sets a `guard()` for its thread:
   checked before a single request byte is sent.
 
 Outside a guard the transport behaves exactly like `httpx.HTTPTransport`.
+
+And the name is resolved once: `check_url` returns the addresses it checked,
+`pin_addresses` hands them to this transport, and a new connection to that
+host dials those addresses, never a fresh DNS answer (issue #11.14).  The URL
+keeps its host name, so the ``Host`` header and the TLS server name (SNI and
+certificate check) are the name, not the address.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import httpcore
 import httpx
 
 from ..exceptions import BlockedURLError
-from ._safety import check_stream_peer
+from ._safety import Resolver, check_stream_peer
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +42,42 @@ class _Guard:
     url: str
     deadline: float  # time.monotonic()
     allow_private: bool
+    resolve: Resolver | None = None
 
 
 _guard: ContextVar[_Guard | None] = ContextVar("monitor_fetch_guard", default=None)
+# host name -> the addresses `check_url` checked for it, for the current request
+_pins: ContextVar[dict[str, tuple[str, ...]]] = ContextVar("monitor_fetch_pins")
 
 
 @contextmanager
-def guard(url: str, *, deadline: float, allow_private: bool) -> Iterator[None]:
-    """Apply ``deadline`` (monotonic) and the address policy on this thread."""
-    token = _guard.set(_Guard(url, deadline, allow_private))
+def pin_addresses(host: str, addresses: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, connections to ``host`` go to ``addresses`` only."""
+    if not addresses:
+        yield
+        return
+    pins = {**_pins.get({}), host.lower().rstrip("."): addresses}
+    token = _pins.set(pins)
+    try:
+        yield
+    finally:
+        _pins.reset(token)
+
+
+@contextmanager
+def guard(
+    url: str,
+    *,
+    deadline: float,
+    allow_private: bool,
+    resolve: Resolver | None = None,
+) -> Iterator[None]:
+    """Apply ``deadline`` (monotonic) and the address policy on this thread.
+
+    ``resolve`` (a ``socket.getaddrinfo`` stand-in) is what `current_resolver`
+    returns to the address check inside the block.
+    """
+    token = _guard.set(_Guard(url, deadline, allow_private, resolve))
     try:
         yield
     finally:
@@ -55,6 +88,12 @@ def current_deadline() -> float:
     """The deadline set by `guard()` on this thread (infinity when none)."""
     g = _guard.get()
     return float("inf") if g is None else g.deadline
+
+
+def current_resolver() -> Resolver | None:
+    """The resolver set by `guard()` on this thread (None: the system's)."""
+    g = _guard.get()
+    return None if g is None else g.resolve
 
 
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
@@ -106,13 +145,7 @@ class _DeadlineBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = super().connect_tcp(
-            host,
-            port,
-            _clamp(timeout, httpcore.ConnectTimeout),
-            local_address,
-            socket_options,
-        )
+        stream = self._dial(host, port, timeout, local_address, socket_options)
         g = _guard.get()
         if g is not None and not g.allow_private:
             try:
@@ -121,6 +154,31 @@ class _DeadlineBackend(httpcore.SyncBackend):
                 stream.close()
                 raise
         return _DeadlineStream(stream)
+
+    def _dial(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+    ) -> httpcore.NetworkStream:
+        """Connect to the pinned addresses of ``host`` in turn, else to ``host``."""
+        targets = _pins.get({}).get(host.lower().rstrip("."), (host,))
+        error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for target in targets:
+            try:
+                return super().connect_tcp(
+                    target,
+                    port,
+                    _clamp(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                error = e
+        assert error is not None
+        raise error
 
 
 @functools.cache

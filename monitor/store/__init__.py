@@ -14,10 +14,11 @@ from pathlib import Path
 from ..exceptions import StorageError
 from ._articles import ArticlesMixin
 from ._base import StorageBase
+from ._deliveries import DeliveriesMixin
 from ._digests import DigestsMixin
 from ._feeds import FeedsMixin
 from ._runs import RunsMixin
-from ._schema import VERSION, setup_schema
+from ._schema import VERSION, enable_wal, setup_schema
 from ._stories import StoriesMixin
 from ._topics import TopicsMixin
 from ._translations import TranslationsMixin
@@ -33,6 +34,7 @@ class Storage(
     TopicsMixin,
     StoriesMixin,
     DigestsMixin,
+    DeliveriesMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""
@@ -44,7 +46,7 @@ class Storage(
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._setup_connection()
+            self._setup_connection(timeout)
             setup_schema(self._db)
         except sqlite3.Error as e:
             raise StorageError(f"cannot open database {self.path}: {e}") from e
@@ -53,10 +55,10 @@ class Storage(
                 f"cannot create database folder for {self.path}: {e}"
             ) from e
 
-    def _setup_connection(self) -> None:
+    def _setup_connection(self, timeout: float) -> None:
         db = self._db
         if self.path != ":memory:":
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = enable_wal(db, timeout=timeout)
             if mode.lower() != "wal":
                 raise StorageError(f"cannot enable WAL on {self.path} (got {mode})")
         db.execute("PRAGMA foreign_keys = ON")

@@ -8,6 +8,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..entries import (
+    EntryAction,
+    EntryDecision,
+    KnownEntry,
+    decide_entry,
+    duplicate_sightings,
+)
 from ..models import (
     Article,
     Extracted,
@@ -152,13 +159,28 @@ class ArticlesMixin(StorageBase):
 def _upsert_item(
     db: sqlite3.Connection, item: FeedItem, canonical: str, now: str | None
 ) -> int:
-    entry = db.execute(
-        "SELECT article_id, hash, updated_count FROM entries"
-        " WHERE feed_name = ? AND entry_id = ?",
-        (item.feed_name, item.entry_id),
-    ).fetchone()
-    if entry is not None:
-        _update_known_entry(db, item, entry, now)
+    decision = decide_entry(
+        item.entry_id,
+        item.hash,
+        _known_entries(
+            db,
+            "e.feed_name = ? AND a.canonical_url = ?",
+            (item.feed_name, canonical),
+        ),
+        next(
+            iter(
+                _known_entries(
+                    db,
+                    "e.feed_name = ? AND e.entry_id = ?",
+                    (item.feed_name, item.entry_id),
+                )
+            ),
+            None,
+        ),
+        change_limit=HASH_CHANGED_LIMIT,
+    )
+    if decision.action is not EntryAction.INSERT:
+        _apply_entry_decision(db, item, decision, now)
         return 0
     cur = db.execute(
         """
@@ -202,12 +224,44 @@ def _upsert_item(
     return int(created)
 
 
+def _known_entries(
+    db: sqlite3.Connection, where: str, params: tuple[str, ...]
+) -> list[KnownEntry]:
+    rows = db.execute(
+        "SELECT e.entry_id, e.article_id, e.hash, e.updated_count FROM entries e"
+        f" JOIN articles a ON a.id = e.article_id WHERE {where}",
+        params,
+    ).fetchall()
+    return [KnownEntry(**{k: r[k] for k in _KNOWN}) for r in rows]
+
+
+_KNOWN = ("entry_id", "article_id", "hash", "updated_count")
+
+
+def _apply_entry_decision(
+    db: sqlite3.Connection, item: FeedItem, d: EntryDecision, now: str | None
+) -> None:
+    """Store what `decide_entry` decided for a known entry (issue #11.8)."""
+    assert d.row is not None
+    feed = item.feed_name
+    for entry_id in d.prune:
+        db.execute(
+            "DELETE FROM entries WHERE feed_name = ? AND entry_id = ?", (feed, entry_id)
+        )
+    if d.rename:  # the feed issued a new guid for the same article
+        db.execute(
+            "UPDATE entries SET entry_id = ?, link = ? WHERE feed_name = ?"
+            " AND entry_id = ?",
+            (item.entry_id, item.link, feed, d.row.entry_id),
+        )
+    if d.action is EntryAction.UPDATE:
+        _update_known_entry(db, item, d.row.article_id, now)
+
+
 def _update_known_entry(
-    db: sqlite3.Connection, item: FeedItem, entry: sqlite3.Row, now: str | None
+    db: sqlite3.Connection, item: FeedItem, article_id: int, now: str | None
 ) -> None:
     """A known entry changed (edited headline, fixed text): refresh, within a cap."""
-    if entry["hash"] == item.hash or entry["updated_count"] >= HASH_CHANGED_LIMIT:
-        return
     db.execute(
         "UPDATE entries SET hash = ?, title = ?, updated_count = updated_count + 1"
         " WHERE feed_name = ? AND entry_id = ?",
@@ -224,7 +278,7 @@ def _update_known_entry(
             "summary": item.summary,
             "content": item.content,
             "now": now,
-            "id": entry["article_id"],
+            "id": article_id,
             "feed": item.feed_name,
         },
     )
@@ -243,6 +297,16 @@ def _merge_into(db: sqlite3.Connection, duplicate: int, target: int) -> None:
     db.execute(
         "UPDATE entries SET article_id = ? WHERE article_id = ?", (target, duplicate)
     )
+    rows = db.execute(
+        "SELECT feed_name, entry_id, article_id, hash, updated_count FROM entries"
+        " WHERE article_id = ?",
+        (target,),
+    ).fetchall()
+    known = [(r["feed_name"], KnownEntry(**{k: r[k] for k in _KNOWN})) for r in rows]
+    for feed, entry_id in duplicate_sightings(known):  # issue #11.8
+        db.execute(
+            "DELETE FROM entries WHERE feed_name = ? AND entry_id = ?", (feed, entry_id)
+        )
     for table in ("filings", "story_members", "story_features"):
         db.execute(f"DELETE FROM {table} WHERE article_id = ?", (duplicate,))
     db.execute("DELETE FROM articles WHERE id = ?", (duplicate,))

@@ -2,20 +2,22 @@
 
 ``PRAGMA user_version`` holds the schema version.  A new database gets `SCHEMA`
 directly; an older one runs ``MIGRATIONS[v]`` for each version ``v`` up to
-`VERSION`, inside one transaction, followed by ``foreign_key_check``
-(STYLE.md 14).  To change the schema: edit `SCHEMA`, bump `VERSION`, add a
+`VERSION`, all inside one ``BEGIN IMMEDIATE`` transaction (which also
+serialises two processes creating the same new file), each followed by
+``foreign_key_check`` (STYLE.md 14).  To change the schema: edit `SCHEMA`, bump `VERSION`, add a
 migration from the previous version, and add a test in tests/test_store.py.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 
 from ..exceptions import StorageError
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 2
+VERSION = 3
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -178,12 +180,20 @@ CREATE TABLE deliveries (
     message_id TEXT NOT NULL,
     PRIMARY KEY (day, recipient)
 );
+-- Claims (issue #11.10): taken before a mail is sent, dropped when the
+-- `deliveries` row is written.  One left behind means the sender crashed.
+CREATE TABLE delivery_claims (
+    day        TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (day, recipient)
+);
 """
 
 Migration = Callable[[sqlite3.Connection], None]
 
 
-# --- sched (#10.6): v1 -> v2 adds page_fetches --------------------------------
 def _add_page_fetches(db: sqlite3.Connection) -> None:
     """v1 -> v2: the page_fetches log behind "pages failing" (issue #10.6)."""
     db.execute(
@@ -193,24 +203,75 @@ def _add_page_fetches(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX page_fetches_at ON page_fetches(at)")
 
 
-# --- end sched ------------------------------------------------------------------
+def _add_delivery_claims(db: sqlite3.Connection) -> None:
+    """v2 -> v3: claims that make a digest mail go out once (issue #11.10)."""
+    db.execute(
+        "CREATE TABLE delivery_claims (day TEXT NOT NULL, recipient TEXT NOT NULL,"
+        " claimed_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+        " PRIMARY KEY (day, recipient))"
+    )
+
 
 # {from_version: function that upgrades from_version -> from_version + 1}
-MIGRATIONS: dict[int, Migration] = {1: _add_page_fetches}
+MIGRATIONS: dict[int, Migration] = {1: _add_page_fetches, 2: _add_delivery_claims}
 
 
 def setup_schema(db: sqlite3.Connection) -> None:
-    """Create or migrate the schema; refuse files that are not ours or too new."""
-    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    """Create or migrate the schema; refuse files that are not ours or too new.
+
+    Two processes may open a database that does not exist yet at the same moment
+    (``monitor poll`` and ``monitor status`` from cron, issue #11.11).  Creation
+    and migration therefore happen inside one ``BEGIN IMMEDIATE`` transaction
+    that re-reads the version first: the second process waits for the write
+    lock (``busy_timeout``), then finds the schema in place and does nothing.
+    An up-to-date database takes no write lock at all, so read-only files open.
+    """
+    version, app_id = _versions(db)
+    if app_id == APPLICATION_ID and version == VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        _create_or_migrate(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def enable_wal(db: sqlite3.Connection, *, timeout: float) -> str:
+    """Switch to WAL, waiting out a concurrent first open; returns the new mode.
+
+    Changing the journal mode of a brand-new file can fail at once with
+    "database is locked" while another process creates the schema: SQLite does
+    not always call the busy handler for it (issue #11.11).  Retry until
+    ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return str(db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _versions(db: sqlite3.Connection) -> tuple[int, int]:
     version = db.execute("PRAGMA user_version").fetchone()[0]
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    return int(version), int(app_id)
+
+
+def _create_or_migrate(db: sqlite3.Connection) -> None:
+    """The version check and the DDL, inside the caller's write transaction."""
+    version, app_id = _versions(db)
     if version == 0 and app_id == 0:
         if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise StorageError("database exists but was not created by monitor")
-        with db:
-            db.executescript(
-                f"BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID};"
-                f" PRAGMA user_version = {VERSION}; COMMIT;"
-            )
+        for statement in _statements(SCHEMA):
+            db.execute(statement)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {VERSION}")
         return
     if app_id != APPLICATION_ID:
         raise StorageError(f"not a monitor database (application_id={app_id:#x})")
@@ -222,20 +283,28 @@ def setup_schema(db: sqlite3.Connection) -> None:
         _migrate(db, v)
 
 
+def _statements(script: str) -> list[str]:
+    """Split a DDL script into statements (``executescript`` would COMMIT first)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current)  # no final semicolon: sqlite3 still runs it
+    return out
+
+
 def _migrate(db: sqlite3.Connection, from_version: int) -> None:
+    """One step, inside the transaction `setup_schema` holds."""
     migration = MIGRATIONS.get(from_version)
     if migration is None:
         raise StorageError(f"no migration from schema v{from_version}")
-    db.execute("BEGIN")
-    try:
-        migration(db)
-        problems = db.execute("PRAGMA foreign_key_check").fetchall()
-        if problems:
-            raise StorageError(
-                f"migration from v{from_version} broke foreign keys: {problems[:3]}"
-            )
-        db.execute(f"PRAGMA user_version = {from_version + 1}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    migration(db)
+    problems = db.execute("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        raise StorageError(
+            f"migration from v{from_version} broke foreign keys: {problems[:3]}"
+        )
+    db.execute(f"PRAGMA user_version = {from_version + 1}")
