@@ -13,6 +13,7 @@ from typing import Any
 from ..exceptions import FeedError
 from ..lang import decode_text, strip_controls
 from ._entries import get_key, squash
+from ._text import c1_to_cp1252
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def prepare(body: bytes, *, feed_name: str, content_type: str | None) -> Prepare
         return Prepared(xml=body)  # BOM-less UTF-16/32: feedparser's sniffing knows it
     declared = [_xml_declared(body), _header_charset(content_type)]
     text, codec = decode_text(body, declared)
-    text = strip_controls(text)
+    text = strip_controls(c1_to_cp1252(text))  # cp1252 punctuation, not controls
     json_feed = _sniff(text, feed_name=feed_name, content_type=content_type)
     if json_feed is not None:
         return Prepared(json_feed=json_feed)
