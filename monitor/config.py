@@ -149,6 +149,7 @@ class DigestConfig:
         6  # `monitor run` writes yesterday's digest once local time passes this
     )
     max_stories_per_topic: int = 50
+    top_stories: int = 5  # "Top stories" shown first (most outlets); 0: no such section
     atom_entries: int = 30
     base_url: str = ""  # where the archive is published, for Atom links (optional)
 
@@ -472,6 +473,11 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         )
     if not 0 <= cfg.digest.due_hour <= 23:
         errors.append(f"digest.due_hour: must be 0..23, got {cfg.digest.due_hour}")
+    if cfg.digest.top_stories < 0:
+        errors.append(
+            f"digest.top_stories: must be >= 0 (0 turns it off),"
+            f" got {cfg.digest.top_stories}"
+        )
     if not LANG_RE.match(cfg.translate.target):
         errors.append(
             f"translate.target: {cfg.translate.target!r} is not a language code"

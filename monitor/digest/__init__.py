@@ -247,7 +247,7 @@ def _deliver(
     topics: Sequence[str],
     now: datetime,
 ) -> DeliveryResult:
-    mine = filter_digest(digest, topics)
+    mine = filter_digest(digest, topics, top_n=cfg.digest.top_stories)
     try:
         msg = build_message(
             sender=cfg.mail.sender,
