@@ -362,3 +362,12 @@ def test_browser_once_and_navigation_work(storage, tmp_path: Path, width: int):
         page.wait_for_load_state()
         assert page.url.endswith("index.html")
         browser.close()
+
+
+def test_top_stories_must_not_be_negative(tmp_path: Path):
+    from monitor.config import load_config
+    from monitor.exceptions import ConfigError
+
+    (tmp_path / "monitor.toml").write_text("[digest]\ntop_stories = -1\n")
+    with pytest.raises(ConfigError, match=r"digest\.top_stories: must be >= 0"):
+        load_config(tmp_path, env={})
