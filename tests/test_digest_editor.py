@@ -371,3 +371,59 @@ def test_top_stories_must_not_be_negative(tmp_path: Path):
     (tmp_path / "monitor.toml").write_text("[digest]\ntop_stories = -1\n")
     with pytest.raises(ConfigError, match=r"digest\.top_stories: must be >= 0"):
         load_config(tmp_path, env={})
+
+
+@pytest.mark.parametrize(
+    ("major", "minor", "label"),
+    [
+        ("Kazakhstan", "Uzbekistan", "Kazakhstan"),
+        ("Uzbekistan", "Kazakhstan", "Uzbekistan (incl. Karakalpakstan)"),
+    ],
+)
+def test_real_rules_put_the_dominant_country_first(major, minor, label):
+    """Shipped rules → stored filings → digest: the country with about 20
+    mentions comes before the one with 3, although both pass their threshold
+    (alphabetical order would put Kazakhstan first both times)."""
+    import tomllib
+
+    from monitor.classify import classify_article, compile_topics
+
+    root = Path(__file__).resolve().parents[1]
+    rules = compile_topics(tomllib.loads((root / "config/topics.toml").read_text()))
+    title = f"{minor} watches as {major} counts the cost of January"
+    text = " ".join(
+        [f"The government of {major} said protests in {major} were over."] * 10
+        + [f"{minor} closed a border crossing; {minor} media reported the protest"]
+        + ["and the riot police crackdown."]
+    )
+    topics = classify_article(rules, title=title, text=text, lang="en")
+    countries = [m.label for m in topics.labels if m.facet == "country"]
+    assert set(countries) >= {"kazakhstan", "uzbekistan"}
+    with Storage(":memory:") as s:
+        add_feed(s, "c", outlet="Analysis Weekly", lang="en")
+        aid = add_article(
+            s,
+            feed="c",
+            url="https://c.example/a",
+            title=title,
+            text=text,
+            lang="en",
+            status="not_needed",
+            published=at(8),
+        )
+        s.save_filings([(aid, topics)])
+        d = build_digest(
+            s,
+            day=DAY,
+            cfg=CFG,
+            topic_order=rules.topic_order,
+            now=GENERATED_AT,
+            topic_names={c.id: c.label for c in rules.categories},
+        )
+        (story,) = every_story(d)
+        assert story.about[0] == label
+        assert story.topic == "Unrest and protests"
+        for out in (render_text(d), render_markdown(d), render_html(d)):
+            assert out.count("counts the cost of January") == 1
+        data = json.loads(render_json(d))
+        assert data["sections"][0]["stories"][0]["primary_country"] == label
