@@ -159,6 +159,7 @@ class DigestConfig:
     # after downtime, missed days before the latest due one that are still written
     catch_up_days: int = 3
     max_stories_per_topic: int = 50
+    top_stories: int = 5  # "Top stories" shown first (most outlets); 0: no such section
     atom_entries: int = 30
     base_url: str = ""  # where the archive is published, for Atom links (optional)
 
@@ -525,6 +526,11 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
     if cfg.digest.catch_up_days < 0:
         errors.append(
             f"digest.catch_up_days: must be >= 0, got {cfg.digest.catch_up_days}"
+        )
+    if cfg.digest.top_stories < 0:
+        errors.append(
+            f"digest.top_stories: must be >= 0 (0 turns it off),"
+            f" got {cfg.digest.top_stories}"
         )
     if not LANG_RE.match(cfg.translate.target):
         errors.append(

@@ -10,7 +10,8 @@ needs around it:
   is repaired, then hand trafilatura a ``str``.  Bodies are capped at
   `MAX_HTML_CHARS`.
 - **Fallback chain.**  Page text of at least ``cfg.min_chars`` wins.
-  Otherwise the feed's full content, then its summary, then the title; a
+  Otherwise the feed's full content (``content:encoded`` or a full-text
+  field such as ``yandex:full-text``), then its summary, then the title; a
   short page text is still preferred to a shorter feed text.  `TextSource`
   records which one was used.
 - **Teasers.**  ``is_teaser`` is set for summary- or title-only text, text

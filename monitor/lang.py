@@ -310,13 +310,3 @@ def _russian_score(text: str) -> float:
     if not letters:
         return 0.0
     return sum(1 for c in letters if c in _FREQUENT_RU) / len(letters)
-
-
-_CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
-)
-
-
-def strip_controls(text: str) -> str:
-    """Remove characters XML forbids (C0/C1 controls but tab/CR/LF, surrogates)."""
-    return _CONTROL_RE.sub("", text)

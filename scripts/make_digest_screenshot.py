@@ -73,7 +73,10 @@ ARTICLES = [
         "will be between 12 and 15 percent. The ministry says the money will go into "
         "repairing worn-out generating equipment. Consumer groups have asked for a "
         "delay.",
-        {"Energy and utilities": ("tariffs", ["тариф*", "электроэнерги*"])},
+        {
+            "Energy and utilities": ("tariffs", ["тариф*", "электроэнерги*"]),
+            "Economy and trade": ("prices", ["тариф*"]),  # shown once, "Also under"
+        },
     ),
     (
         1,
@@ -345,6 +348,13 @@ def _article(db, i, story, feed, when, lang, title, title_en, text, topics) -> N
         " VALUES (?,?,?,?,?)",
         (article_id, story, "story", 1.0, _iso(NOW)),
     )
+    if i == 0:  # "About: Kazakhstan" (country filings: weighted mentions)
+        for label, score in (("Kazakhstan", 4.0), ("Central Asia", 1.0)):
+            db.execute(
+                "INSERT INTO filings (article_id, facet, label, score, rule, terms,"
+                " matched) VALUES (?,'country',?,?,'places-and-people','[]','[]')",
+                (article_id, label, score),
+            )
     for label, (rule, terms) in topics.items():
         db.execute(
             "INSERT INTO filings (article_id, facet, label, score, rule, terms, "

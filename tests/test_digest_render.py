@@ -145,7 +145,7 @@ def test_text_is_plain_and_prints_only_safe_links(digest: Digest) -> None:
     ]
     assert url_lines
     assert all(u.startswith("http") for u in url_lines)
-    assert "    - Tengrinews (ru)\n" in txt  # a javascript: copy link is dropped
+    assert "  Also: Tengrinews (ru)\n" in txt  # a javascript: copy link is dropped
 
 
 def test_json_is_inert_and_round_trips(digest: Digest) -> None:
@@ -153,9 +153,13 @@ def test_json_is_inert_and_round_trips(digest: Digest) -> None:
     assert "<" not in raw
     assert ">" not in raw
     data = json.loads(raw)
-    hostile = next(s for s in data["sections"] if s["label"] == "Elections")["stories"][
-        0
-    ]
+    hostile = next(
+        st
+        for sec in (data["top"], *data["sections"])
+        for st in sec["stories"]
+        if st["headline"] == HOSTILE_TITLE
+    )
+    assert hostile["topic"] == "Elections"
     assert hostile["headline"] == HOSTILE_TITLE
     assert hostile["url"] is None
     assert [c["url"] for c in hostile["also"]] == [None]

@@ -101,10 +101,14 @@ def test_subscriptions_filter_topics(
     (desk,) = inbox.by_rcpt("desk@example.org")
     full_text = full.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     desk_text = desk.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "ENERGY AND UTILITIES" in full_text
-    assert "ELECTIONS" in full_text
-    assert "ELECTIONS (2)" in desk_text
-    assert "ENERGY AND UTILITIES" not in desk_text
+    assert "Filed under: Energy and utilities" in full_text  # a top story
+    assert "Also under: Elections" in full_text
+    # each story once: the elections story most outlets carried is a top story
+    assert "TOP STORIES (1)" in desk_text
+    assert "ELECTIONS (1)" in desk_text
+    assert "Energy and utilities" not in desk_text
+    # the header counts what this mail contains (issue #12)
+    assert "2 stories from 3 outlets, 2 articles." in desk_text
     assert "OTHER" not in desk_text
     assert "(2 stories)" in desk["Subject"]
     assert "FEED HEALTH" in desk_text

@@ -164,10 +164,13 @@ def classify_article(
 def _to_match(s: CategoryScore) -> TopicMatch:
     terms = tuple(dict.fromkeys(t for h in s.fired for t in h.terms))
     matched = tuple(dict.fromkeys(m for h in s.fired for m in h.matched))[:MAX_MATCHED]
+    # A country's stored score is its weighted mention count, uncapped, so the
+    # digest can tell the country an article is about from one it mentions.
+    score = s.mentions if s.category.facet == "country" else s.score
     return TopicMatch(
         facet=s.category.facet,
         label=s.category.id,
-        score=round(s.score, 3),
+        score=round(score, 3),
         rule=" + ".join(h.rule for h in s.fired),
         terms=terms,
         matched=matched,

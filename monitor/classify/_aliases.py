@@ -54,7 +54,52 @@ def latin_variants(name: str) -> tuple[str, ...]:
             latin = latin.replace("'", "")
             if is_latin(latin):
                 out.add(latin)
+    out |= {variant for v in out for variant in spelling_variants(v)}
     return tuple(sorted(out | {_feminine(v) for v in out if _feminine(v)}))
+
+
+# One-step respellings the English-language press makes systematically, per
+# word: (pattern, replacement).  Each is applied alone, at each place it fits.
+_RESPELL = (
+    (re.compile(r"(?<=[aeiouy])([slnmrt])(?=[aeiouy])"), r"\1\1"),  # Masimov/Massimov
+    (re.compile(r"(?<=[aeiou])(?:y|i)?ev(?=a?$)"), "yev"),  # Tokaev/Tokayev
+    (re.compile(r"(?<=[aeou])(?:y|i)?ev(?=a?$)"), "iev"),  # Tokaev/Tokaiev
+    (re.compile(r"(?<=[aeiou])(?:y|i)ev(?=a?$)"), "ev"),  # Aliyev/Aliev
+    (re.compile(r"ov$"), "off"),  # Masimov/Masimoff
+    (re.compile(r"ev$"), "eff"),
+    (re.compile(r"(?<=[^aeiouy])y(?=[^aeiouy]|$)"), "i"),  # Sadyr/Sadir
+    (re.compile(r"(?<=[^aeiouy])i(?=[^aeiouy])"), "y"),  # Kirgiz/Kyrgiz
+    (re.compile(r"kh"), "h"),  # Rakhat/Rahat
+    (re.compile(r"(?<![kszc])h"), "kh"),
+    (re.compile(r"zh"), "j"),  # Zhanaozen/Janaozen, Zhaparov/Japarov
+    (re.compile(r"dzh|j"), "zh"),
+)
+
+
+def spelling_variants(latin: str) -> set[str]:
+    """Systematic one-step respellings of a Latin name, word by word.
+
+    Example: ``"Karim Masimov"`` gives "Karim Massimov", "Karim Masimoff",
+    "Karrim Masimov" ... (doubled consonants, -ev/-yev/-iev, -ov/-off, y/i,
+    kh/h, zh/j).  The name itself is not included.
+    """
+    words = latin.split(" ")
+    out: set[str] = set()
+    for i, word in enumerate(words):
+        for variant in _word_variants(word):
+            out.add(" ".join([*words[:i], variant, *words[i + 1 :]]))
+    out.discard(latin)
+    return {v for v in out if is_latin(v)}
+
+
+def _word_variants(word: str) -> set[str]:
+    lower = word.lower()
+    found: set[str] = set()
+    for pattern, repl in _RESPELL:
+        for m in pattern.finditer(lower):
+            new = lower[: m.start()] + m.expand(repl) + lower[m.end() :]
+            found.add(new[:1].upper() + new[1:] if word[:1].isupper() else new)
+    return found
 
 
 def _feminine(latin: str) -> str:

@@ -202,6 +202,7 @@ class RuleHit:
     score: float
     terms: tuple[str, ...]
     matched: tuple[str, ...]
+    mentions: float = 0.0  # weight x occurrences, uncapped (title ones weighted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,12 @@ class CategoryScore:
     fired: tuple[RuleHit, ...]
     vetoed_by: str | None = None
 
+    @property
+    def mentions(self) -> float:
+        """Weighted occurrences of every fired rule, not capped by ``max_count``:
+        how much the article is about this category (the primary country)."""
+        return sum(h.mentions for h in self.fired)
+
 
 def docs_for(query: Query, docs: list[Doc]) -> list[Doc]:
     """The views a query runs on."""
@@ -224,32 +231,50 @@ def docs_for(query: Query, docs: list[Doc]) -> list[Doc]:
     return [d for d in docs if d.lang == "en"]
 
 
+def _runs_on(query: Query, doc: Doc) -> bool:
+    return query.view == "any" or query.view == doc.lang
+
+
 def _count(hits: list[Hit], doc: Doc, title_weight: float) -> float:
     spans = {(h.start, h.end) for h in hits}
     return sum(title_weight if s < doc.title_end else 1.0 for s, _ in spans)
 
 
 def score_rule(rule: Rule, category: Category, docs: list[Doc]) -> RuleHit | None:
-    """Score `rule` on its best view; None when it matches nowhere."""
-    best: tuple[float, Doc, Query, list[Hit]] | None = None
-    for query in rule.queries:
-        for doc in docs_for(query, docs):
-            hits = evaluate(query.node, doc)
-            if hits:
-                count = _count(hits, doc, category.title_weight)
-                if best is None or count > best[0]:
-                    best = (count, doc, query, hits)
+    """Score `rule` on its best view; None when it matches nowhere.
+
+    On one view, the hits of all the rule's queries that run there add up
+    (``any`` + ``en`` over the same English text: ``en='protest', any='rally'``
+    counts like ``en='protest OR rally'``); a word two queries both found counts
+    once.  Views do not add: a translated article is not counted twice.
+    """
+    best: tuple[float, Doc, list[Query], list[Hit]] | None = None
+    for doc in docs:
+        hits: list[Hit] = []
+        queries: list[Query] = []
+        for query in rule.queries:
+            if _runs_on(query, doc):
+                found = evaluate(query.node, doc)
+                if found:
+                    hits.extend(found)
+                    queries.append(query)
+        if hits:
+            count = _count(hits, doc, category.title_weight)
+            if best is None or count > best[0]:
+                best = (count, doc, queries, hits)
     if best is None:
         return None
-    count, doc, query, hits = best
+    count, doc, queries, hits = best
+    views = "+".join(dict.fromkeys(q.view for q in queries))
     return RuleHit(
         rule=rule.name,
-        view=f"{query.view}:{doc.lang}",
+        view=f"{views}:{doc.lang}",
         score=rule.weight * min(count, category.max_count),
         terms=tuple(dict.fromkeys(h.term for h in hits)),
         matched=tuple(
             dict.fromkeys(doc.surface(h) for h in sorted(hits, key=lambda h: h.start))
         ),
+        mentions=rule.weight * count,
     )
 
 

@@ -126,7 +126,58 @@ def _cyrillic_keys(folded: str, capitalised: bool) -> frozenset[str]:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _latin_keys(folded: str) -> frozenset[str]:
-    return frozenset({_en_stemmer.stemWord(folded)})
+    """The Snowball stem, tagged with the word's suffix class (`suffix_class`)."""
+    stem = _en_stemmer.stemWord(folded)
+    family = suffix_class(folded, stem)
+    if family:
+        return frozenset({f"{stem}{FAMILY_SEP}{family}"})
+    if folded.endswith(_VERBAL) and stem != folded:
+        # -ion nouns name the act of the verb: inflated/inflating meet inflation,
+        # elected meets election; the bare word (success, extreme) does not.
+        return frozenset({stem, f"{stem}{FAMILY_SEP}ion"})
+    return frozenset({stem})
+
+
+# English derivational suffixes after the stem, longest first, and the family
+# each one marks.  A Snowball stem is shared by whole word families (extreme and
+# extremism -> "extrem"; success and succession -> "success"; author and
+# authority -> "author"); a text word matches a rule term only when the stem AND
+# the family agree, so inflections still meet (extremisms, elected/electing/
+# elect) but a word that names another thing does not.  Suffixes that keep the
+# meaning close (-er/-or agents, -ic/-al/-ive adjectives, -ly adverbs: computer
+# and computing, athlete and athletics) stay in the base family.
+FAMILY_SEP = "/"
+_FAMILIES = (
+    ("ation", "ion"), ("ition", "ion"), ("ities", "ity"), ("ness", "ness"),
+    ("ment", "ment"),
+    ("ance", "ance"), ("ence", "ance"), ("ancy", "ance"), ("ency", "ance"),
+    ("able", "able"), ("ible", "able"), ("ism", "ism"), ("ist", "ist"),
+    ("ity", "ity"), ("iti", "ity"), ("ion", "ion"), ("ous", "ous"),
+    ("less", "less"),
+)  # fmt: skip
+_VERBAL = ("ed", "ing")
+_INFLECTIONS = ("'s", "'", "ings", "ing", "ied", "ies", "ed", "es", "s", "d", "ly")
+
+
+def suffix_class(folded: str, stem: str) -> str:
+    """The derivational family of an English word given its stem ("" = base).
+
+    Examples: extremism -> "ism", extreme -> "", extremes -> "",
+    succession -> "ion", presenters -> "er", elected -> "".
+    """
+    common = 0
+    for a, b in zip(folded, stem, strict=False):
+        if a != b:
+            break
+        common += 1
+    rests = [folded[common:]]
+    for _ in range(3):  # e.g. "authorities'" -> "authorities" -> "authority"
+        for rest in rests:
+            for suffix, family in _FAMILIES:
+                if rest.endswith(suffix):
+                    return family
+        rests = [r[: -len(e)] for r in rests for e in _INFLECTIONS if r.endswith(e)]
+    return ""
 
 
 def _word_keys(word: str) -> frozenset[str]:
@@ -184,9 +235,24 @@ def name_keys(word: str) -> frozenset[str]:
     return frozenset({NAME_PREFIX + name_stem(folded), *proper})
 
 
+# Web addresses and URL paths in running text ("https://x.kz/a", "www.x.kz",
+# "…/review-kazakhstan-year/1.html"): their slugs are not mentions.
+_URL_RE = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|\S*/[\w.%-]*[-_][\w.%-]*/\S*"
+    r"|\S+/\S+\.(?:s?html?|php|aspx?|jsp)\b\S*",
+    re.IGNORECASE,
+)
+
+
+def strip_urls(text: str) -> str:
+    """`text` with URLs and URL paths replaced by a space."""
+    return _URL_RE.sub(" ", text) if "/" in text or "www." in text else text
+
+
 def analyse(text: str) -> list[Token]:
-    """Tokenise `text` and attach match keys to every word."""
-    return [Token(w, word_keys(w), fold(w)) for w in tokenize(text)]
+    """Tokenise `text` (URLs left out) and attach match keys to every word."""
+    return [Token(w, word_keys(w), fold(w)) for w in tokenize(strip_urls(text))]
 
 
 def is_cyrillic(text: str) -> bool:

@@ -281,7 +281,7 @@ def _deliver(
     )
     if action != ClaimAction.SEND:
         return _not_claimed(address, action)
-    mine = filter_digest(digest, topics)
+    mine = filter_digest(digest, topics, top_n=cfg.digest.top_stories)
     try:
         msg = build_message(
             sender=cfg.mail.sender,

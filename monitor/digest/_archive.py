@@ -18,13 +18,15 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..models import stable_hash
 from ..xmlsafe import strip_xml_forbidden
-from ._model import Digest, clean_text, safe_url
+from ._model import Digest, DigestNav, clean_text, safe_url
 from ._render import (
     JSON_FORMAT,
     ArchiveEntry,
@@ -80,6 +82,7 @@ def write_archive_files(
     folder = digest_folder(root, digest)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    digest = replace(digest, nav=archive_nav(read_archive(root), digest))
     for fmt in _formats(formats):
         path = folder / f"{digest.period.slug}.{fmt}"
         atomic_write(path, RENDERERS[fmt](digest))
@@ -102,6 +105,39 @@ def write_archive_files(
         "digest written key=%s files=%d dir=%s", digest.period.key, len(written), folder
     )
     return written
+
+
+def archive_nav(entries: Sequence[ArchiveEntry], digest: Digest) -> DigestNav:
+    """Links from this digest's page to the neighbouring days in the archive.
+
+    Only daily digests are neighbours; links are relative to the page's folder
+    (``YYYY/MM/``).  A page written before its next day existed has no "next"
+    link; the archive index always lists every day.
+    """
+    days = sorted(
+        {
+            e.slug: e
+            for e in entries
+            if _is_day(e.slug) and e.html_path.endswith(".html")
+        }.values(),
+        key=lambda e: e.slug,
+    )
+    slug = digest.period.slug
+    before = [e for e in days if e.slug < slug]
+    after = [e for e in days if e.slug > slug]
+    prev = before[-1] if before and digest.period.day is not None else None
+    nxt = after[0] if after and digest.period.day is not None else None
+    return DigestNav(
+        archive="../../index.html",
+        previous=f"../../{prev.html_path}" if prev else None,
+        previous_label=prev.slug if prev else "",
+        next=f"../../{nxt.html_path}" if nxt else None,
+        next_label=nxt.slug if nxt else "",
+    )
+
+
+def _is_day(slug: str) -> bool:
+    return len(slug) == 10 and slug[4] == "-" and slug[7] == "-"
 
 
 def _formats(formats: tuple[str, ...]) -> list[str]:
@@ -153,7 +189,11 @@ def _entry(root: Path, path: Path) -> ArchiveEntry | None:
 
 
 def _entry_from(data: dict[str, Any], html_path: str) -> ArchiveEntry:
-    sections = [*data["sections"], *([data["other"]] if data.get("other") else [])]
+    sections = [
+        *([data["top"]] if data.get("top") else []),
+        *data["sections"],
+        *([data["other"]] if data.get("other") else []),
+    ]
     return ArchiveEntry(
         key=str(data["period"]["key"]),
         slug=str(data["period"]["slug"]),

@@ -1,15 +1,22 @@
-"""Assemble a `Digest` from storage rows (issue #6 "Structure").
+"""Assemble a `Digest` from storage rows (issue #6 "Structure", issue #12).
 
 Stories are the unit: the articles of the window are grouped by story id (an
 article without one is a story of its own).  A story is filed under every topic
-any of its articles was filed under; within a topic, stories rank by the number
-of distinct outlets that carried them, then by recency, then by a stable key.
+any of its articles was filed under, and is *shown once*: under its primary
+topic (the highest score; ties go to the topic configured first), with the
+others listed as "Also under".  The ``digest.top_stories`` stories with the
+most outlets (then the most recent; at least two outlets) open the digest in
+"Top stories" and are not repeated below.  Within a topic, stories rank by the number of distinct
+outlets that carried them, then by recency, then by a stable key.  The
+countries a story is about are ordered by weighted mentions (the country
+filing's score), so the first is its primary country.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,14 +34,17 @@ from ..models import (
     stable_hash,
 )
 from ..store._digests import Sighting
+from ..urls import canonicalize_url
 from ._model import (
     OTHER_LABEL,
+    TOP_LABEL,
     CopyLink,
     Digest,
     DigestPeriod,
     DigestStats,
     DigestStory,
     FeedProblem,
+    Filing,
     TopicSection,
     clean_text,
     effective_time,
@@ -45,6 +55,7 @@ from ._model import (
 logger = logging.getLogger(__name__)
 
 TARGET_LANG = "en"
+TOP_MIN_OUTLETS = 2  # a story one outlet carried is never a "top story"
 MIN_LEDE_CHARS = 40  # a smaller digest.lede_max_chars would cut ledes to nothing
 _TRANSLATED = (TranslationStatus.DONE, TranslationStatus.PARTIAL)
 
@@ -108,25 +119,14 @@ def collect_digest(
     filings = source.get_filings_for_articles(ids)
     sightings = source.get_sightings_for_articles(ids)
     groups = _group(members)
-    filed: dict[str, list[DigestStory]] = {}
-    other: list[DigestStory] = []
-    for key, group in groups.items():
-        topics = _story_topics(group, filings)
-        about = _story_countries(group, filings, names)
-        for label, story in _stories_for(key, group, topics, sightings, period, cfg):
-            story = replace(
-                story,
-                other_topics=tuple(names.get(t, t) for t in story.other_topics),
-                about=about,
-            )
-            (filed.setdefault(label, []) if label else other).append(story)
-    _merge_default_label(filed, other)
-    sections = tuple(
-        _section(names.get(label, label), filed[label], cfg.max_stories_per_topic)
-        for label in _label_order(filed, topic_order)
-    )
-    other_section = (
-        _section(OTHER_LABEL, other, cfg.max_stories_per_topic) if other else None
+    rank = {t: i for i, t in enumerate(topic_order)}
+    stories = [
+        _story_filed(key, group, filings, sightings, period, cfg, names, rank)
+        for key, group in groups.items()
+    ]
+    order = tuple(names.get(t, t) for t in topic_order)
+    top, sections, other_section = arrange(
+        stories, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic
     )
     health = list(source.get_feed_states().values())
     pages = source.get_page_health(period.end - PAGE_HEALTH_WINDOW, period.end)
@@ -147,28 +147,142 @@ def collect_digest(
         other=other_section,
         feed_problems=problems,
         stats=stats,
+        top=top,
+        topic_order=order,
     )
 
 
-def filter_digest(digest: Digest, topics: Sequence[str]) -> Digest:
+def _story_filed(
+    key: str,
+    group: Sequence[_Member],
+    filings: dict[int, tuple[TopicMatch, ...]],
+    sightings: dict[int, tuple[Sighting, ...]],
+    period: DigestPeriod,
+    cfg: DigestConfig,
+    names: Mapping[str, str],
+    rank: Mapping[str, int],
+) -> DigestStory:
+    """One story with its primary topic, other topics and countries."""
+    topics = _story_topics(group, filings)
+    ordered = _primary_first(topics, rank)
+    base = _story(key, group, sightings, period, cfg)
+    about = _story_countries(group, filings, names)
+    if not ordered or ordered[0].label.casefold() == OTHER_LABEL.casefold():
+        return replace(base, about=about)
+    primary = ordered[0]
+    return replace(
+        base,
+        about=about,
+        topic=names.get(primary.label, primary.label),
+        rule=clean_text(primary.rule),
+        terms=primary.terms,
+        other_topics=tuple(
+            names.get(f.label, f.label)
+            for f in sorted(ordered[1:], key=lambda f: _rank(f.label, rank))
+        ),
+        filings=tuple(
+            Filing(
+                topic=names.get(f.label, f.label),
+                score=f.score,
+                rule=clean_text(f.rule),
+                terms=f.terms,
+            )
+            for f in ordered
+        ),
+    )
+
+
+def _rank(label: str, rank: Mapping[str, int]) -> tuple[int, str]:
+    return (rank.get(label, len(rank)), label)
+
+
+def _primary_first(
+    topics: dict[str, _Filing], rank: Mapping[str, int]
+) -> list[_Filing]:
+    """Filings, best first: highest score, ties broken by configured order."""
+    return sorted(topics.values(), key=lambda f: (-f.score, *_rank(f.label, rank)))
+
+
+def arrange(
+    stories: Sequence[DigestStory],
+    topic_order: Sequence[str],
+    *,
+    top_n: int,
+    cap: int,
+    wanted: frozenset[str] | None = None,
+) -> tuple[TopicSection | None, tuple[TopicSection, ...], TopicSection | None]:
+    """Top stories, topic sections (configured order) and "Other", each story once.
+
+    With ``wanted`` (casefolded headings of a recipient's topics), only stories
+    filed under one of them are kept, each under the first wanted topic among
+    its primary and other topics; "Other" is kept only when it is wanted.
+    """
+    kept = [s for s in stories if wanted is None or _wanted_home(s, wanted) is not None]
+    ranked = sorted(kept, key=_story_rank)
+    top = [s for s in ranked if s.outlets >= TOP_MIN_OUTLETS][: max(0, top_n)]
+    shown = {s.story_key for s in top}
+    filed: dict[str, list[DigestStory]] = {}
+    other: list[DigestStory] = []
+    for s in ranked:
+        if s.story_key in shown:
+            continue
+        home = _wanted_home(s, wanted) if wanted is not None else s.topic
+        (filed.setdefault(home, []) if home else other).append(s)
+    known = [t for t in topic_order if t in filed]
+    labels = known + sorted(t for t in filed if t not in topic_order)
+    sections = tuple(_section(t, filed[t], cap) for t in labels)
+    other_section = _section(OTHER_LABEL, other, cap) if other else None
+    top_section = _section(TOP_LABEL, top, cap) if top else None
+    return top_section, sections, other_section
+
+
+def _wanted_home(s: DigestStory, wanted: frozenset[str]) -> str | None:
+    """The first of the story's topics a recipient follows ("" for "Other")."""
+    if not s.topics:
+        return "" if OTHER_LABEL.casefold() in wanted else None
+    return next((t for t in s.topics if t.casefold() in wanted), None)
+
+
+def _story_rank(s: DigestStory) -> tuple[int, float, str]:
+    return (-s.outlets, -s.last_time.timestamp(), s.story_key)
+
+
+def filter_digest(digest: Digest, topics: Sequence[str], *, top_n: int = 5) -> Digest:
     """The digest restricted to ``topics`` (a recipient's subscription).
 
     An empty ``topics`` keeps everything.  "Other" is kept only when listed.
-    Matching ignores case.  Feed health is always kept.
+    Matching ignores case.  Feed health is always kept.  A story filed under a
+    followed topic is kept (under the first followed one) even when its primary
+    topic is another; the header counts what the filtered digest contains.
     """
     if not topics:
         return digest
-    wanted = {t.casefold() for t in topics}
-    sections = tuple(s for s in digest.sections if s.label.casefold() in wanted)
-    other = digest.other if OTHER_LABEL.casefold() in wanted else None
-    keys = {
-        st.story_key
-        for s in (*sections, *([other] if other else []))
+    wanted = frozenset(t.casefold() for t in topics)
+    every = [
+        st
+        for s in (
+            *([digest.top] if digest.top else []),
+            *digest.all_sections,
+        )
         for st in s.stories
-    }
-    stats = replace(digest.stats, stories=len(keys))
+    ]
+    cap = max((len(s.stories) + s.omitted for s in digest.all_sections), default=1)
+    top, sections, other = arrange(
+        every, digest.topic_order, top_n=top_n, cap=cap, wanted=wanted
+    )
+    parts = (*([top] if top else []), *sections, *([other] if other else []))
+    kept = [st for s in parts for st in s.stories]
+    outlets = {o for st in kept for o in st.outlet_names}
+    stats = replace(
+        digest.stats,
+        stories=len(kept),
+        articles=sum(len(st.article_ids) for st in kept),
+        outlets=len(outlets),
+        untranslated=sum(st.untranslated for st in kept),
+    )
     return replace(
         digest,
+        top=top,
         sections=sections,
         other=other,
         stats=stats,
@@ -240,68 +354,25 @@ def _story_countries(
     filings: dict[int, tuple[TopicMatch, ...]],
     names: Mapping[str, str],
 ) -> tuple[str, ...]:
-    """Countries/regions the story's articles were filed under (the "country" facet)."""
-    found = {
-        names.get(f.label, f.label)
-        for m in group
-        for f in filings.get(m.article.id, ())
-        if f.facet == "country"
-    }
-    return tuple(sorted(clean_text(c) for c in found))
-
-
-def _merge_default_label(
-    filed: dict[str, list[DigestStory]], other: list[DigestStory]
-) -> None:
-    """A topic rule set whose default label is "Other" files unmatched articles
-    under it: show those together with the unfiled stories, once, at the end."""
-    for label in [t for t in filed if t.casefold() == OTHER_LABEL.casefold()]:
-        other.extend(filed.pop(label))
-
-
-def _label_order(
-    filed: dict[str, list[DigestStory]], topic_order: Sequence[str]
-) -> list[str]:
-    known = [t for t in topic_order if t in filed]
-    return known + sorted(t for t in filed if t not in topic_order)
+    """Countries/regions the story's articles were filed under (the "country"
+    facet), most weighted mentions first: the first is the primary country."""
+    weight: dict[str, float] = {}
+    for m in group:
+        for f in filings.get(m.article.id, ()):
+            if f.facet == "country":
+                name = clean_text(names.get(f.label, f.label))
+                weight[name] = weight.get(name, 0.0) + f.score
+    return tuple(sorted(weight, key=lambda c: (-weight[c], c)))
 
 
 def _section(label: str, stories: list[DigestStory], cap: int) -> TopicSection:
-    ranked = sorted(
-        stories, key=lambda s: (-s.outlets, -s.last_time.timestamp(), s.story_key)
-    )
+    ranked = sorted(stories, key=_story_rank)
     return TopicSection(
         label=label, stories=tuple(ranked[:cap]), omitted=max(0, len(ranked) - cap)
     )
 
 
 # ---------------------------------------------------------------------- one story
-
-
-def _stories_for(
-    key: str,
-    group: Sequence[_Member],
-    topics: dict[str, _Filing],
-    sightings: dict[int, tuple[Sighting, ...]],
-    period: DigestPeriod,
-    cfg: DigestConfig,
-) -> list[tuple[str, DigestStory]]:
-    base = _story(key, group, sightings, period, cfg)
-    if not topics:
-        return [("", base)]
-    labels = sorted(topics)
-    return [
-        (
-            label,
-            replace(
-                base,
-                rule=clean_text(topics[label].rule),
-                terms=topics[label].terms,
-                other_topics=tuple(t for t in labels if t != label),
-            ),
-        )
-        for label in labels
-    ]
 
 
 def _story(
@@ -315,7 +386,7 @@ def _story(
     a = rep.article
     headline, original = _headlines(a)
     copies = _copies(group, sightings)
-    outlets = {clean_text(a.outlet), *(c.outlet for c in copies)}
+    outlets = sorted({clean_text(a.outlet), *(c.outlet for c in copies)})
     countries = sorted({c for c in (a.country, *(c.country for c in copies)) if c})
     return DigestStory(
         story_key=key,
@@ -328,13 +399,22 @@ def _story(
         last_time=max(m.time for m in group),
         local_time=_local_time(rep.time, period),
         lede=_lede(a, cfg, headline),
-        url=safe_url(a.url) or safe_url(a.canonical_url),
+        url=_link(a),
         also=copies,
         outlets=len(outlets),
         countries=tuple(countries),
         translation_marker=_marker(a),
         is_teaser=a.is_teaser,
+        article_id=a.id,
+        article_ids=tuple(sorted(m.article.id for m in group)),
+        untranslated=sum(1 for m in group if _marker(m.article) is not None),
+        outlet_names=tuple(outlets),
     )
+
+
+def _link(a: Article) -> str | None:
+    """The stored canonical URL (no tracking parameters), else the feed link."""
+    return safe_url(a.canonical_url) or safe_url(a.url)
 
 
 def _readable_in_english(a: Article) -> bool:
@@ -362,9 +442,7 @@ def _marker(a: Article) -> str | None:
     status = a.translation_status
     lang = clean_text(a.lang) or "?"
     if status is TranslationStatus.PARTIAL:
-        return "partly translated" + (
-            f" ({clean_text(a.translation_note)})" if a.translation_note else ""
-        )
+        return _partial_marker(clean_text(a.translation_note))
     if status is TranslationStatus.NO_MODEL:
         return (
             clean_text(a.translation_note)
@@ -373,6 +451,23 @@ def _marker(a: Article) -> str | None:
     if status is TranslationStatus.FAILED:
         return "untranslated (translation failed)"
     return "untranslated (translation pending)"
+
+
+_LEFT_RE = re.compile(r"(\d+) of (\d+) sentences? left untranslated(?: \((.+)\))?")
+
+
+def _partial_marker(note: str) -> str:
+    """ "partly translated (2 of 6 sentences in the original: output guards)", or
+    "untranslated (...)" when no sentence was translated at all."""
+    m = _LEFT_RE.fullmatch(note)
+    if m is None:
+        return f"partly translated ({note})" if note else "partly translated"
+    left, total, why = int(m.group(1)), int(m.group(2)), m.group(3)
+    reason = f": {why}" if why else ""
+    if left >= total:
+        n = "sentence" if total == 1 else f"all {total} sentences"
+        return f"untranslated ({n} held back{reason})"
+    return f"partly translated ({left} of {total} sentences in the original{reason})"
 
 
 def _lede(a: Article, cfg: DigestConfig, headline: str) -> str:
@@ -396,9 +491,8 @@ def _lede_cap(cfg: DigestConfig) -> int:
 def _copies(
     group: Sequence[_Member], sightings: dict[int, tuple[Sighting, ...]]
 ) -> tuple[CopyLink, ...]:
+    """Other outlets' copies, one per outlet with a count ("Vlast.kz (ru) ×2")."""
     rep = group[0].article
-    seen = {(rep.outlet, safe_url(rep.url))}
-    out: list[CopyLink] = []
     candidates: list[CopyLink] = []
     for m in group:
         a = m.article
@@ -408,7 +502,7 @@ def _copies(
                     outlet=clean_text(a.outlet),
                     country=clean_text(a.country),
                     lang=clean_text(a.lang) or "?",
-                    url=safe_url(a.url) or safe_url(a.canonical_url),
+                    url=_link(a),
                     title=_headlines(a)[0],
                 )
             )
@@ -419,14 +513,32 @@ def _copies(
                         outlet=clean_text(s.outlet),
                         country=clean_text(s.country),
                         lang=clean_text(s.lang) or "?",
-                        url=safe_url(s.link),
+                        url=_clean_link(s.link),
                     )
                 )
-    for c in candidates:
+    return _per_outlet(candidates, seen={(clean_text(rep.outlet), _link(rep))})
+
+
+def _per_outlet(
+    candidates: Sequence[CopyLink], seen: set[tuple[str, str | None]]
+) -> tuple[CopyLink, ...]:
+    by_outlet: dict[str, list[CopyLink]] = {}
+    for c in sorted(candidates, key=lambda c: (c.lang, c.url or "")):
         if (c.outlet, c.url) not in seen:
             seen.add((c.outlet, c.url))
-            out.append(c)
+            by_outlet.setdefault(c.outlet, []).append(c)
+    out = [replace(cs[0], copies=len(cs)) for cs in by_outlet.values()]
     return tuple(sorted(out, key=lambda c: (c.outlet.casefold(), c.lang, c.url or "")))
+
+
+def _clean_link(link: str | None) -> str | None:
+    url = safe_url(link)
+    if url is None:
+        return None
+    try:
+        return safe_url(canonicalize_url(url)) or url
+    except ValueError:
+        return url
 
 
 def _local_time(moment: datetime, period: DigestPeriod) -> str:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 FUTURE_TOLERANCE = timedelta(hours=1)
 OTHER_LABEL = "Other"
+TOP_LABEL = "Top stories"
 
 _CONTROL_RE = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
@@ -77,6 +78,17 @@ class CopyLink:
     lang: str
     url: str | None
     title: str = ""
+    copies: int = 1  # copies of the story this outlet carried (one line each outlet)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filing:
+    """One topic a story was filed under (the JSON digest keeps all of them)."""
+
+    topic: str  # the heading readers see
+    score: float
+    rule: str
+    terms: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,9 +112,25 @@ class DigestStory:
     about: tuple[str, ...] = ()  # countries/regions it was filed under (rules)
     rule: str = ""
     terms: tuple[str, ...] = ()
-    other_topics: tuple[str, ...] = ()
+    other_topics: tuple[str, ...] = ()  # the other topics, in configured order
     translation_marker: str | None = None  # e.g. "untranslated (no kk→en model)"
     is_teaser: bool = False
+    article_id: int = 0  # the shown article (`monitor explain ID`)
+    article_ids: tuple[int, ...] = ()  # every article of the story in the window
+    topic: str = ""  # the primary topic (highest score; ties: configured order)
+    filings: tuple[Filing, ...] = ()  # every topic, primary first
+    untranslated: int = 0  # articles of the story without an English text
+    outlet_names: tuple[str, ...] = ()  # every outlet that carried it
+
+    @property
+    def primary_country(self) -> str | None:
+        """The country the story is mostly about (most weighted mentions)."""
+        return self.about[0] if self.about else None
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The primary topic, then the others in configured order."""
+        return (self.topic, *self.other_topics) if self.topic else self.other_topics
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +165,17 @@ class DigestStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DigestNav:
+    """Links from a day's page to its neighbours in the archive (relative URLs)."""
+
+    archive: str  # the index page
+    previous: str | None = None
+    previous_label: str = ""
+    next: str | None = None
+    next_label: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Digest:
     """Everything one digest shows, in display order."""
 
@@ -148,11 +187,18 @@ class Digest:
     feed_problems: tuple[FeedProblem, ...] = ()
     stats: DigestStats = field(default_factory=DigestStats)
     topics: tuple[str, ...] = ()  # None of a recipient filter: every topic
+    top: TopicSection | None = None  # "Top stories": shown first, not repeated
+    topic_order: tuple[str, ...] = ()  # every topic heading, configured order
+    nav: DigestNav | None = None  # archive neighbours (set when written)
 
     @property
     def is_empty(self) -> bool:
         """True when no story at all falls into the window."""
-        return not self.sections and (self.other is None or not self.other.stories)
+        return (
+            not self.sections
+            and (self.other is None or not self.other.stories)
+            and (self.top is None or not self.top.stories)
+        )
 
     @property
     def all_sections(self) -> tuple[TopicSection, ...]:

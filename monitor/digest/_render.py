@@ -149,16 +149,68 @@ def _env(kind: str) -> jinja2.Environment:
 
 
 def _context(digest: Digest) -> dict[str, Any]:
+    anchors = {s.label: _anchor(i) for i, s in enumerate(digest.sections)}
     return {
         "d": digest,
-        "sections": digest.all_sections,
+        "sections": digest.sections,
+        "top": digest.top,
+        "other": digest.other if digest.other and digest.other.stories else None,
+        "nav_sections": _nav_sections(digest),
         "generated": _iso(digest.generated_at),
         "anchor": _anchor,
+        "anchors": anchors,
+        "story_anchor": story_anchor,
+        "also_text": also_text,
+        "meta_text": meta_text,
     }
 
 
 def _anchor(index: int) -> str:
     return f"t{index + 1}"
+
+
+def story_anchor(s: DigestStory) -> str:
+    """The HTML id of a story: its shown article's id (``a123``)."""
+    return f"a{s.article_id}"
+
+
+def _nav_sections(digest: Digest) -> list[tuple[str, str, int]]:
+    """(anchor, heading, count) of every section, in display order."""
+    out = [("top", digest.top.label, len(digest.top.stories))] if digest.top else []
+    out += [
+        (_anchor(i), s.label, len(s.stories) + s.omitted)
+        for i, s in enumerate(digest.sections)
+    ]
+    if digest.other is not None and digest.other.stories:
+        o = digest.other
+        out.append(("other", o.label, len(o.stories) + o.omitted))
+    return out
+
+
+def also_text(s: DigestStory) -> str:
+    """ "Also: Vlast.kz (ru) ×2, Kaktus (ru)" as plain text, each outlet once."""
+    parts = [
+        f"{c.outlet} ({c.lang})" + (f" ×{c.copies}" if c.copies > 1 else "")
+        for c in s.also
+    ]
+    return ", ".join(parts)
+
+
+def meta_text(s: DigestStory) -> str:
+    """The plain-text metadata line of a story (outlet, time, markers)."""
+    parts = [
+        f"{s.outlet}, {s.country}" if s.country else s.outlet,
+        s.local_time,
+        s.lang,
+    ]
+    if s.outlets > 1:
+        parts.append(f"{s.outlets} outlets")
+    if s.translation_marker:
+        parts.append(f"[{s.translation_marker}]")
+    if s.is_teaser:
+        parts.append("[teaser only]")
+    parts.append(f"id\u00a0{s.article_id}")  # no break inside
+    return " | ".join(parts)
 
 
 def render_html(digest: Digest) -> str:
@@ -242,8 +294,10 @@ def digest_to_dict(digest: Digest) -> dict[str, Any]:
             "feeds": digest.stats.feeds,
             "feeds_with_problems": digest.stats.feeds_with_problems,
         },
+        "top": _section_dict(digest.top) if digest.top else None,
         "sections": [_section_dict(s) for s in digest.sections],
         "other": _section_dict(digest.other) if digest.other else None,
+        "topic_order": list(digest.topic_order),
         "feed_problems": [
             {
                 "name": f.name,
@@ -269,6 +323,8 @@ def _section_dict(section: TopicSection) -> dict[str, Any]:
 def _story_dict(s: DigestStory) -> dict[str, Any]:
     return {
         "key": s.story_key,
+        "article_id": s.article_id,
+        "article_ids": list(s.article_ids),
         "headline": s.headline,
         "original_headline": s.original_headline,
         "outlet": s.outlet,
@@ -282,6 +338,7 @@ def _story_dict(s: DigestStory) -> dict[str, Any]:
         "outlets": s.outlets,
         "countries": list(s.countries),
         "about": list(s.about),
+        "primary_country": s.primary_country,
         "also": [
             {
                 "outlet": c.outlet,
@@ -289,12 +346,18 @@ def _story_dict(s: DigestStory) -> dict[str, Any]:
                 "lang": c.lang,
                 "url": c.url,
                 "title": c.title,
+                "copies": c.copies,
             }
             for c in s.also
         ],
+        "topic": s.topic,
         "rule": s.rule,
         "terms": list(s.terms),
         "other_topics": list(s.other_topics),
+        "filings": [
+            {"topic": f.topic, "score": f.score, "rule": f.rule, "terms": list(f.terms)}
+            for f in s.filings
+        ],
         "translation_marker": s.translation_marker,
         "teaser": s.is_teaser,
     }

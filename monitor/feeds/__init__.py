@@ -29,7 +29,10 @@ HTML → text), `_jsonfeed` (JSON Feed → entries).
 Items: ``entry_id`` is the guid/id, else the link, else ``sha:`` + a hash of
 title and published date.  Links are resolved against ``base_url`` and must be
 http(s).  Title, summary and content become plain text; content keeps its
-paragraph breaks (blank lines).  Duplicate ids keep the first item.
+paragraph breaks (blank lines).  Content is the longest of ``content:encoded``
+and the full-text fields (``yandex:full-text``, ``<full-text>``).  Copies of
+one id or link keep the richest (most content, then summary; `_entries`).
+C1 controls are read as the cp1252 punctuation they stand for (`_text`).
 
 Dates (all timezone-aware UTC):
 

@@ -52,11 +52,29 @@ def entries_to_items(
             logger.debug(
                 "feed=%s entry %d skipped: no id, link or title", feed_name, index
             )
-        elif item.entry_id in items:
-            logger.debug("feed=%s duplicate entry id=%s", feed_name, item.entry_id)
         else:
-            items[item.entry_id] = item
+            keep_richest(items, item)
     return tuple(items.values()), tuple(notes)
+
+
+def keep_richest(items: dict[str, FeedItem], item: FeedItem) -> None:
+    """Add ``item``, or let it replace an earlier copy with the same id or link
+    when it carries more text (a feed may repeat a link with an empty
+    description first and the full one later)."""
+    key = item.entry_id
+    if key not in items and item.link:
+        key = next((k for k, v in items.items() if v.link == item.link), key)
+    old = items.get(key)
+    if old is None:
+        items[key] = item
+        return
+    logger.debug("feed=%s duplicate entry id=%s", item.feed_name, item.entry_id)
+    if _richness(item) > _richness(old):
+        items[key] = item
+
+
+def _richness(item: FeedItem) -> tuple[int, int]:
+    return (len(item.content), len(item.summary))
 
 
 def _item(
@@ -70,7 +88,7 @@ def _item(
     link = _entry_link(entry, base_url)
     title = clean_title(detail_text(entry, "title"))
     summary = detail_text(entry, "summary")
-    content = _content_text(entry)
+    content = max(_content_text(entry), full_text(entry), key=len)
     published, reason = _entry_date(entry, fetched_at, feed_name)
     if reason:
         notes.append(reason)
@@ -151,6 +169,17 @@ def _content_text(entry: Mapping[str, Any]) -> str:
         if len(text) > len(best):
             best = text
     return best
+
+
+# Full article text some feeds carry outside <content:encoded>: Yandex.News
+# ``<yandex:full-text>`` and a bare ``<full-text>`` (feedparser's key names).
+FULL_TEXT_KEYS = ("yandex_full-text", "full-text", "yandex_fulltext", "fulltext")
+
+
+def full_text(entry: Mapping[str, Any]) -> str:
+    """The longest full-text field of an entry, as plain text (or "")."""
+    found = (_text(get_key(entry, k)) for k in FULL_TEXT_KEYS)
+    return max((html_to_text(v) for v in found if v), key=len, default="")
 
 
 def _entry_date(
