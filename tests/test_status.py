@@ -103,6 +103,7 @@ def test_migration_from_v1_adds_page_fetches(tmp_path):
         pass
     with closing(sqlite3.connect(path)) as db:  # what a 0.1.0 database looks like
         db.execute("DROP TABLE page_fetches")
+        db.execute("DROP TABLE delivery_claims")  # added in v3 (#11.10)
         db.execute("PRAGMA user_version = 1")
         db.commit()
     with closing(Storage(path)) as s:
