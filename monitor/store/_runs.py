@@ -98,10 +98,14 @@ class RunsMixin(StorageBase):
             )
 
     def get_page_health(self, start: datetime, end: datetime) -> dict[str, PageHealth]:
-        """Page fetches attempted and failed per feed in ``[start, end)``."""
+        """Page fetches attempted and failed per feed in ``[start, end]``.
+
+        Both ends inclusive: times are stored to the second, so a fetch in the
+        same second as `end` (a `status` right after a run) still counts.
+        """
         rows = self._query(
             "SELECT feed_name, count(*) AS attempted, sum(ok = 0) AS failed"
-            " FROM page_fetches WHERE at >= ? AND at < ?"
+            " FROM page_fetches WHERE at >= ? AND at <= ?"
             " GROUP BY feed_name ORDER BY feed_name",
             (to_db_time(start), to_db_time(end)),
         )
