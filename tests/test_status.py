@@ -71,11 +71,12 @@ def test_page_health_counts_per_feed_in_the_window(tmp_path):
         s.add_page_fetch("a", ok=True, now=T0 - timedelta(hours=2))
         s.add_page_fetch("a", ok=False, now=T0 - timedelta(hours=1))
         s.add_page_fetch("b", ok=False, now=T0 - timedelta(minutes=1))
-        s.add_page_fetch("b", ok=False, now=T0)  # end is exclusive
+        s.add_page_fetch("b", ok=False, now=T0)  # end is inclusive (stored to the second)
+        s.add_page_fetch("b", ok=False, now=T0 + timedelta(seconds=1))  # after: out
         got = s.get_page_health(T0 - timedelta(hours=24), T0)
         assert got == {
             "a": PageHealth(attempted=2, failed=1),
-            "b": PageHealth(attempted=1, failed=1),
+            "b": PageHealth(attempted=2, failed=2),
         }
         s.add_page_fetch("c", ok=True, now=T0 + timedelta(days=8))  # prunes a week back
         later = s.get_page_health(T0 - timedelta(days=30), T0 + timedelta(days=9))
