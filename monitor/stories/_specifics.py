@@ -175,7 +175,7 @@ def dates_conflict(dates_a: frozenset[str], dates_b: frozenset[str]) -> bool:
 def title_quotes(title: str, lang: str) -> frozenset[str]:
     """Quoted names of a headline, each as its content terms joined by spaces.
 
-    «Кофемания» → ``"кофемани"``; «На спорте» → ``"спорт"``; a quoted span of
+    «Кофемания» → ``"кофеман"``; «На спорте» → ``"спорт"``; a quoted span of
     more than `MAX_QUOTE_WORDS` words (a citation) is skipped.
 
     Args:
