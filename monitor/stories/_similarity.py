@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._features import StoryFeatures
-from ._specifics import dates_conflict, names_conflict, quotes_conflict
+from ._specifics import _mentions, dates_conflict, names_conflict, quotes_conflict
 
 ENTITY_WEIGHT = 0.35  # share of the score given to shared named entities
 NUMBER_PREFIX = "#"
@@ -180,11 +180,12 @@ def conflicting(a: Vectors, b: Vectors, *, same_language: bool = True) -> bool:
     """
     if dates_conflict(a.title_dates, b.title_dates):
         return True
-    return same_language and (
-        names_conflict(a.title_names, a.entities, b.title_names, b.entities)
-        or quotes_conflict(
-            a.title_quotes, frozenset(a.native), b.title_quotes, frozenset(b.native)
-        )
+    if not same_language:
+        return False
+    if names_conflict(a.title_names, a.entities, b.title_names, b.entities):
+        return True
+    return bool(a.title_quotes and b.title_quotes) and quotes_conflict(
+        a.title_quotes, frozenset(a.native), b.title_quotes, frozenset(b.native)
     )
 
 
@@ -273,8 +274,6 @@ def _shared(a: _Unit, b: _Unit, n: int) -> tuple[str, ...]:
 
 
 def _novel_names(a: Vectors, b: Vectors) -> tuple[str, ...]:
-    from ._specifics import _mentions
-
     seen = b.entities | b.title_names
     return tuple(sorted(k for k in a.title_names if not _mentions(k, seen)))
 
