@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/stories.py [--sizes 1000,10000] [--skip-speed]
+    .venv/bin/python bench/stories.py [--sizes 1000,10000] [--skip-speed] [--experiments]
 
 1. **Same story** on ../shared/corpus/stories/tgcontest-same-story-pairs
    (ru and en, OK = same story): precision/recall/F1 of
@@ -28,10 +28,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +45,7 @@ SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 PAIRS = CORPUS / "stories" / "tgcontest-same-story-pairs"
 
+import numpy as np  # noqa: E402
 from datasketch import MinHashLSH  # noqa: E402
 
 from monitor.config import StoriesConfig  # noqa: E402
@@ -62,6 +66,12 @@ from monitor.stories._similarity import (  # noqa: E402
     conflicting,
     weigh,
     weighted_similarity,
+)
+from monitor.stories._text import (  # noqa: E402
+    _sentences,
+    content_terms,
+    normalise_words,
+    words_of,
 )
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -186,6 +196,15 @@ def pair_scores(
     return story, near
 
 
+def print_pr_curve(scores: list[tuple[float, bool]]) -> None:
+    """Precision/recall at every threshold of `THRESHOLDS`."""
+    cells = []
+    for t in THRESHOLDS:
+        p, r, _ = prf(scores, t)
+        cells.append(f"{t:.2f}:{p:.2f}/{r:.2f}")
+    print(f"   P/R by threshold {'  '.join(cells)}")
+
+
 def pair_halves(lang: str) -> list[int]:
     """0 or 1 per pair: pairs sharing a first article fall in the same half
     (alternating by first appearance), so a half never sees the other's texts
@@ -218,6 +237,7 @@ def bench_same_story(cfg: StoriesConfig) -> None:
         print(f"{lang}: {len(story)} pairs ({n_ok} OK)  P={p:.2f} R={r:.2f} F1={f:.2f}")
         curve = "  ".join(f"{t:.2f}:{prf(story, t)[2]:.2f}" for t in THRESHOLDS)
         print(f"   F1 by threshold  {curve}")
+        print_pr_curve(story)
         halves = pair_halves(lang)
         for half in (0, 1):
             part = [sc for sc, h in zip(story, halves, strict=True) if h == half]
@@ -309,6 +329,7 @@ def bench_cross_lingual(cfg: StoriesConfig) -> None:
         p, r, f = prf(scores, cfg.story_threshold)
         curve = "  ".join(f"{t:.2f}:{prf(scores, t)[2]:.2f}" for t in THRESHOLDS)
         print(f"{mode}: P={p:.2f} R={r:.2f} F1={f:.2f}\n   F1 by threshold  {curve}")
+        print_pr_curve(scores)
 
 
 # ------------------------------------------------------------------ 2. near-duplicates
@@ -487,10 +508,187 @@ def baseline(cfg: StoriesConfig, docs: list[Doc], n: int, per_k: float) -> None:
     )
 
 
+# ------------------------------------------------------------------ 4. experiments (#17)
+
+EVENT_LEAD = 40  # body words read for event terms
+SCORER_FEATURES = ("lex", "ev", "title")
+
+
+def _proper(word: str) -> bool:
+    """The likeliest pymorphy3 reading of a word is a proper noun."""
+    from monitor.classify._morph import _analyse_word, fold
+
+    readings, _ = _analyse_word(fold(word))
+    return bool(readings) and max(readings, key=lambda r: r.score).proper
+
+
+def event_terms(doc: Doc) -> Counter[str]:
+    """Stems of the title (three times) and lead without names and numbers:
+    what happened, not who or where.  Names are capitalised words after a
+    sentence's first, and first words whose likeliest parse is a proper noun
+    (pymorphy3 grammemes Name/Surn/Geox/Orgn/...)."""
+    counts: Counter[str] = Counter()
+    parts = [doc.title, *_sentences(doc.text)]
+    seen = 0
+    for k, part in enumerate(parts):
+        for i, word in enumerate(words_of(part)):
+            if k and seen >= EVENT_LEAD:
+                return counts
+            seen += k > 0
+            if word[0].isupper() and (i > 0 or _proper(word)):
+                continue
+            terms = [t for t in content_terms([word.lower()], doc.lang) if t[0] != "#"]
+            counts.update(terms * (3 if k == 0 else 1))
+    return counts
+
+
+def _tfidf_cos(a: Counter[str], b: Counter[str], df: Counter[str], n: int) -> float:
+    def unit(c: Counter[str]) -> dict[str, float]:
+        return {
+            t: (1 + math.log(k)) * (math.log((1 + n) / (1 + df[t])) + 1)
+            for t, k in c.items()
+        }
+
+    wa, wb = unit(a), unit(b)
+    dot = sum(w * wb[t] for t, w in wa.items() if t in wb)
+    if not dot:
+        return 0.0
+    norm = math.sqrt(sum(w * w for w in wa.values()) * sum(w * w for w in wb.values()))
+    return dot / norm
+
+
+def pair_rows(lang: str, cfg: StoriesConfig) -> list[dict[str, float]]:
+    """Per labelled pair: the lexical score (``lex``), the event-term cosine
+    (``ev``), the title-only cosine (``title``), the label and the half."""
+    pairs = load_pairs(lang)
+    docs = {d.source: d for a, b, _ in pairs for d in (a, b)}
+    events = {k: event_terms(d) for k, d in docs.items()}
+    titles = {
+        k: Counter(content_terms(normalise_words(d.title), lang))
+        for k, d in docs.items()
+    }
+    df: Counter[str] = Counter()
+    for c in (*events.values(), *titles.values()):
+        df.update(set(c))
+    story, _ = pair_scores(lang, cfg)
+    rows = []
+    for (a, b, ok), (lex, _), half in zip(pairs, story, pair_halves(lang), strict=True):
+        rows.append(
+            {
+                "lex": lex,
+                "ev": _tfidf_cos(events[a.source], events[b.source], df, len(docs)),
+                "title": _tfidf_cos(titles[a.source], titles[b.source], df, len(docs)),
+                "ok": float(ok),
+                "half": float(half),
+            }
+        )
+    return rows
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """Weights (bias last) of an L2-regularised logistic regression."""
+    x1 = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(x1.shape[1])
+    for _ in range(5000):
+        p = 1 / (1 + np.exp(-(x1 @ w)))
+        w -= (x1.T @ (p - y) + l2 * np.r_[w[:-1], 0.0]) / len(y)
+    return w
+
+
+def _held_out(
+    rows: list[dict[str, float]], accept, label: str, threshold: float
+) -> None:
+    """Print P/R/F1 on each half of ``accept(train_rows)`` fitted on the other."""
+    cells = []
+    for test in (0, 1):
+        train = [r for r in rows if r["half"] != test]
+        rule = accept(train)
+        part = [r for r in rows if r["half"] == test]
+        scored = [
+            (1.0 if r["lex"] >= threshold and rule(r) else 0.0, r["ok"] > 0)
+            for r in part
+        ]
+        p, r_, f = prf(scored, 0.5)
+        cells.append(f"half {test}: P={p:.2f} R={r_:.2f} F1={f:.2f}")
+    print(f"   {label:<44} " + "  ".join(cells))
+
+
+@contextmanager
+def lemmatised_terms() -> Iterator[None]:
+    """Russian TF-IDF terms from pymorphy3 lemmas (monitor.classify._morph, with
+    its token-length cap) instead of Snowball stems, for the duration."""
+    from monitor.classify._morph import _analyse_word, _likely_lemmas
+    from monitor.stories import _text
+
+    stem = _text._stem
+
+    def lemma(word: str, lang: str) -> str:
+        readings, known = _analyse_word(word)
+        if lang != "ru" or not known:
+            return stem(word, lang)
+        return min(_likely_lemmas(readings))
+
+    _text._stem = lemma  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _text._stem = stem
+
+
+def bench_experiments(cfg: StoriesConfig) -> None:
+    """What was tried for issue #17 and not kept: each choice is fitted on one
+    half of the pairs and measured on the other (`pair_halves`)."""
+    t = cfg.story_threshold
+    print(f"\n== experiments (issue #17), held out by half, threshold {t}")
+    for lang in ("ru", "en"):
+        rows = pair_rows(lang, cfg)
+        print(f"{lang}:")
+        _held_out(rows, lambda _: lambda r: True, "current score (nothing fitted)", t)
+
+        def gate(train: list[dict[str, float]]):
+            def f1_of(floor: float) -> float:
+                s = [(r["lex"] * min(1.0, r["ev"] / floor), r["ok"] > 0) for r in train]
+                return prf(s, t)[2]
+
+            floor = max((0.1, 0.15, 0.2, 0.25, 0.3), key=f1_of)
+            return lambda r: r["lex"] * min(1.0, r["ev"] / floor) >= t
+
+        _held_out(rows, gate, "event gate: lex x min(1, ev / floor), floor fitted", t)
+
+        def scorer(train: list[dict[str, float]]):
+            near = [r for r in train if r["lex"] >= 0.7 * t]
+            x = np.array([[r[c] for c in SCORER_FEATURES] for r in near])
+            w = _logistic(x, np.array([r["ok"] for r in near]))
+            return lambda r: float(np.r_[[r[c] for c in SCORER_FEATURES], 1.0] @ w) >= 0
+
+        _held_out(
+            rows, scorer, f"2nd-stage logistic over {'/'.join(SCORER_FEATURES)}", t
+        )
+    with lemmatised_terms():
+        for lang in ("ru",):
+            story, _ = pair_scores(lang, cfg)
+            halves = pair_halves(lang)
+            cells = []
+            for half in (0, 1):
+                part = [sc for sc, h in zip(story, halves, strict=True) if h == half]
+                p, r, f = prf(part, t)
+                cells.append(f"half {half}: P={p:.2f} R={r:.2f} F1={f:.2f}")
+            p, r, f = prf(story, t)
+            print(
+                f"{lang} with pymorphy3 lemmas in TF-IDF: P={p:.2f} R={r:.2f} F1={f:.2f}  "
+                + "  ".join(cells)
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--experiments",
+        action="store_true",
+        help="also run the held-out experiments of issue #17 (event terms, scorer)",
+    )
     args = parser.parse_args()
     if not PAIRS.is_dir():
         print(f"../shared not found: {PAIRS}", file=sys.stderr)
@@ -498,6 +696,8 @@ def main() -> int:
     cfg = StoriesConfig()
     bench_same_story(cfg)
     bench_cross_lingual(cfg)
+    if args.experiments:
+        bench_experiments(cfg)
     bench_near(cfg)
     if not args.skip_speed:
         bench_speed(cfg, [int(s) for s in args.sizes.split(",")])

@@ -383,6 +383,46 @@ def stories_cmd(opts: Options, day: date | str | None, as_json: bool) -> None:
         _echo(stories.format_stories(found, tz=tz), nl=False)
 
 
+@cli.command("stories-explain")
+@common_options
+@click.argument("first", type=int)
+@click.argument("second", type=int)
+def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
+    """Show why two articles are one story or kept apart (issue #17).
+
+    Lists the similarity terms, shared terms and names, and conflicting
+    headline dates, names and quoted names.
+
+    Example:
+
+        monitor stories-explain 1234 1240
+    """
+    from . import stories
+
+    cfg = load(opts)
+    with _storage(cfg) as storage:
+        pair = [storage.get_article(i) for i in (first, second)]
+        a, b = pair
+        if a is None or b is None:
+            missing = first if a is None else second
+            raise click.ClickException(f"no article with id {missing}")
+        fa, fb = (
+            stories.compute_features(stories.candidate_from_article(x), cfg.stories)
+            for x in (a, b)
+        )
+        since = stories.window_start([fa, fb], cfg.stories, max(fa.time, fb.time))
+        known = stories.load_known(storage.get_story_features(since))
+    until = max(fa.time, fb.time) + timedelta(hours=cfg.stories.window_hours)
+    window = [f for _, f in known if f.time <= until]
+    evidence = stories.explain_articles(fa, fb, window)
+    click.echo(
+        stories.format_pair_evidence(
+            evidence, titles=(a.title, b.title), threshold=cfg.stories.story_threshold
+        ),
+        nl=False,
+    )
+
+
 @cli.command("digest")
 @common_options
 @click.option(

@@ -28,13 +28,21 @@ from ._features import (
     features_from_bytes,
     features_to_bytes,
 )
-from ._format import format_stories, summarise_languages
-from ._similarity import DocumentFrequencies, story_similarity, vectors_of
+from ._format import format_pair_evidence, format_stories, summarise_languages
+from ._similarity import (
+    DocumentFrequencies,
+    PairEvidence,
+    explain_pair,
+    story_similarity,
+    vectors_of,
+    weigh,
+)
 from ._types import Assignment, Relation, Story, StoryMember
 
 __all__ = [
     "Assignment",
     "DocumentFrequencies",
+    "PairEvidence",
     "Relation",
     "Story",
     "StoryCandidate",
@@ -43,13 +51,17 @@ __all__ = [
     "StoryMember",
     "candidate_from_article",
     "compute_features",
+    "explain_articles",
+    "explain_pair",
     "features_from_bytes",
     "features_to_bytes",
+    "format_pair_evidence",
     "format_stories",
     "load_known",
     "story_similarity",
     "summarise_languages",
     "vectors_of",
+    "weigh",
     "window_start",
 ]
 
@@ -99,3 +111,25 @@ def window_start(
     """
     earliest = min((clamp_stored(c.time) for c in batch), default=now)
     return shift(min(earliest, now), -timedelta(hours=config.window_hours))
+
+
+def explain_articles(
+    a: StoryFeatures,
+    b: StoryFeatures,
+    window: Iterable[StoryFeatures] = (),
+) -> PairEvidence:
+    """The evidence for one pair, with document frequencies of ``window`` (the
+    articles around them; the pair itself is always counted).
+
+    The clusterer fixed each article's weights when it entered its window, so
+    the score here can differ a little from the one stored with the member.
+    """
+    dfs = DocumentFrequencies()
+    ids = {a.article_id, b.article_id}
+    for f in window:
+        if f.article_id not in ids:
+            dfs.add(vectors_of(f))
+    va, vb = vectors_of(a), vectors_of(b)
+    dfs.add(va)
+    dfs.add(vb)
+    return explain_pair(weigh(a, va, dfs), weigh(b, vb, dfs))

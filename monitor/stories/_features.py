@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 from ..config import StoriesConfig
 from ..models import Article
-from ._specifics import title_dates, title_names
+from ._specifics import title_dates, title_names, title_quotes
 from ._text import (
     content_terms,
     entity_keys,
@@ -74,6 +74,7 @@ class StoryFeatures:
     # Headline specifics (`_specifics`); empty in features stored before they existed.
     title_names: tuple[str, ...] = ()
     title_dates: tuple[str, ...] = ()
+    title_quotes: tuple[str, ...] = ()  # quoted names of the headline (issue #17)
 
 
 def candidate_from_article(article: Article) -> StoryCandidate:
@@ -155,6 +156,7 @@ def compute_features(candidate: StoryCandidate, config: StoriesConfig) -> StoryF
         shingle_count=count,
         title_names=tuple(sorted(title_names(c.title))),
         title_dates=tuple(sorted(title_dates(c.title) | title_dates(c.title_en or ""))),
+        title_quotes=tuple(sorted(title_quotes(c.title, c.lang))),
     )
 
 
@@ -188,6 +190,7 @@ def features_to_bytes(features: StoryFeatures) -> bytes:
         "shingle_count": f.shingle_count,
         "title_names": f.title_names,
         "title_dates": f.title_dates,
+        "title_quotes": f.title_quotes,
     }
     payload = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
     return _HEADER.pack(_MAGIC, len(payload)) + payload + f.minhash
@@ -221,4 +224,5 @@ def features_from_bytes(blob: bytes) -> StoryFeatures:
         shingle_count=int(meta["shingle_count"]),
         title_names=tuple(meta.get("title_names", ())),
         title_dates=tuple(meta.get("title_dates", ())),
+        title_quotes=tuple(meta.get("title_quotes", ())),
     )

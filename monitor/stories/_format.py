@@ -1,10 +1,12 @@
-"""Plain-text listing of a day's stories (``monitor stories --date D``)."""
+"""Plain-text listing of a day's stories (``monitor stories --date D``) and of
+the reasons behind one pair (``monitor stories-explain A B``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import tzinfo
 
+from ._similarity import CONFLICT_FACTOR, PairEvidence
 from ._types import Story, StoryMember
 
 TITLE_WIDTH = 100
@@ -65,3 +67,45 @@ def format_stories(stories: Sequence[Story], *, tz: tzinfo | None = None) -> str
         ]
         blocks.append("\n".join([head, *lines]))
     return "\n\n".join(blocks) + "\n"
+
+
+def _listed(items: Sequence[str]) -> str:
+    return ", ".join(items) if items else "none"
+
+
+def _conflict_line(label: str, sides: tuple[Sequence[str], Sequence[str]]) -> str:
+    return f"a: {_listed(sides[0])}; b: {_listed(sides[1])}"
+
+
+def format_pair_evidence(
+    ev: PairEvidence, *, titles: tuple[str, str], threshold: float
+) -> str:
+    """Render `PairEvidence` as the lines of ``monitor stories-explain``.
+
+    Args:
+        ev: from `explain_pair`.
+        titles: the two headlines (a, b).
+        threshold: ``stories.story_threshold``.
+
+    Returns:
+        The text, ending with a newline.
+    """
+    verdict = "same story" if ev.score >= threshold else "kept apart"
+    ent = "n/a (no names on one side)" if ev.entities is None else f"{ev.entities:.3f}"
+    lines = [
+        f"a: {_clip(titles[0])}",
+        f"b: {_clip(titles[1])}",
+        f"text cosine ({ev.space}): {ev.text:.3f}  shared: {_listed(ev.shared_terms)}",
+        f"entity cosine: {ent}  shared: {_listed(ev.shared_entities)}",
+        f"lexical score: {ev.lexical:.3f}",
+        f"headline dates: {_conflict_line('dates', ev.dates)}"
+        + ("  -> CONFLICT: score 0" if ev.date_conflict else ""),
+        "headline names the other never mentions: "
+        + _conflict_line("names", ev.novel_names)
+        + (f"  -> CONFLICT: x{CONFLICT_FACTOR}" if ev.name_conflict else ""),
+        "quoted names the other never mentions: "
+        + _conflict_line("quotes", ev.novel_quotes)
+        + (f"  -> CONFLICT: x{CONFLICT_FACTOR}" if ev.quote_conflict else ""),
+        f"score: {ev.score:.3f} (threshold {threshold:.2f}) -> {verdict}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._features import StoryFeatures
-from ._specifics import dates_conflict, names_conflict
+from ._specifics import _mentions, dates_conflict, names_conflict, quotes_conflict
 
 ENTITY_WEIGHT = 0.35  # share of the score given to shared named entities
 NUMBER_PREFIX = "#"
@@ -46,6 +46,7 @@ class Vectors:
     entities: frozenset[str]
     title_names: frozenset[str] = frozenset()
     title_dates: frozenset[str] = frozenset()
+    title_quotes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ def vectors_of(f: StoryFeatures) -> Vectors:
         frozenset(f.entities),
         frozenset(f.title_names),
         frozenset(f.title_dates),
+        frozenset(f.title_quotes),
     )
 
 
@@ -169,8 +171,8 @@ def text_similarity(a: Weighted, b: Weighted) -> float:
 
 
 def conflicting(a: Vectors, b: Vectors, *, same_language: bool = True) -> bool:
-    """The headlines name different dates, or each names what the other never
-    mentions (`_specifics`): evidence of two different events.
+    """The headlines name different dates, or each names (or quotes) what the
+    other never mentions (`_specifics`): evidence of two different events.
 
     Names are compared only within one language: across scripts the entity
     keys are transliterations, close enough to add evidence (`ENTITY_WEIGHT`)
@@ -178,8 +180,12 @@ def conflicting(a: Vectors, b: Vectors, *, same_language: bool = True) -> bool:
     """
     if dates_conflict(a.title_dates, b.title_dates):
         return True
-    return same_language and names_conflict(
-        a.title_names, a.entities, b.title_names, b.entities
+    if not same_language:
+        return False
+    if names_conflict(a.title_names, a.entities, b.title_names, b.entities):
+        return True
+    return bool(a.title_quotes and b.title_quotes) and quotes_conflict(
+        a.title_quotes, frozenset(a.native), b.title_quotes, frozenset(b.native)
     )
 
 
@@ -235,3 +241,92 @@ def story_similarity(
         ``(1 - ENTITY_WEIGHT) * text cosine + ENTITY_WEIGHT * entity cosine``.
     """
     return weighted_similarity(weigh(a, va, dfs), weigh(b, vb, dfs))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairEvidence:
+    """Why two articles were (or would be) joined or kept apart (`explain_pair`).
+
+    Every term of the score is here, so ``monitor stories-explain`` can show
+    it.  A future score component (e.g. an embedding cosine of the English
+    sides) would be one more field and one more line, not a new mechanism.
+    """
+
+    space: str  # "ru"/"en"/…: the compared language; "numbers": no common one
+    text: float  # TF-IDF cosine in that space
+    entities: float | None  # entity-key cosine (None: neither side has entities)
+    lexical: float  # the combination of the two, before conflicts
+    shared_terms: tuple[str, ...]  # heaviest shared terms, for the reader
+    shared_entities: tuple[str, ...]
+    dates: tuple[tuple[str, ...], tuple[str, ...]]  # headline dates of a and b
+    date_conflict: bool
+    novel_names: tuple[tuple[str, ...], tuple[str, ...]]  # headline names the
+    # other article never mentions (same language only)
+    name_conflict: bool
+    novel_quotes: tuple[tuple[str, ...], tuple[str, ...]]
+    quote_conflict: bool
+    score: float  # after conflicts: what the clusterer compares to the threshold
+
+
+def _shared(a: _Unit, b: _Unit, n: int) -> tuple[str, ...]:
+    common = [(a.weights[t] * b.weights[t], t) for t in a.weights if t in b.weights]
+    return tuple(t for _, t in sorted(common, key=lambda wt: (-wt[0], wt[1]))[:n])
+
+
+def _novel_names(a: Vectors, b: Vectors) -> tuple[str, ...]:
+    seen = b.entities | b.title_names
+    return tuple(sorted(k for k in a.title_names if not _mentions(k, seen)))
+
+
+def _novel_quotes(a: Vectors, b: Vectors) -> tuple[str, ...]:
+    terms = frozenset(b.native)
+    return tuple(
+        sorted(q for q in a.title_quotes if not any(t in terms for t in q.split()))
+    )
+
+
+def explain_pair(a: Weighted, b: Weighted, shown: int = 8) -> PairEvidence:
+    """The terms of `weighted_similarity` for one pair, and the specifics behind
+    its conflict rules.
+
+    Args:
+        a: one article's weighted vectors (`weigh`).
+        b: the other's.
+        shown: how many shared terms and entities to list.
+
+    Returns:
+        The evidence; ``evidence.score == weighted_similarity(a, b)``.
+    """
+    sa, sb = a.specifics, b.specifics
+    same = a.lang == b.lang
+    if same:
+        space, shared = a.lang, _shared(a.native, b.native, shown)
+    elif a.english is not None and b.english is not None:
+        space, shared = "en", _shared(a.english, b.english, shown)
+    else:
+        space, shared = "numbers", tuple(sorted(a.numbers & b.numbers))[:shown]
+    has_ent = bool(a.entities.weights) and bool(b.entities.weights)
+    novel = (_novel_names(sa, sb), _novel_names(sb, sa)) if same else ((), ())
+    quotes = (_novel_quotes(sa, sb), _novel_quotes(sb, sa)) if same else ((), ())
+    return PairEvidence(
+        space=space,
+        text=text_similarity(a, b),
+        entities=_cosine(a.entities, b.entities) if has_ent else None,
+        lexical=lexical_similarity(a, b),
+        shared_terms=shared,
+        shared_entities=tuple(e[1:] for e in _shared(a.entities, b.entities, shown)),
+        dates=(tuple(sorted(sa.title_dates)), tuple(sorted(sb.title_dates))),
+        date_conflict=dates_conflict(sa.title_dates, sb.title_dates),
+        novel_names=novel,
+        name_conflict=same
+        and names_conflict(sa.title_names, sa.entities, sb.title_names, sb.entities),
+        novel_quotes=quotes,
+        quote_conflict=same
+        and quotes_conflict(
+            sa.title_quotes,
+            frozenset(sa.native),
+            sb.title_quotes,
+            frozenset(sb.native),
+        ),
+        score=weighted_similarity(a, b),
+    )

@@ -14,6 +14,11 @@ this event.  Two kinds of headline specifics are compared (issue #5):
   never mentions at all* (title or body), the two report different events:
   «В Алматы прошел митинг…» / «В Астане прошел митинг…».  One-sided
   novelty is not a conflict (a follow-up adds a name; a rewrite drops one).
+* **quoted names**: the content terms of what a headline puts in quotes (a
+  contest, a film, a ship, a party: «Кофемания», "Слуга народа").  Quoted
+  names are often lower-case or acronyms, which the name rule skips; they are
+  compared the same way (issue #17): each headline quotes something the other
+  article's terms never contain.
 
 All functions are pure.
 """
@@ -23,8 +28,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._text import _is_name, entity_key, normalise_words, words_of
+from ._text import _is_name, content_terms, entity_key, normalise_words, words_of
 
+QUOTE_RE = re.compile(r"[«\"“„]([^«»\"“”„]{2,80})[»\"”“]")
+MAX_QUOTE_WORDS = 6  # longer quoted spans are citations, not names
 MIN_PREFIX = 3  # keys this long match a longer key they start (Алматы/Алматинской)
 
 _RU_MONTHS = {
@@ -163,3 +170,53 @@ def names_conflict(
 def dates_conflict(dates_a: frozenset[str], dates_b: frozenset[str]) -> bool:
     """Both headlines carry a date and they share none."""
     return bool(dates_a) and bool(dates_b) and not dates_a & dates_b
+
+
+def title_quotes(title: str, lang: str) -> frozenset[str]:
+    """Quoted names of a headline, each as its content terms joined by spaces.
+
+    «Кофемания» → ``"кофеман"``; «На спорте» → ``"спорт"``; a quoted span of
+    more than `MAX_QUOTE_WORDS` words (a citation) is skipped.
+
+    Args:
+        title: a headline.
+        lang: its language (for stemming, as `_text.content_terms`).
+
+    Returns:
+        The quoted names (often none).
+    """
+    found: set[str] = set()
+    for span in QUOTE_RE.findall(title):
+        words = normalise_words(span)
+        terms = [t for t in content_terms(words, lang) if not t.startswith("#")]
+        if terms and len(words) <= MAX_QUOTE_WORDS:
+            found.add(" ".join(terms))
+    return frozenset(found)
+
+
+def _quote_seen(quote: str, terms: frozenset[str]) -> bool:
+    return any(t in terms for t in quote.split())
+
+
+def quotes_conflict(
+    quotes_a: frozenset[str],
+    terms_a: frozenset[str],
+    quotes_b: frozenset[str],
+    terms_b: frozenset[str],
+) -> bool:
+    """Each headline quotes a name none of whose terms the other article has.
+
+    Args:
+        quotes_a: `title_quotes` of article a.
+        terms_a: the terms of article a (title and lead).
+        quotes_b: `title_quotes` of article b.
+        terms_b: the terms of article b.
+
+    Returns:
+        True when both sides have such a quoted name.
+    """
+    if not quotes_a or not quotes_b:
+        return False
+    return any(not _quote_seen(q, terms_b) for q in quotes_a) and any(
+        not _quote_seen(q, terms_a) for q in quotes_b
+    )
