@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,11 @@ from monitor.fetch import make_client
 from tests.httpserver import LocalHTTPServer
 from tests.smtpserver import Inbox, free_port
 
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared beside the checkout; TEST_SHARED_DIR points a worktree elsewhere at it.
+SHARED_DIR = Path(
+    os.environ.get("TEST_SHARED_DIR")
+    or Path(__file__).resolve().parents[1].parent / "shared"
+)
 FIXED_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
 
 

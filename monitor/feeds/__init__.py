@@ -115,11 +115,14 @@ def parse_feed(
     else:
         _check_entry_count(prepared.xml, feed_name)
         entries, title, warning = _parse_xml(prepared.xml, feed_name, base_url)
-    items = entries_to_items(entries, feed_name, base_url, fetched_at, lang_hint)
+    skipped: list[str] = []
+    items = entries_to_items(
+        entries, feed_name, base_url, fetched_at, lang_hint, skipped
+    )
     logger.info(
         "parsed feed=%s items=%d warning=%s", feed_name, len(items), warning is not None
     )
-    return ParsedFeed(title=title, items=items, warning=warning)
+    return ParsedFeed(title=title, items=items, warning=warning, skipped=tuple(skipped))
 
 
 def _check_entry_count(data: bytes, feed_name: str) -> None:

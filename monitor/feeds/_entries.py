@@ -35,10 +35,23 @@ def entries_to_items(
     base_url: str,
     fetched_at: datetime,
     lang: str | None,
+    skipped: list[str] | None = None,
 ) -> tuple[FeedItem, ...]:
+    """Convert feedparser/JSON Feed entries into items (one per entry id).
+
+    Each entry is a boundary (issue #11): one whose values break the conversion
+    (a date outside the calendar, ...) is left out, its reason appended to
+    `skipped`, and the feed's other entries are kept.
+    """
     items: dict[str, FeedItem] = {}
     for index, entry in enumerate(entries):
-        item = _item(entry, feed_name, base_url, fetched_at, lang)
+        try:
+            item = _item(entry, feed_name, base_url, fetched_at, lang)
+        except (ValueError, OverflowError, RecursionError) as e:
+            logger.warning("feed=%s entry %d skipped: %r", feed_name, index, e)
+            if skipped is not None:
+                skipped.append(f"entry {index}: {type(e).__name__}: {e}")
+            continue
         if item is None:
             logger.debug(
                 "feed=%s entry %d skipped: no id, link or title", feed_name, index
