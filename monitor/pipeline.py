@@ -856,6 +856,10 @@ def check_feed(
         )
     except (FetchError, FeedError) as e:
         return False, str(e)
+    except FATAL_ERRORS:
+        raise
+    except ITEM_ERRORS as e:  # hostile bytes the parser did not expect
+        return False, _message(e)
     dated = sum(1 for i in parsed.items if i.published)
     latest = max((i.published for i in parsed.items if i.published), default=None)
     warning = f"; repaired: {parsed.warning}" if parsed.warning else ""

@@ -10,6 +10,7 @@ poisoned feeds' errors must be visible in ``monitor status`` (text and JSON).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -153,8 +154,6 @@ def monitor(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env["PYTHONPATH"] = str(REPO)
     return env

@@ -282,3 +282,18 @@ def test_one_entry_that_storage_refuses_leaves_the_others(http_server, tmp_path)
         (failure,) = [f for f in storage.get_recent_failures() if f.stage == "store"]
         assert failure.resource == "json entry j1"
         assert "surrogates not allowed" in failure.error
+
+
+def test_feeds_check_reports_a_parser_crash_as_one_line(site, tmp_path, monkeypatch):
+    from monitor.pipeline import check_feed
+
+    def deep(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("monitor.feeds.parse_feed", deep)
+    cfg = load_config(tmp_path, env={})
+    spec = next(f for f in cfg.feeds if f.name == "kz-news")
+    with fetch.make_client(cfg.fetch) as client:
+        ok, line = check_feed(cfg, client, spec, NOW)
+    assert not ok
+    assert line == "RecursionError: maximum recursion depth exceeded"
