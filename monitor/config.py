@@ -65,7 +65,7 @@ class FetchConfig:
     workers: int = 8  # network calls in flight overall
     allow_private: bool = False  # allow loopback/private addresses for every feed
     max_articles_per_run: int = 500
-    max_attempts: int = 3  # a page that keeps failing falls back to feed text
+    max_attempts: int = 3  # page: fall back to feed text; article: parked (#11)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,11 @@ class TranslateError(MonitorError):
     """The translation engine failed (model missing, failed to load, server down)."""
 
 
+class TranslatorUnavailableError(TranslateError):
+    """No article can be translated now (model missing or failed to load, server
+    unreachable): the articles stay pending, unlike a failure of one article."""
+
+
 class RuleError(MonitorError):
     """A topic rule is invalid."""
 

@@ -178,6 +178,7 @@ class ParsedFeed:
     title: str
     items: tuple[FeedItem, ...]
     warning: str | None = None  # feedparser bozo exception, if the feed was repaired
+    skipped: tuple[str, ...] = ()  # entries left out as bad input, with the reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,21 @@ thread, one transaction per feed or per article, never across a network call.  E
 stage selects the rows that still need it, so a run killed at any point simply
 continues on the next run.  Failures are data: they are recorded (per feed, per
 article, and in the failures log that `monitor status` shows) and the run goes on.
+
+Every item is a boundary (issue #11; docs/reliability.md "Per-item isolation"):
+an exception while one feed (fetch, parse, store), entry, article (extract,
+translate, classify, stories) is handled is caught there, recorded on the item
+(status, message, stage) and in the failures log, and the stage goes on with
+the rest.  What counts as bad input is `ITEM_ERRORS`: our own `MonitorError`s
+and what the parsers we wrap raise on hostile bytes (ValueError and
+UnicodeError, OverflowError, RecursionError, lxml errors).  `FATAL_ERRORS`
+(configuration and storage: disk full, corrupt database, run lock) stop the
+run, and so does anything else: a TypeError, AttributeError, KeyError or
+NameError is a bug in our code and keeps its traceback.  An article that keeps
+failing in a stage is retried on later runs up to ``fetch.max_attempts`` times,
+then parked (that stage's status becomes ``failed``; `monitor status` counts
+it).  A batch that fails (one transaction, one model call) is retried item by
+item, so one culprit cannot take its neighbours down with it.
 """
 
 from __future__ import annotations
@@ -34,9 +49,11 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from lxml import etree
 
 from . import (
     classify,
@@ -52,17 +69,24 @@ from . import (
 from .config import Config, PollConfig, resolve_path
 from .exceptions import (
     BlockedURLError,
+    ConfigError,
     FeedError,
     FetchError,
-    TranslateError,
+    LockedError,
+    MonitorError,
+    StorageError,
+    TranslatorUnavailableError,
 )
 from .models import (
+    Article,
     FeedItem,
     FeedSpec,
     FeedState,
     Page,
     RunSummary,
     StageResult,
+    Topics,
+    TranslationStatus,
 )
 from .store import Storage
 from .store._feeds import PollOutcome
@@ -72,12 +96,32 @@ logger = logging.getLogger(__name__)
 
 TRANSLATE_BATCH = 32  # articles per translate call: sentences batch across them
 STORY_BATCH = 200  # story assignments per transaction
+CLASSIFY_BATCH = 500  # filings per transaction
+MESSAGE_CHARS = 500  # a recorded error message is cut to this (hostile input is long)
+
+# The item boundary (module docstring).  These stop the run wherever they happen:
+FATAL_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    StorageError,
+    LockedError,
+)
+# These are bad input: recorded on the item, and the stage goes on.  A
+# UnicodeError is a ValueError; lxml.etree.LxmlError covers XMLSyntaxError and
+# the parser errors trafilatura and feedparser's lxml paths raise.
+ITEM_ERRORS: tuple[type[Exception], ...] = (
+    MonitorError,
+    ValueError,
+    OverflowError,
+    RecursionError,
+    etree.LxmlError,
+)
 # A page answering one of these will not come back: fall back to the feed's text at once.
 GONE_STATUSES = frozenset({401, 403, 404, 410, 451})
 
 # A progress factory returns a context manager (as click.progressbar is) whose
 # value has ``update(n)``; leaving it finishes the bar (issue #10).
 Progress = Callable[[str, int], AbstractContextManager["ProgressBar"]]
+_T = TypeVar("_T")
 
 
 class ProgressBar:
@@ -136,15 +180,28 @@ class Pipeline:
     def run(self, *, digest: bool = True) -> RunSummary:
         """Run every stage once.  Returns the counts for the summary line."""
         run_id = self.storage.start_run(self.now())
-        self.poll_feeds()
-        self.extract_articles()
-        self.translate_articles()
-        self.classify_articles()
-        self.cluster_stories()
+        self._run_stage("poll", self.poll_feeds)
+        self._run_stage("extract", self.extract_articles)
+        self._run_stage("translate", self.translate_articles)
+        self._run_stage("classify", self.classify_articles)
+        self._run_stage("stories", self.cluster_stories)
         if digest:
-            self.write_digest_if_due()
+            self._run_stage("digest", self.write_digest_if_due)
         self.storage.finish_run(run_id, self.summary.counts, self.now())
         return self.summary
+
+    def _run_stage(self, name: str, stage: Callable[[], object]) -> None:
+        """Run one stage; bad input that escaped every item boundary inside it
+        stops that stage only (recorded, logged with its traceback), not the run."""
+        try:
+            stage()
+        except FATAL_ERRORS:
+            raise
+        except ITEM_ERRORS as e:
+            message = _message(e)
+            logger.error("stage=%s status=error error=%s", name, message, exc_info=e)
+            self.storage.add_failure(name, "stage", message, self.now())
+            self.summary.add("stage_errors")
 
     # ------------------------------------------------------------------ poll
 
@@ -167,7 +224,13 @@ class Pipeline:
         with self._bar("poll", len(requests)) as bar:
             for result in self._fetch_many(requests):
                 spec = specs[str(result.key)]
-                outcome = self._poll_one(spec, states.get(spec.name), result)
+                state = states.get(spec.name)
+                try:
+                    outcome = self._poll_one(spec, state, result)
+                except FATAL_ERRORS:
+                    raise
+                except ITEM_ERRORS as e:  # the feed is the boundary (issue #11)
+                    outcome = self._poll_failed(spec, state, _ItemError("poll", e))
                 self.storage.update_feed_polled(spec.name, outcome, self.now())
                 bar.update()
 
@@ -214,17 +277,28 @@ class Pipeline:
             parsed = self._parse_source(spec, state, page)
         except FeedError as e:
             return self._poll_failed(spec, state, e)
+        except FATAL_ERRORS:
+            raise
+        except ITEM_ERRORS as e:  # hostile bytes the parser did not expect
+            return self._poll_failed(spec, state, _ItemError("parse", e))
         if parsed.warning:
             logger.warning(
                 "feed=%s repaired a malformed feed: %s", spec.name, parsed.warning
             )
             self.storage.add_failure("poll", spec.name, parsed.warning, self.now())
-        items = [(item, _item_key(item)) for item in parsed.items]
-        new = self.storage.add_feed_items(items, self.now())
+        for reason in parsed.skipped:  # the entry is the boundary (issue #11)
+            self._record("parse", spec.name, FeedError(reason, resource=spec.name))
+            self.summary.add("entries_failed")
+        new, skipped = self._store_items(spec, parsed.items)
+        skipped += len(parsed.skipped)
         self.summary.add("feeds_ok")
         self.summary.add("articles_new", new)
         logger.info(
-            "polled feed=%s status=ok items=%d new=%d", spec.name, len(items), new
+            "polled feed=%s status=ok items=%d new=%d skipped=%d",
+            spec.name,
+            len(parsed.items),
+            new,
+            skipped,
         )
         return PollOutcome(
             status="ok",
@@ -259,6 +333,7 @@ class Pipeline:
             title=parsed.title,
             items=sources.select_items(spec, items),
             warning=parsed.warning,
+            skipped=parsed.skipped,
         )
 
     def _follow_up(
@@ -293,6 +368,47 @@ class Pipeline:
                     "poll", f"{spec.name} {result.key}", str(e), self.now()
                 )
 
+    def _store_items(
+        self, spec: FeedSpec, items: tuple[FeedItem, ...] | list[FeedItem]
+    ) -> tuple[int, int]:
+        """Store one feed's items in one transaction; when one entry spoils it,
+        store them one by one and record the culprits (the entry is the boundary).
+
+        Returns:
+            (new articles, entries skipped).
+        """
+        keyed: list[tuple[FeedItem, str]] = []
+        skipped = 0
+        for item in items:
+            try:
+                keyed.append((item, _item_key(item)))
+            except FATAL_ERRORS:
+                raise
+            except ITEM_ERRORS as e:
+                self._entry_failed(spec, item, e)
+                skipped += 1
+        try:
+            return self.storage.add_feed_items(keyed, self.now()), skipped
+        except FATAL_ERRORS:
+            raise
+        except ITEM_ERRORS:
+            pass  # the transaction rolled back: find the culprit below
+        new = 0
+        for pair in keyed:
+            try:
+                new += self.storage.add_feed_items([pair], self.now())
+            except FATAL_ERRORS:
+                raise
+            except ITEM_ERRORS as e:
+                self._entry_failed(spec, pair[0], e)
+                skipped += 1
+        return new, skipped
+
+    def _entry_failed(self, spec: FeedSpec, item: FeedItem, error: Exception) -> None:
+        resource = f"{spec.name} entry {item.entry_id or item.link}"
+        self._record("store", resource, error)
+        self.summary.add("entries_failed")
+
     def _next_ok(self, page: Page) -> datetime | None:
         return schedule.next_poll_after_success(
             self.now(), page.retry_after, self.cfg.poll
@@ -302,7 +418,7 @@ class Pipeline:
         self, spec: FeedSpec, state: FeedState | None, error: BaseException | None
     ) -> PollOutcome:
         self.summary.add("feeds_error")
-        message = str(error) if error is not None else "no response"
+        message = _message(error) if error is not None else "no response"
         failures = (state.failure_count if state else 0) + 1
         # Cron mails on WARNING: say so when a feed starts failing and every tenth
         # failure after, not on every poll of a feed that has been dead for weeks.
@@ -338,7 +454,7 @@ class Pipeline:
             item,
         ) in pending:  # no page to fetch: the feed's text is all there is
             if str(article.id) not in by_id:
-                self._extract_one(article.id, item, None)
+                self._extract_guarded(article, item, None)
         private = {f.name: _allows_private(self.cfg, f) for f in self.cfg.feeds}
         requests = [
             fetch.FetchRequest(
@@ -354,7 +470,7 @@ class Pipeline:
         with self._bar("extract", len(requests)) as bar:
             for result in self._fetch_many(requests):
                 article, item = by_id[str(result.key)]
-                self._extract_one(article.id, item, result.value)
+                self._extract_guarded(article, item, result.value)
                 bar.update()
         self._warn_pages_given_up()
 
@@ -378,6 +494,32 @@ class Pipeline:
     @functools.cached_property
     def _specs(self) -> dict[str, FeedSpec]:
         return {f.name: f for f in self.cfg.feeds}
+
+    def _extract_guarded(
+        self, article: Article, item: FeedItem, page: Page | BaseException | None
+    ) -> None:
+        """Extract one article; the article is the boundary (issue #11).
+
+        A page that breaks extraction is dropped at once for the feed's own text;
+        when even that fails, the failure counts towards parking the article.
+        """
+        try:
+            self._extract_one(article.id, item, page)
+            return
+        except FATAL_ERRORS:
+            raise
+        except ITEM_ERRORS as e:
+            error: Exception = e
+        if isinstance(page, Page):
+            self._record("extract", article.url, error)
+            try:
+                self._extract_one(article.id, item, None)
+                return
+            except FATAL_ERRORS:
+                raise
+            except ITEM_ERRORS as e:
+                error = e
+        self._article_failed("extract", article.id, article.url, error)
 
     def _extract_one(
         self, article_id: int, item: FeedItem, page: Page | BaseException | None
@@ -440,7 +582,9 @@ class Pipeline:
         target = self.cfg.translate.target
         covered = {src for src, dst in translator.pairs() if dst == target}
         cap = limit or self.cfg.translate.max_articles_per_run
-        tasks = self.storage.get_articles_for_translation(covered, cap)
+        tasks = self.storage.get_articles_for_translation(
+            covered, cap, max_attempts=self.cfg.fetch.max_attempts
+        )
         with self._bar("translate", len(tasks)) as bar:
             for start in range(0, len(tasks), TRANSLATE_BATCH):
                 batch = tasks[start : start + TRANSLATE_BATCH]
@@ -451,24 +595,50 @@ class Pipeline:
     def _translate_batch(
         self, translator: translate.ArticleTranslator, batch: list[TranslationTask]
     ) -> bool:
+        """Translate a batch; when it fails, retry it article by article so the
+        failure stays with its culprit (issue #10.4).
+
+        Returns:
+            False when the translator itself is unavailable (model missing or
+            failed to load, server unreachable): one recorded error, the articles
+            stay pending and the stage stops.
+        """
         texts = [
             translate.ArticleText(title=t.title, text=t.text, src=t.lang) for t in batch
         ]
         try:
             results = translator.translate_articles(texts)
-        except TranslateError as e:
+        except TranslatorUnavailableError as e:
             logger.warning(
                 "translate status=error engine=%s error=%s", translator.name, e
             )
             self.storage.add_failure("translate", translator.name, str(e), self.now())
             self.summary.add("translate_errors")
             return False
+        except FATAL_ERRORS:
+            raise
+        except ITEM_ERRORS as e:
+            if len(batch) == 1:
+                self._translation_failed(batch[0], e)
+                return True
+            logger.info("translate batch failed: isolating articles=%d", len(batch))
+            return all(self._translate_batch(translator, [t]) for t in batch)
         for task, result in zip(batch, results, strict=True):
             self.storage.save_translation(task.article_id, result, self.now())
             self.summary.add(f"translation_{result.status.value}")
             if result.status.value in ("done", "partial"):
                 self.summary.add("articles_translated")
         return True
+
+    def _translation_failed(self, task: TranslationTask, error: Exception) -> None:
+        """Mark one article's translation FAILED: stories stop waiting for it,
+        later runs retry it up to ``fetch.max_attempts`` times, then it is parked."""
+        url = f"article {task.article_id}"
+        self._article_failed("translate", task.article_id, url, error, park=False)
+        self.storage.set_translation_status(
+            task.article_id, TranslationStatus.FAILED, _message(error), self.now()
+        )
+        self.summary.add("translations_failed")
 
     def translator(self) -> translate.ArticleTranslator:
         """The configured translator, built once per run (the model loads lazily)."""
@@ -486,10 +656,32 @@ class Pipeline:
     # ------------------------------------------------------------------ classify
 
     def classify_articles(self, *, everything: bool = False) -> int:
-        """File articles under topics and countries (only pending ones, or all)."""
-        done = classify.reclassify_archive(
-            self.storage, self.rules(), pending_only=not everything
-        )
+        """File articles under topics and countries (only pending ones, or all).
+
+        Like `classify.reclassify_archive` (keyset batches, one transaction per
+        batch), with the article as the boundary: one that fails is recorded and
+        parked after ``fetch.max_attempts`` runs; the others are filed.
+        """
+        rules, after, done = self.rules(), 0, 0
+        while batch := self.storage.get_articles_to_classify(
+            after_id=after, limit=CLASSIFY_BATCH, pending_only=not everything
+        ):
+            filed: list[tuple[Article, Topics]] = []
+            for a in batch:
+                try:
+                    filed.append((a, _classify_stored(rules, a)))
+                except FATAL_ERRORS:
+                    raise
+                except ITEM_ERRORS as e:
+                    self._article_failed("classify", a.id, a.url, e)
+            done += self._save_each(
+                "classify",
+                filed,
+                lambda chunk: self.storage.save_filings(
+                    (a.id, topics) for a, topics in chunk
+                ),
+            )
+            after = batch[-1].id
         self.summary.add("articles_classified", done)
         return done
 
@@ -513,10 +705,18 @@ class Pipeline:
         )
         if not articles:
             return
-        batch = [
-            stories.compute_features(stories.candidate_from_article(a), cfg)
-            for a in articles
-        ]
+        by_id = {a.id: a for a in articles}
+        batch = []
+        for a in articles:
+            try:
+                f = stories.compute_features(stories.candidate_from_article(a), cfg)
+                # a time the window cannot hold fails here, not for the whole batch
+                stories.window_start([f], cfg, self.now())
+                batch.append(f)
+            except FATAL_ERRORS:
+                raise
+            except ITEM_ERRORS as e:
+                self._article_failed("stories", a.id, a.url, e)
         batch.sort(
             key=lambda f: (f.time, f.article_id)
         )  # the window assumes time order
@@ -525,10 +725,23 @@ class Pipeline:
             cfg, stories.load_known(self.storage.get_story_features(since))
         )
         for start in range(0, len(batch), STORY_BATCH):
-            chunk = batch[start : start + STORY_BATCH]
-            items = [(clusterer.assign(f), stories.features_to_bytes(f)) for f in chunk]
-            new = self.storage.add_story_members(items, now=self.now())
-            self.summary.add("stories_new", new)
+            items = []
+            for f in batch[start : start + STORY_BATCH]:
+                try:
+                    items.append((clusterer.assign(f), stories.features_to_bytes(f)))
+                except FATAL_ERRORS:
+                    raise
+                except ITEM_ERRORS as e:
+                    a = by_id[f.article_id]
+                    self._article_failed("stories", a.id, a.url, e)
+            self._save_each(
+                "stories",
+                items,
+                lambda chunk: self.summary.add(
+                    "stories_new", self.storage.add_story_members(chunk, now=self.now())
+                ),
+                article_of=lambda item: by_id[item[0].article_id],
+            )
 
     # ------------------------------------------------------------------ digest
 
@@ -569,6 +782,78 @@ class Pipeline:
                     self.storage.add_failure("mail", r.recipient, str(r.error), now)
         return paths
 
+    # ------------------------------------------------------------------ item boundary
+
+    def _save_each(
+        self,
+        stage: str,
+        items: list[_T],
+        save: Callable[[list[_T]], object],
+        article_of: Callable[[_T], Article] | None = None,
+    ) -> int:
+        """Save a batch in one transaction; when an item spoils it, save them one
+        by one and record the culprits.
+
+        Returns:
+            The number of items saved.
+        """
+        if not items:
+            return 0
+        try:
+            save(items)
+            return len(items)
+        except FATAL_ERRORS:
+            raise
+        except ITEM_ERRORS:
+            pass  # rolled back: find the culprit
+        saved = 0
+        for item in items:
+            try:
+                save([item])
+                saved += 1
+            except FATAL_ERRORS:
+                raise
+            except ITEM_ERRORS as e:
+                a = article_of(item) if article_of else item[0]  # type: ignore[index]
+                self._article_failed(stage, a.id, a.url, e)
+        return saved
+
+    def _record(self, stage: str, resource: str, error: BaseException) -> str:
+        """Log a failure and add it to the failures log; returns the message."""
+        message = _message(error)
+        resource = _safe(resource, 300)
+        logger.warning(
+            "%s resource=%s status=error error=%s",
+            stage,
+            resource,
+            message,
+            exc_info=error if logger.isEnabledFor(logging.DEBUG) else None,
+        )
+        self.storage.add_failure(stage, resource, message, self.now())
+        return message
+
+    def _article_failed(
+        self,
+        stage: str,
+        article_id: int,
+        url: str,
+        error: BaseException,
+        *,
+        park: bool = True,
+    ) -> None:
+        """Record a failure on the article (attempts, last error, failures log);
+        after ``fetch.max_attempts`` failures in this stage it is parked."""
+        message = self._record(stage, url, error)
+        now = self.now()
+        attempts = self.storage.record_article_error(article_id, stage, message, now)
+        self.summary.add("articles_failed")
+        if park and attempts >= self.cfg.fetch.max_attempts:
+            self.storage.park_article(article_id, stage, now)
+            self.summary.add("articles_parked")
+            logger.warning(
+                "%s article=%d status=parked attempts=%d", stage, article_id, attempts
+            )
+
     # ------------------------------------------------------------------ helpers
 
     def _fetch_many(
@@ -591,6 +876,40 @@ class Pipeline:
     def _bar(self, stage: str, total: int) -> Iterator[ProgressBar]:
         with self.progress(stage, total) as bar:
             yield bar
+
+
+class _ItemError(MonitorError):
+    """Bad input caught at a boundary, with the step it broke (``parse: ...``)."""
+
+    def __init__(self, step: str, error: BaseException) -> None:
+        super().__init__(f"{step} failed: {_message(error)}")
+
+
+def _message(error: BaseException) -> str:
+    """A failure's message as recorded: our errors as they are, others with their
+    type; surrogates escaped (storage cannot hold them), cut to MESSAGE_CHARS."""
+    text = (
+        str(error)
+        if isinstance(error, MonitorError)
+        else (f"{type(error).__name__}: {error}")
+    )
+    return _safe(text, MESSAGE_CHARS)
+
+
+def _safe(text: str, limit: int) -> str:
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _classify_stored(rules: classify.RuleSet, a: Article) -> Topics:
+    return classify.classify_article(
+        rules,
+        title=a.title,
+        text=a.text,
+        lang=a.lang,
+        title_en=a.title_en,
+        text_en=a.text_en,
+    )
 
 
 def _allows_private(cfg: Config, spec: FeedSpec) -> bool:
@@ -629,6 +948,10 @@ def check_feed(
         return False, str(e) + _advertised(page)
     except FetchError as e:
         return False, str(e)
+    except FATAL_ERRORS:
+        raise
+    except ITEM_ERRORS as e:  # hostile bytes the parser did not expect
+        return False, _message(e)
     dated = sum(1 for i in parsed.items if i.published)
     latest = max((i.published for i in parsed.items if i.published), default=None)
     warning = f"; repaired: {parsed.warning}" if parsed.warning else ""

@@ -71,7 +71,9 @@ def test_page_health_counts_per_feed_in_the_window(tmp_path):
         s.add_page_fetch("a", ok=True, now=T0 - timedelta(hours=2))
         s.add_page_fetch("a", ok=False, now=T0 - timedelta(hours=1))
         s.add_page_fetch("b", ok=False, now=T0 - timedelta(minutes=1))
-        s.add_page_fetch("b", ok=False, now=T0)  # end is inclusive (stored to the second)
+        s.add_page_fetch(
+            "b", ok=False, now=T0
+        )  # end is inclusive (stored to the second)
         s.add_page_fetch("b", ok=False, now=T0 + timedelta(seconds=1))  # after: out
         got = s.get_page_health(T0 - timedelta(hours=24), T0)
         assert got == {

@@ -133,13 +133,17 @@ def parse_feed(
     else:
         _check_entry_count(prepared.xml, feed_name)
         entries, title, warning = _parse_xml(prepared.xml, feed_name, base_url)
-        _refuse_count(len(entries), feed_name, exact=True)
-    items, notes = entries_to_items(entries, feed_name, base_url, fetched_at, lang_hint)
+    skipped: list[str] = []
+    items, notes = entries_to_items(
+        entries, feed_name, base_url, fetched_at, lang_hint, skipped
+    )
     warning = _join_warnings(warning, prepared.note, notes)
     logger.info(
         "parsed feed=%s items=%d warning=%s", feed_name, len(items), warning is not None
     )
-    return ParsedFeed(title=clean_title(title), items=items, warning=warning)
+    return ParsedFeed(
+        title=clean_title(title), items=items, warning=warning, skipped=tuple(skipped)
+    )
 
 
 def _join_warnings(

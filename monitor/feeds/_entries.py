@@ -38,16 +38,25 @@ def entries_to_items(
     base_url: str,
     fetched_at: datetime,
     lang: str | None,
+    skipped: list[str] | None = None,
 ) -> tuple[tuple[FeedItem, ...], tuple[str, ...]]:
-    """Items (first of each id) and notes on values dropped at the boundary.
+    """Items (the richest copy of each id) and notes on values dropped at the boundary.
 
     The notes say why a value was not believed (a date outside 1990 … fetch +
-    2 days, issue #11); the caller folds them into `ParsedFeed.warning`.
+    2 days, issue #11); the caller folds them into `ParsedFeed.warning`.  Each
+    entry is also a boundary: one whose values still break the conversion is
+    left out, its reason appended to `skipped`, and the other entries are kept.
     """
     items: dict[str, FeedItem] = {}
     notes: list[str] = []
     for index, entry in enumerate(entries):
-        item = _item(entry, feed_name, base_url, fetched_at, lang, notes)
+        try:
+            item = _item(entry, feed_name, base_url, fetched_at, lang, notes)
+        except (ValueError, OverflowError, RecursionError) as e:
+            logger.warning("feed=%s entry %d skipped: %r", feed_name, index, e)
+            if skipped is not None:
+                skipped.append(f"entry {index}: {type(e).__name__}: {e}")
+            continue
         if item is None:
             logger.debug(
                 "feed=%s entry %d skipped: no id, link or title", feed_name, index

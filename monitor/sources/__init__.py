@@ -61,6 +61,7 @@ class Parsed:
     items: tuple[FeedItem, ...]
     follow: tuple[str, ...] = ()  # absolute URLs the pipeline should fetch next
     warning: str | None = None  # recovered from a malformed document
+    skipped: tuple[str, ...] = ()  # entries left out, with why (issue #11)
 
 
 class Adapter(Protocol):

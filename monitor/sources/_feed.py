@@ -25,7 +25,12 @@ class FeedAdapter:
             lang_hint=spec.lang,
         )
         # monitor.feeds already normalises its text (issue #11 owns that boundary)
-        return Parsed(title=parsed.title, items=parsed.items, warning=parsed.warning)
+        return Parsed(
+            title=parsed.title,
+            items=parsed.items,
+            warning=parsed.warning,
+            skipped=parsed.skipped,
+        )
 
     def select(self, spec: FeedSpec, items: list[FeedItem]) -> tuple[FeedItem, ...]:
         """Every item of the feed."""

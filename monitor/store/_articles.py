@@ -29,6 +29,14 @@ from ._base import StorageBase, from_db_time, to_db_time
 # (reader's HASH_CHANGED_LIMIT): some feeds rewrite every item on every poll.
 HASH_CHANGED_LIMIT = 3
 
+# The status column of each stage that can park an article (see park_article).
+_STAGE_COLUMNS = {
+    "extract": "extract_status",
+    "translate": "translation_status",
+    "classify": "classify_status",
+    "stories": "story_status",
+}
+
 _ARTICLE_SELECT = """
     SELECT a.*, f.outlet AS outlet, f.country AS country
     FROM articles a JOIN feeds f ON f.name = a.feed_name
@@ -111,19 +119,33 @@ class ArticlesMixin(StorageBase):
     ) -> int:
         """Count a failed attempt; the row stays pending for the next run.
 
+        Attempts count per stage: the first failure in a new stage (the last
+        error names another one) starts again from 1.
+
         Returns:
-            The number of attempts so far.
+            The number of attempts so far in this stage.
         """
         with self._tx() as db:
             db.execute(
-                "UPDATE articles SET attempts = attempts + 1, last_error = ?,"
+                "UPDATE articles SET attempts = CASE WHEN last_error LIKE ?"
+                " THEN attempts + 1 ELSE 1 END, last_error = ?,"
                 " updated_at = ? WHERE id = ?",
-                (f"{stage}: {error}", to_db_time(now), article_id),
+                (f"{stage}:%", f"{stage}: {error}", to_db_time(now), article_id),
             )
             row = db.execute(
                 "SELECT attempts FROM articles WHERE id = ?", (article_id,)
             )
             return int(row.fetchone()[0])
+
+    def park_article(self, article_id: int, stage: str, now: datetime) -> None:
+        """Give up on an article in one stage (issue #11): its status becomes
+        'failed', so the stage no longer selects it; `monitor status` counts it."""
+        column = _STAGE_COLUMNS[stage]
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE articles SET {column} = 'failed', updated_at = ? WHERE id = ?",
+                (to_db_time(now), article_id),
+            )
 
     def get_article(self, article_id: int) -> Article | None:
         row = self._one(_ARTICLE_SELECT + " WHERE a.id = ?", (article_id,))

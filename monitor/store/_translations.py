@@ -72,7 +72,7 @@ class TranslationsMixin(StorageBase):
         return int(row[0]) if row else 0
 
     def get_articles_for_translation(
-        self, covered: Collection[str], limit: int
+        self, covered: Collection[str], limit: int, *, max_attempts: int | None = None
     ) -> list[TranslationTask]:
         """Extracted articles that need translating, pending ones first.
 
@@ -81,16 +81,20 @@ class TranslationsMixin(StorageBase):
                 NO_MODEL articles in these languages are selected again (a model
                 appeared since), as are FAILED ones.
             limit: at most this many.
+            max_attempts: a FAILED article that has failed this many times is
+                parked: no longer selected (None: always selected again).
         """
         langs = sorted(covered)
         marks = ",".join("?" * len(langs)) or "NULL"
+        cap = -1 if max_attempts is None else max_attempts
         rows = self._query(
             "SELECT id, title, coalesce(text, '') AS text, lang, translation_status"
             " FROM articles WHERE extract_status = 'done' AND ("
-            " translation_status IN ('pending', 'failed')"
+            " translation_status = 'pending'"
+            " OR (translation_status = 'failed' AND (? < 0 OR attempts < ?))"
             f" OR (translation_status = 'no_model' AND lang IN ({marks})))"
             " ORDER BY translation_status != 'pending', id LIMIT ?",
-            (*langs, limit),
+            (cap, cap, *langs, limit),
         )
         return [
             TranslationTask(

@@ -10,12 +10,13 @@ argostranslate itself is never imported.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from ..exceptions import TranslateError
+from ..exceptions import TranslateError, TranslatorUnavailableError
 from ._core import TranslateStats
 from ._packages import InstalledPackage, list_installed
 
@@ -29,11 +30,24 @@ RETRY_OPTIONS: Mapping[str, Any] = {
 }
 
 
+# Tokens kept free below the model's positional limit (BOS/EOS the model may add).
+_POSITION_MARGIN = 2
+
+
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     translator: Any  # ctranslate2.Translator
     sp: Any  # sentencepiece.SentencePieceProcessor
     prefix: str
+    # Positions the model has encodings for (None: computed, so no hard limit).
+    max_positions: int | None = None
+
+    @property
+    def max_source_tokens(self) -> int | None:
+        """Longest token sequence one source "sentence" may have (issue #10.4)."""
+        if self.max_positions is None:
+            return None
+        return max(1, self.max_positions - _POSITION_MARGIN)
 
 
 class ArgosEngine:
@@ -104,7 +118,7 @@ class ArgosEngine:
         if pair in self._failed:
             raise self._failed[pair]
         if pair not in self.packages:
-            raise TranslateError(
+            raise TranslatorUnavailableError(
                 f"no {src}→{dst} model installed", resource=self.models_dir
             )
         try:
@@ -132,15 +146,24 @@ class ArgosEngine:
                 model_file=str(pkg.path / "sentencepiece.model")
             )
         except (RuntimeError, ValueError, OSError) as e:
-            raise TranslateError(f"cannot load model: {e}", resource=pkg.path) from e
+            raise TranslatorUnavailableError(
+                f"cannot load model: {e}", resource=pkg.path
+            ) from e
+        positions = model_positions(pkg.path / "model" / "model.bin")
         logger.info(
-            "loaded model=%s device=%s compute_type=%s threads=%d",
+            "loaded model=%s device=%s compute_type=%s threads=%d max_positions=%s",
             pkg.model_id,
             device,
             compute_type,
             self.threads,
+            positions,
         )
-        return _Loaded(translator=translator, sp=sp, prefix=pkg.target_prefix)
+        return _Loaded(
+            translator=translator,
+            sp=sp,
+            prefix=pkg.target_prefix,
+            max_positions=positions,
+        )
 
     def _device(self, ctranslate2: Any) -> tuple[str, str]:
         device = self.device
@@ -176,9 +199,21 @@ class ArgosEngine:
         options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
         if retry:
             options.update(RETRY_OPTIONS)
-        tokens = model.sp.encode(sentences, out_type=str)
+        tokens: list[list[str]] = []
+        owner: list[int] = []  # the sentence each token sequence belongs to
+        for i, seq in enumerate(model.sp.encode(sentences, out_type=str)):
+            for piece in split_tokens(seq, model.max_source_tokens):
+                tokens.append(piece)
+                owner.append(i)
+        if len(tokens) > len(sentences):
+            logger.info(
+                "split over-long sentences limit=%s sentences=%d pieces=%d",
+                model.max_source_tokens,
+                len(sentences),
+                len(tokens),
+            )
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
-        out: list[str] = [""] * len(tokens)
+        texts: list[str] = [""] * len(tokens)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             for i, text in zip(
@@ -186,17 +221,24 @@ class ArgosEngine:
                 self._batch(model, [tokens[i] for i in chunk], options),
                 strict=True,
             ):
-                out[i] = text
+                texts[i] = text
             stats.model_calls += 1
-        return out
+        out: list[list[str]] = [[] for _ in sentences]
+        for i, text in zip(owner, texts, strict=True):
+            out[i].append(text)
+        return [" ".join(t for t in parts if t) for parts in out]
 
     def _batch(
         self, model: _Loaded, tokens: list[list[str]], options: dict[str, Any]
     ) -> list[str]:
         prefix = [[model.prefix]] * len(tokens) if model.prefix else None
         longest = max((len(t) for t in tokens), default=0)
-        # CTranslate2 stops at 256 tokens by default: long sentences would be cut
-        options = {"max_decoding_length": max(256, 2 * longest + 10), **options}
+        # CTranslate2 stops at 256 tokens by default: long sentences would be cut;
+        # but never past the positions the model has (that fails the whole batch)
+        decode = max(256, 2 * longest + 10)
+        if model.max_positions is not None:
+            decode = min(decode, model.max_positions)
+        options = {"max_decoding_length": decode, **options}
         try:
             results = model.translator.translate_batch(
                 tokens,
@@ -218,3 +260,75 @@ class ArgosEngine:
             pieces = pieces[1:]
         text: str = model.sp.decode_pieces(pieces)
         return text.replace("▁", " ").strip()
+
+
+def split_tokens(tokens: list[str], limit: int | None) -> list[list[str]]:
+    """Cut a token sequence into pieces of at most `limit` tokens (issue #10.4).
+
+    A cut prefers a word start (a SentencePiece piece beginning with ``▁``) in the
+    last quarter of the window, so words are not split when it can be helped.
+    """
+    if limit is None or len(tokens) <= limit:
+        return [tokens]
+    pieces: list[list[str]] = []
+    rest = tokens
+    while len(rest) > limit:
+        cut = limit
+        for j in range(limit, limit - limit // 4, -1):
+            if rest[j].startswith("▁"):
+                cut = j
+                break
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def model_positions(model_bin: Path) -> int | None:
+    """How many positions a CTranslate2 model has encodings for, read from its
+    ``model.bin`` header (``*/position_encodings/encodings`` is [positions, d]).
+
+    Returns None when the file stores none (sinusoidal encodings are computed
+    for any length) or cannot be read: then no hard limit is applied.
+    """
+    try:
+        with model_bin.open("rb") as f:
+            shapes = _variable_shapes(f)
+    except (OSError, ValueError, struct.error, UnicodeDecodeError) as e:
+        logger.debug("cannot read model header path=%s error=%s", model_bin, e)
+        return None
+    found = [
+        dims[0]
+        for name, dims in shapes.items()
+        if name.endswith("position_encodings/encodings") and dims
+    ]
+    return min(found) if found else None
+
+
+def _variable_shapes(f: BinaryIO) -> dict[str, list[int]]:
+    """{variable name: dims} from a CTranslate2 model.bin (format version >= 4)."""
+
+    def read(fmt: str) -> Any:
+        return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+    def name() -> str:
+        return f.read(read("<H")).rstrip(b"\0").decode("utf-8")
+
+    version = read("<I")
+    if version < 4:
+        return {}
+    name()  # the spec, e.g. TransformerSpec
+    read("<I")  # its revision
+    shapes: dict[str, list[int]] = {}
+    for _ in range(read("<I")):
+        key = name()
+        dims = [read("<I") for _ in range(read("<B"))]
+        read("<B")  # dtype
+        f.seek(read("<I"), 1)  # skip the data
+        shapes[key] = dims
+    for _ in range(read("<I")):  # aliases: name -> variable it shares
+        alias, target = name(), name()
+        if target in shapes:
+            shapes[alias] = shapes[target]
+    return shapes

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..exceptions import TranslateError
+from ..exceptions import TranslateError, TranslatorUnavailableError
 from ._core import TranslateStats
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class LibreEngine:
         try:
             response = self.client.request(method, self.url + path, **kwargs)
         except httpx.HTTPError as e:
-            raise TranslateError(
+            raise TranslatorUnavailableError(
                 f"cannot reach LibreTranslate: {e}", resource=self.url
             ) from e
         if response.status_code != 200:
