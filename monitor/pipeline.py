@@ -127,6 +127,7 @@ class Pipeline:
         self.extract_articles()
         self.translate_articles()
         self.classify_articles()
+        self.index_articles()
         self.cluster_stories()
         if digest:
             self.write_digest_if_due()
@@ -397,6 +398,16 @@ class Pipeline:
         if self._rules is None:
             self._rules = classify.compile_topics(self.cfg.topics)
         return self._rules
+
+    # ------------------------------------------------------------------ index
+
+    def index_articles(self) -> int:
+        """Bring the search index up to date (issue #15; see monitor/search)."""
+        from . import search
+
+        done = search.index_pending(self.storage)
+        self.summary.add("articles_indexed", done)
+        return done
 
     # ------------------------------------------------------------------ stories
 
