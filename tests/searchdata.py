@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from monitor.classify import classify_article, compile_topics
 from monitor.models import (
@@ -100,3 +101,42 @@ def _stories(storage: Storage, ids: dict[str, int], now: datetime) -> None:
         items.append((Assignment(article_id=ids[slug], story_id=ids[slug],
                                  relation=Relation.SEED, score=1.0, time=now), b""))  # fmt: skip
     storage.add_story_members(items, now=now)
+
+
+TOPICS_TOML = """
+[[topic]]
+id = "security"
+label = "Security"
+[[topic.rule]]
+ru = "дрон"
+en = "drone"
+
+[[topic]]
+id = "business"
+label = "Business"
+[[topic.rule]]
+any = "банк OR bank"
+
+[[country]]
+id = "kz"
+label = "Kazakhstan"
+[[country.rule]]
+any = "Казахстан OR Kazakhstan"
+"""
+
+
+def write_config(folder: Path, db: Path, extra: str = "") -> Path:
+    """A config folder (monitor.toml, feeds.toml, topics.toml) for `db`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "monitor.toml").write_text(
+        f'[store]\npath = "{db}"\n[translate]\nbackend = "none"\n{extra}',
+        encoding="utf-8",
+    )
+    feeds = "".join(
+        f'[[feed]]\nname = "{f.name}"\nurl = "{f.url}"\noutlet = "{f.outlet}"\n'
+        f'lang = "{f.lang}"\ncountry = "{f.country}"\n\n'
+        for f in FEEDS
+    )
+    (folder / "feeds.toml").write_text(feeds, encoding="utf-8")
+    (folder / "topics.toml").write_text(TOPICS_TOML, encoding="utf-8")
+    return folder

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from ..models import (
@@ -32,7 +33,7 @@ from ..models import (
     SearchOr,
     SearchWord,
 )
-from ._base import StorageBase, to_db_time
+from ._base import StorageBase, from_db_time, to_db_time
 
 ORIGINAL_COLUMNS = "{title body aliases}"
 ENGLISH_COLUMNS = "{title_en body_en}"
@@ -123,6 +124,11 @@ class SearchMixin(StorageBase):
             params,
         )
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def get_latest_published(self) -> datetime | None:
+        """The newest publication time of an extracted article (the web's "/")."""
+        row = self._one(_latest_sql())
+        return from_db_time(row[0]) if row is not None else None
 
     def get_story_outlets(self, story_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Articles per outlet in each story: {story id: {outlet: count}}."""
@@ -234,3 +240,7 @@ def create_search_schema(db: sqlite3.Connection) -> None:
         "INSERT INTO search_queue (article_id)"
         " SELECT id FROM articles WHERE extract_status = 'done'"
     )
+
+
+def _latest_sql() -> str:
+    return "SELECT max(published) FROM articles WHERE extract_status = 'done'"
