@@ -114,7 +114,8 @@ def test_day_story_article_explanation_by_clicking(site, page) -> None:
     assert "Timur Kulibayev" in page.locator("article.translation").inner_text()
     page.locator("#explanation summary").click()
     explanation = page.locator("#explanation pre")
-    assert explanation.is_visible() and "FILED" in explanation.inner_text()
+    assert explanation.is_visible()
+    assert "FILED" in explanation.inner_text()
     page.screenshot(path=str(ROOT / "docs" / "workbench-article.png"), full_page=True)
 
 
@@ -161,7 +162,8 @@ def test_csp_and_read_only(site, page) -> None:
     base, _ = site
     response = page.request.get(base + "/")
     csp = response.headers["content-security-policy"]
-    assert "default-src 'self'" in csp and "script-src 'none'" in csp
+    assert "default-src 'self'" in csp
+    assert "script-src 'none'" in csp
     assert "<script" not in response.text()
 
 
@@ -174,4 +176,5 @@ def test_non_loopback_host_without_credential_refuses(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "refusing to serve on 0.0.0.0" in lines[0]
+    assert len(lines) == 1
+    assert "refusing to serve on 0.0.0.0" in lines[0]

@@ -54,6 +54,7 @@ _UNSAFE_RE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 INDEX_BATCH = 200  # articles per index transaction
+SNIPPET_SCAN_CHARS = 1500  # text analysed for a snippet when no re-check is needed
 MAX_SCANNED = 2000  # candidates re-checked at most for one query (phrases, NEAR)
 CSV_FIELDS = (
     "id",
@@ -221,10 +222,14 @@ def _collect(
 def _result(
     a: Article, score: float, compiled: CompiledSearch, filings: Topics
 ) -> SearchResult | None:
-    original = build_view(a.title, a.text, a.lang or "", aliases=True)
+    # The index verdict is exact unless `needs_check`: then the whole text is
+    # checked; otherwise only the start is analysed, for the snippet (speed).
+    cut = None if compiled.needs_check else SNIPPET_SCAN_CHARS
+    text, text_en = a.text[:cut], (a.text_en or "")[:cut]
+    original = build_view(a.title, text, a.lang or "", aliases=True)
     english = None
     if not is_english(a.lang) and (a.title_en or a.text_en):
-        english = build_view(a.title_en or "", a.text_en or "", "en", aliases=False)
+        english = build_view(a.title_en or "", text_en, "en", aliases=False)
     views = [original, *([english] if english else [])]
     if compiled.needs_check and not matches(compiled, views):
         return None
@@ -232,7 +237,7 @@ def _result(
     snippet_en = None
     if english is not None:
         hits_en = view_hits(compiled.exact, english)
-        snippet_en = make_snippet(a.text_en or "", hits_en[1] if hits_en else set())
+        snippet_en = make_snippet(text_en, hits_en[1] if hits_en else set())
     return SearchResult(
         id=a.id,
         title=a.title,
@@ -244,7 +249,7 @@ def _result(
         story_id=a.story_id,
         topics=tuple(m.label for m in filings.labels if m.facet == "topic"),
         countries=tuple(m.label for m in filings.labels if m.facet == "country"),
-        snippet=make_snippet(a.text, hits[1] if hits else set()),
+        snippet=make_snippet(text, hits[1] if hits else set()),
         snippet_en=snippet_en,
         score=score,
     )
