@@ -9,6 +9,7 @@
                  Translation ─▶ store.save_translation            (titles first)
       classify   store.get_articles_to_classify ─classify.classify_article─▶
                  Topics ─▶ store.save_filings               (classify.reclassify_archive)
+      index      store.get_search_queue ─search.build_search_doc─▶ store.save_search_docs
       stories    store.get_articles_needing_story ─stories.StoryClusterer─▶ Assignment
                  ─▶ store.add_story_members
       digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
