@@ -65,3 +65,18 @@ def test_read_only_storage_refuses_writes(tmp_path: Path) -> None:
             ro.reset_search_index()
     finally:
         ro.close()
+
+
+def test_pipeline_index_stage_counts_and_resumes(tmp_path: Path) -> None:
+    import httpx
+
+    from monitor.config import Config
+    from monitor.pipeline import Pipeline
+
+    with Storage(tmp_path / "m.db") as storage:
+        build_archive(storage)
+        storage.reset_search_index()
+        with Pipeline(cfg=Config(), storage=storage, client=httpx.Client()) as p:
+            assert p.index_articles() == 5
+            assert p.index_articles() == 0  # nothing left: the queue is empty
+            assert p.summary.counts["articles_indexed"] == 5
