@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -823,6 +823,108 @@ def feeds_export(opts: Options, output: str | None) -> None:
         return
     Path(output).write_bytes(data)
     click.echo(f"wrote {len(cfg.feeds)} feeds to {output}", err=True)
+
+
+@cli.command("search")
+@common_options
+@click.argument("query", required=False)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Published on/after.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Published on/before.")
+@click.option("--feed", "feeds", multiple=True, help="Only this feed (repeatable).")
+@click.option("--topic", "topics", multiple=True, help="Only this topic id.")
+@click.option("--country", "countries", multiple=True, help="Only this country id.")
+@click.option("--lang", "langs", multiple=True, help="Only this original language.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of results.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per result.")
+@click.option("--reindex", is_flag=True, help="Rebuild the search index first.")
+def search_cmd(
+    opts: Options,
+    query: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+    as_csv: bool,
+    reindex: bool,
+    **lists: tuple[str, ...],
+) -> None:
+    """Search the archive with the topic rule language (docs/search.md).
+
+    Russian word forms, English stems and names across scripts match:
+    Кулибаев finds Kulibayev.  Results are grouped by story.
+
+    Example:
+
+        monitor search 'Кулибаев AND (банк OR bank)' --since 2026-01-01 --json
+    """
+    from . import search
+
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv exclude each other")
+    if not query and not reindex:
+        raise click.UsageError("give a QUERY (or --reindex)")
+    cfg = load(opts)
+    if reindex:
+        with _locked(cfg), _storage(cfg) as storage:
+            n = search.reindex(storage)
+        click.echo(f"indexed {n} articles", err=True)
+    if not query:
+        return
+    filters = search.SearchFilters(
+        since=_local_day_start(cfg, since, 0),
+        until=_local_day_start(cfg, until, 1),
+        **lists,
+    )
+    with _storage(cfg) as storage, _pipeline(cfg, storage) as pipeline:
+        try:
+            found = search.search_archive(
+                storage, query, rules=pipeline.rules(), filters=filters, limit=limit
+            )
+        except search.SearchQueryError as e:
+            raise click.UsageError(str(e)) from e
+    fmt = search.format_json if as_json else search.format_csv if as_csv else None
+    click.echo((fmt or search.format_text)(found), nl=fmt is not None)
+
+
+@cli.command("serve")
+@common_options
+@click.option("--host", help="Address to bind [serve.host, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port [serve.port, 8040].")
+def serve_cmd(opts: Options, host: str | None, port: int | None) -> None:
+    """Serve the read-only web workbench: days, stories, articles, search, health.
+
+    Any host but 127.0.0.1 needs serve.user and the password in the environment
+    variable serve.password_env (HTTP basic).
+
+    Example:
+
+        monitor serve --port 8040     # then open http://127.0.0.1:8040/
+    """
+    import uvicorn
+
+    from . import web
+
+    cfg = load(opts)
+    host = host or cfg.serve.host
+    try:
+        credential = web.credential_for(host, cfg, os.environ)
+    except web.ServeRefusedError as e:
+        raise click.ClickException(str(e)) from e
+    with _storage(cfg):
+        pass  # create or migrate the database once, so read-only opens find it
+    app = web.create_app(cfg, credential=credential)
+    click.echo(f"serving http://{host}:{port or cfg.serve.port}/", err=True)
+    uvicorn.run(app, host=host, port=port or cfg.serve.port, log_level="warning")
+
+
+def _local_day_start(cfg: Config, day: datetime | None, plus: int) -> datetime | None:
+    """UTC start of a local day (plus `plus` days), for --since/--until."""
+    from . import digest
+
+    if day is None:
+        return None
+    return digest.day_bounds(day.date() + timedelta(days=plus), cfg.digest.timezone)[0]
 
 
 def _check_names(cfg: Config, names: tuple[str, ...]) -> None:

@@ -165,6 +165,17 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServeConfig:
+    """`monitor serve` (issue #15): the read-only web workbench."""
+
+    host: str = "127.0.0.1"
+    port: int = 8040
+    # HTTP basic credential, required for any host but 127.0.0.1 / localhost / ::1.
+    user: str = ""
+    password_env: str = "MONITOR_SERVE_PASSWORD"  # the password's environment variable
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     config_dir: Path = DEFAULT_CONFIG_DIR
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -176,6 +187,7 @@ class Config:
     stories: StoriesConfig = field(default_factory=StoriesConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     feeds: tuple[FeedSpec, ...] = ()
     feeds_file: Path = Path("feeds.toml")
     topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
@@ -191,6 +203,7 @@ SECTIONS: tuple[str, ...] = (
     "stories",
     "digest",
     "mail",
+    "serve",
 )
 TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file")
 

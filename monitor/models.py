@@ -372,3 +372,65 @@ class DeliveryClaim:
 
     claimed_at: datetime
     attempts: int
+
+
+# --------------------------------------------------------------------------- search
+# Records of the search contract (issue #15): monitor.search compiles a query into
+# this backend-neutral tree of index tokens; a storage backend renders it (SQLite:
+# an FTS5 MATCH expression; a PostgreSQL backend: a tsquery).
+
+
+@dataclass(frozen=True, slots=True)
+class SearchWord:
+    """One index token (a lemma, stem or name key); ``prefix``: any token it starts."""
+
+    token: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchNear:
+    """All `words` within `distance` tokens of each other, in one column."""
+
+    words: tuple[SearchWord, ...]
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAnd:
+    """Every child, and none of `excluded`."""
+
+    children: tuple[SearchNode, ...]
+    excluded: tuple[SearchNode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOr:
+    children: tuple[SearchNode, ...]
+
+
+SearchNode = SearchWord | SearchNear | SearchAnd | SearchOr
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchFilters:
+    """Restrictions applied with the match: all given ones must hold."""
+
+    since: datetime | None = None  # published >= since
+    until: datetime | None = None  # published < until
+    feeds: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchDoc:
+    """One article as the index holds it: space-separated tokens per column."""
+
+    article_id: int
+    title: str
+    body: str
+    title_en: str
+    body_en: str
+    aliases: str  # Latin spellings of the original's Cyrillic names

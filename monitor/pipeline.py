@@ -10,6 +10,7 @@
                  Translation ─▶ store.save_translation            (titles first)
       classify   store.get_articles_to_classify ─classify.classify_article─▶
                  Topics ─▶ store.save_filings               (classify.reclassify_archive)
+      index      store.get_search_queue ─search.build_search_doc─▶ store.save_search_docs
       stories    store.get_articles_needing_story ─stories.StoryClusterer─▶ Assignment
                  ─▶ store.add_story_members
       digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
@@ -184,6 +185,7 @@ class Pipeline:
         self._run_stage("extract", self.extract_articles)
         self._run_stage("translate", self.translate_articles)
         self._run_stage("classify", self.classify_articles)
+        self._run_stage("index", self.index_articles)
         self._run_stage("stories", self.cluster_stories)
         if digest:
             self._run_stage("digest", self.write_digest_if_due)
@@ -690,6 +692,16 @@ class Pipeline:
         if self._rules is None:
             self._rules = classify.compile_topics(self.cfg.topics)
         return self._rules
+
+    # ------------------------------------------------------------------ index
+
+    def index_articles(self) -> int:
+        """Bring the search index up to date (issue #15; see monitor/search)."""
+        from . import search
+
+        done = search.index_pending(self.storage)
+        self.summary.add("articles_indexed", done)
+        return done
 
     # ------------------------------------------------------------------ stories
 

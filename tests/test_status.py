@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.models import FeedState, PageHealth
-from monitor.store import Storage, _schema
+from monitor.store import Storage
 from tests.sitegen import write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,22 +97,6 @@ def test_recent_failures_list_each_failure_once_with_a_count(tmp_path):
             ("fetch", "https://x/1", 3),
         ]
         assert got[1].at == T0 + timedelta(hours=2)  # the latest occurrence
-
-
-def test_migration_from_v1_adds_page_fetches(tmp_path):
-    path = tmp_path / "old.db"
-    with closing(Storage(path)):
-        pass
-    with closing(sqlite3.connect(path)) as db:  # what a 0.1.0 database looks like
-        db.execute("DROP TABLE page_fetches")
-        db.execute("DROP TABLE delivery_claims")  # added in v3 (#11.10)
-        db.execute("PRAGMA user_version = 1")
-        db.commit()
-    with closing(Storage(path)) as s:
-        s.add_page_fetch("a", ok=False, now=T0)
-        assert s.get_page_health(T0, T0 + timedelta(seconds=1))["a"].failed == 1
-    with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
 
 
 # ---------------------------------------------------------------------- end to end

@@ -217,12 +217,11 @@ def test_migration_v1_adds_page_fetches_and_delivery_claims(tmp_path):
     """A v1 database (0.1.0) gains both new tables (#10.6, #11.10) and keeps data."""
     path = tmp_path / "old.db"
     with Storage(path) as s:
-        s._db.execute("DROP TABLE delivery_claims")
-        s._db.execute("DROP TABLE page_fetches")
+        make_v1(s._db)
         s._db.execute("PRAGMA user_version = 1")
         s.add_failure("poll", "kz", "boom", datetime(2026, 1, 1, tzinfo=UTC))
     with Storage(path) as s:
-        assert s._db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
         assert s.get_page_health(datetime(2026, 1, 1, tzinfo=UTC), NOW) == {}
         assert s.get_delivery_claim("2026-01-01", "a@example.org") is None
         assert s._db.execute("SELECT count(*) FROM failures").fetchone()[0] == 1
@@ -266,3 +265,12 @@ def test_duplicate_sightings_keeps_one_row_per_feed_and_article():
 
     rows = [("a", _known("g1")), ("a", _known("g2", n=1)), ("b", _known("g3"))]
     assert duplicate_sightings(rows) == (("a", "g1"),)
+
+
+def make_v1(db) -> None:
+    """Turn a fresh database into what 0.1.0 (schema v1) wrote: drop every later
+    object (v2 page_fetches, v3 delivery_claims, v4 the search index)."""
+    for trigger in ("search_queue_update", "search_forget"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    for table in ("search_fts", "search_queue", "delivery_claims", "page_fetches"):
+        db.execute(f"DROP TABLE {table}")

@@ -19,6 +19,7 @@ from ._digests import DigestsMixin
 from ._feeds import FeedsMixin
 from ._runs import RunsMixin
 from ._schema import VERSION, enable_wal, setup_schema
+from ._search import SearchMixin
 from ._stories import StoriesMixin
 from ._topics import TopicsMixin
 from ._translations import TranslationsMixin
@@ -35,6 +36,7 @@ class Storage(
     StoriesMixin,
     DigestsMixin,
     DeliveriesMixin,
+    SearchMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""
@@ -64,6 +66,33 @@ class Storage(
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA busy_timeout = 30000")
+
+    @classmethod
+    def open_read_only(cls, path: Path | str, *, timeout: float = 30.0) -> Storage:
+        """Open an existing database read-only (``mode=ro``): for `monitor serve`.
+
+        Nothing is created or migrated; a database at another schema version is
+        refused (run any writing command once to migrate it).
+        """
+        self = cls.__new__(cls)
+        self.path = str(path)
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        try:
+            self._db = sqlite3.connect(
+                uri, uri=True, timeout=timeout, isolation_level=None
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot open database {self.path}: {e}") from e
+        if version != VERSION:
+            self._db.close()
+            raise StorageError(
+                f"database {self.path} is at schema v{version}, this monitor needs"
+                f" v{VERSION}: run `monitor init-db` once"
+            )
+        return self
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 
 from ..exceptions import StorageError
+from ._search import SEARCH_DDL, create_search_schema
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 3
+VERSION = 4  # 4: search index (issue #15; see the search block below)
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -214,6 +215,14 @@ def _add_delivery_claims(db: sqlite3.Connection) -> None:
 
 # {from_version: function that upgrades from_version -> from_version + 1}
 MIGRATIONS: dict[int, Migration] = {1: _add_page_fetches, 2: _add_delivery_claims}
+
+# ---------------------------------------------------------------- search (issue #15)
+# The full-text index, its queue and the triggers that fill the queue live in
+# monitor/store/_search.py; a new database gets them with the schema, an older one
+# through this migration.
+SCHEMA += "".join(f"{statement};\n" for statement in SEARCH_DDL)
+MIGRATIONS[3] = create_search_schema  # v3 -> v4
+# ------------------------------------------------------------ end of search block
 
 
 def setup_schema(db: sqlite3.Connection) -> None:

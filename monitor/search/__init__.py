@@ -1,0 +1,360 @@
+"""Search the archive (issue #15): the topic rule language over a full-text index.
+
+    monitor search QUERY
+      compile_search   QUERY ─parse_query (the rules' parser)─▶ lemma keys + aliases
+                       ─▶ SearchNode (backend-neutral)
+      store            SearchNode ─search_articles (FTS5 MATCH, bm25)─▶ ids
+      check, snippets  article views ─classify evaluator─▶ exact verdict, highlights
+    monitor run
+      index            store.get_search_queue ─build_search_doc─▶ SearchDoc
+                       ─▶ store.save_search_docs                 (one tx per batch)
+
+The storage contract is `SearchStore` (SQLite FTS5 in monitor/store/_search.py;
+a PostgreSQL backend implements it with tsvector/GIN).  See docs/search.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..classify._model import RuleSet
+from ..models import Article, SearchDoc, SearchFilters, SearchNode, Topics
+from ._index import build_search_doc, is_english
+from ._query import CompiledSearch, SearchQueryError, compile_search, matches
+from ._snippet import MARK, Snippet, build_view, make_snippet, view_hits
+
+__all__ = [
+    "MARK",
+    "CompiledSearch",
+    "SearchFilters",
+    "SearchQueryError",
+    "SearchResult",
+    "SearchResults",
+    "SearchStore",
+    "compile_search",
+    "format_csv",
+    "format_json",
+    "format_text",
+    "index_pending",
+    "reindex",
+    "search_archive",
+]
+
+logger = logging.getLogger(__name__)
+
+_UNSAFE_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+INDEX_BATCH = 200  # articles per index transaction
+SNIPPET_SCAN_CHARS = 1500  # text analysed for a snippet when no re-check is needed
+MAX_SCANNED = 2000  # candidates re-checked at most for one query (phrases, NEAR)
+CSV_FIELDS = (
+    "id",
+    "title",
+    "title_en",
+    "url",
+    "outlet",
+    "lang",
+    "published",
+    "story_id",
+    "topics",
+    "countries",
+    "snippet",
+    "snippet_en",
+    "score",
+)
+
+
+class SearchStore(Protocol):
+    """The storage methods search and indexing use (monitor/store/_search.py)."""
+
+    def search_articles(
+        self, node: SearchNode, filters: SearchFilters, *, limit: int, offset: int = 0
+    ) -> list[tuple[int, float]]: ...
+
+    def get_articles(self, article_ids: Iterable[int]) -> list[Article]: ...
+
+    def get_filings_for(self, article_ids: Iterable[int]) -> dict[int, Topics]: ...
+
+    def get_story_outlets(
+        self, story_ids: Iterable[int]
+    ) -> dict[int, dict[str, int]]: ...
+
+
+class IndexStore(Protocol):
+    """The storage methods the index stage uses."""
+
+    def get_search_queue(self, limit: int) -> list[int]: ...
+
+    def get_articles(self, article_ids: Iterable[int]) -> list[Article]: ...
+
+    def save_search_docs(
+        self, docs: Iterable[SearchDoc], handled: Sequence[int]
+    ) -> None: ...
+
+    def reset_search_index(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResult:
+    """One article found, with what the JSON output shows."""
+
+    id: int
+    title: str
+    title_en: str | None
+    url: str
+    outlet: str
+    lang: str | None
+    published: datetime | None
+    story_id: int | None
+    topics: tuple[str, ...]
+    countries: tuple[str, ...]
+    snippet: Snippet
+    snippet_en: Snippet | None
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (highlights marked with ``**``)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "title_en": self.title_en,
+            "url": self.url,
+            "outlet": self.outlet,
+            "lang": self.lang,
+            "published": self.published.isoformat() if self.published else None,
+            "story_id": self.story_id,
+            "topics": list(self.topics),
+            "countries": list(self.countries),
+            "snippet": self.snippet.marked(),
+            "snippet_en": self.snippet_en.marked() if self.snippet_en else None,
+            "score": round(-self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResults:
+    """Results, best first, plus each story's articles per outlet."""
+
+    query: str
+    results: tuple[SearchResult, ...]
+    story_outlets: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def by_story(self) -> list[tuple[int | None, list[SearchResult]]]:
+        """Results grouped by story, groups in the order of their best result."""
+        groups: dict[int | str, list[SearchResult]] = {}
+        for r in self.results:
+            key: int | str = r.story_id if r.story_id is not None else f"a{r.id}"
+            groups.setdefault(key, []).append(r)
+        return [
+            (key if isinstance(key, int) else None, rs) for key, rs in groups.items()
+        ]
+
+
+def search_archive(
+    storage: SearchStore,
+    query: str | CompiledSearch,
+    *,
+    rules: RuleSet | None = None,
+    filters: SearchFilters | None = None,
+    limit: int = 20,
+) -> SearchResults:
+    """Run one query against the index.
+
+    Args:
+        storage: the `Storage` (anything implementing `SearchStore`).
+        query: the query text (or an already compiled one).
+        rules: topic rules, for ``@entity``/``#tag`` references.
+        filters: dates, feeds, topics, countries, languages.
+        limit: results wanted.
+
+    Raises:
+        SearchQueryError: the query does not parse.
+    """
+    compiled = (
+        query if isinstance(query, CompiledSearch) else compile_search(query, rules)
+    )
+    found: list[SearchResult] = []
+    if compiled.node is not None and limit > 0:
+        found = _collect(storage, compiled, filters or SearchFilters(), limit)
+    outlets = storage.get_story_outlets(
+        r.story_id for r in found if r.story_id is not None
+    )
+    return SearchResults(
+        query=compiled.source, results=tuple(found), story_outlets=outlets
+    )
+
+
+def _collect(
+    storage: SearchStore, compiled: CompiledSearch, filters: SearchFilters, limit: int
+) -> list[SearchResult]:
+    assert compiled.node is not None
+    page = max(limit * 2, 20) if compiled.needs_check else limit
+    found: list[SearchResult] = []
+    offset = 0
+    while len(found) < limit and offset < MAX_SCANNED:
+        rows = storage.search_articles(
+            compiled.node, filters, limit=page, offset=offset
+        )
+        articles = {a.id: a for a in storage.get_articles(i for i, _ in rows)}
+        filings = storage.get_filings_for(articles)
+        for article_id, score in rows:
+            a = articles.get(article_id)
+            result = a and _result(a, score, compiled, filings.get(a.id, Topics()))
+            if result:
+                found.append(result)
+                if len(found) == limit:
+                    break
+        if len(rows) < page:
+            break
+        offset += page
+    return found
+
+
+def _result(
+    a: Article, score: float, compiled: CompiledSearch, filings: Topics
+) -> SearchResult | None:
+    # The index verdict is exact unless `needs_check`: then the whole text is
+    # checked; otherwise only the start is analysed, for the snippet (speed).
+    cut = None if compiled.needs_check else SNIPPET_SCAN_CHARS
+    text, text_en = a.text[:cut], (a.text_en or "")[:cut]
+    original = build_view(a.title, text, a.lang or "", aliases=True)
+    english = None
+    if not is_english(a.lang) and (a.title_en or a.text_en):
+        english = build_view(a.title_en or "", text_en, "en", aliases=False)
+    views = [original, *([english] if english else [])]
+    if compiled.needs_check and not matches(compiled, views):
+        return None
+    hits = view_hits(compiled.exact, original)
+    snippet_en = None
+    if english is not None:
+        hits_en = view_hits(compiled.exact, english)
+        snippet_en = make_snippet(text_en, hits_en[1] if hits_en else set())
+    return SearchResult(
+        id=a.id,
+        title=a.title,
+        title_en=a.title_en,
+        url=a.url,
+        outlet=a.outlet or a.feed_name,
+        lang=a.lang,
+        published=a.published,
+        story_id=a.story_id,
+        topics=tuple(m.label for m in filings.labels if m.facet == "topic"),
+        countries=tuple(m.label for m in filings.labels if m.facet == "country"),
+        snippet=make_snippet(text, hits[1] if hits else set()),
+        snippet_en=snippet_en,
+        score=score,
+    )
+
+
+# ---------------------------------------------------------------- indexing
+
+
+def index_pending(storage: IndexStore, *, batch_size: int = INDEX_BATCH) -> int:
+    """Index every queued article, one transaction per batch (the ``index`` stage).
+
+    Returns:
+        The number of articles whose index entry was written or dropped.
+    """
+    done = 0
+    while True:
+        ids = storage.get_search_queue(batch_size)
+        if not ids:
+            return done
+        docs = [
+            build_search_doc(a)
+            for a in storage.get_articles(ids)
+            if a.extract_status == "done"
+        ]
+        storage.save_search_docs(docs, ids)
+        done += len(ids)
+        logger.info("indexed batch articles=%d total=%d", len(ids), done)
+
+
+def reindex(storage: IndexStore) -> int:
+    """Rebuild the whole index (``monitor search --reindex``)."""
+    queued = storage.reset_search_index()
+    logger.info("reindex queued=%d", queued)
+    return index_pending(storage)
+
+
+# ---------------------------------------------------------------- output
+
+
+def neutralise(text: str) -> str:
+    """Text safe for a terminal: control, escape and bidi characters become spaces.
+
+    (A local copy: the ``cli`` helper adds a shared one; the lead dedupes.)
+    """
+    return _UNSAFE_RE.sub(" ", text)
+
+
+def format_text(results: SearchResults) -> str:
+    """Human output: results grouped by story, each with its outlet counts."""
+    if not results.results:
+        return f"no results for {neutralise(results.query)}\n"
+    lines: list[str] = []
+    for story_id, members in results.by_story():
+        lines.append(_story_line(story_id, members, results.story_outlets))
+        for r in members:
+            when = r.published.date().isoformat() if r.published else "undated"
+            lines.append(f"  [{r.id}] {when} {r.outlet} ({r.lang or '?'}): {r.title}")
+            if r.title_en and r.title_en != r.title:
+                lines.append(f"      en: {r.title_en}")
+            if r.snippet.segments:
+                lines.append(f"      {r.snippet.marked()}")
+            if r.snippet_en is not None and r.snippet_en.segments:
+                lines.append(f"      en: {r.snippet_en.marked()}")
+            lines.append(f"      {r.url}")
+    return "\n".join(neutralise(line) for line in lines) + "\n"
+
+
+def _story_line(
+    story_id: int | None,
+    members: list[SearchResult],
+    outlets: dict[int, dict[str, int]],
+) -> str:
+    if story_id is None:
+        return "- (no story yet)"
+    counts = outlets.get(story_id, {})
+    total = sum(counts.values())
+    detail = ", ".join(f"{o} {n}" for o, n in counts.items())
+    return (
+        f"- story {story_id}: {len(members)} found; {total} articles in "
+        f"{len(counts)} outlets ({detail})"
+    )
+
+
+def format_json(results: SearchResults) -> str:
+    """``--json``: a list of results."""
+    return json.dumps(
+        [r.to_dict() for r in results.results], ensure_ascii=False, indent=2
+    )
+
+
+def format_csv(results: SearchResults) -> str:
+    """``--csv``: one row per result; lists joined with ``;``."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in results.results:
+        row = r.to_dict()
+        row["topics"] = ";".join(row["topics"])
+        row["countries"] = ";".join(row["countries"])
+        writer.writerow({k: _csv_cell(row[k]) for k in CSV_FIELDS})
+    return out.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """Cells a spreadsheet would run as a formula get a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
