@@ -116,7 +116,7 @@ def test_bad_query_is_one_line_with_column(archive) -> None:
 def test_control_characters_are_neutralised() -> None:
     from monitor.search import neutralise
 
-    assert neutralise("a\x1b[31mb\u202ec\x07") == "a [31mb c "
+    assert neutralise("a\x1b[31mb\u202ec\x07\nd") == "a\ufffdb\ufffdc\ufffd d"
 
 
 def test_reindex_rebuilds(archive) -> None:

@@ -19,7 +19,6 @@ import csv
 import io
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 from ..classify._model import RuleSet
 from ..models import Article, SearchDoc, SearchFilters, SearchNode, Topics
+from ..termsafe import term_safe
 from ._index import build_search_doc, is_english
 from ._query import CompiledSearch, SearchQueryError, compile_search, matches
 from ._snippet import MARK, Snippet, build_view, make_snippet, view_hits
@@ -50,9 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_UNSAFE_RE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
 INDEX_BATCH = 200  # articles per index transaction
 SNIPPET_SCAN_CHARS = 1500  # text analysed for a snippet when no re-check is needed
 MAX_SCANNED = 2000  # candidates re-checked at most for one query (phrases, NEAR)
@@ -290,11 +287,8 @@ def reindex(storage: IndexStore) -> int:
 
 
 def neutralise(text: str) -> str:
-    """Text safe for a terminal: control, escape and bidi characters become spaces.
-
-    (A local copy: the ``cli`` helper adds a shared one; the lead dedupes.)
-    """
-    return _UNSAFE_RE.sub(" ", text)
+    """One line safe for a terminal: `termsafe.term_safe`, whitespace folded."""
+    return term_safe(" ".join(text.split()))
 
 
 def format_text(results: SearchResults) -> str:
