@@ -192,6 +192,10 @@ class Config:
     feeds_file: Path = Path("feeds.toml")
     topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
 
+    def source_kinds(self) -> dict[str, str]:
+        """Each enabled source's name -> its kind (feed, telegram, sitemap, page)."""
+        return {f.name: f.kind for f in self.feeds if f.enabled}
+
 
 SECTIONS: tuple[str, ...] = (
     "store",

@@ -780,6 +780,7 @@ class Pipeline:
             topic_order=self.rules().topic_order,
             topic_names={c.id: c.label for c in self.rules().categories},
             now=now,
+            sources=self.cfg.source_kinds(),
         )
         paths = digest.write_digest(built, self.cfg, self.storage)
         self.summary.add("digests_written")

@@ -19,8 +19,7 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
     """
     states = storage.get_feed_states()
     pages = storage.get_page_health(now - PAGE_HEALTH_WINDOW, now)
-    configured = {f.name for f in cfg.feeds if f.enabled}
-    kinds = {f.name: f.kind for f in cfg.feeds}
+    kinds = cfg.source_kinds()
     feeds = [
         {
             **_feed_entry(
@@ -32,11 +31,13 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
             ),
             "kind": kinds.get(name, "feed"),
         }
-        for name in sorted(configured | set(states))
+        for name in sorted(kinds)
     ]
     last = storage.get_last_run()
     return {
         "feeds": feeds,
+        "disabled": sorted(f.name for f in cfg.feeds if not f.enabled),
+        "removed": sorted(set(states) - {f.name for f in cfg.feeds}),
         "feed_totals": _totals(feeds, "health"),
         "last_poll_totals": _totals(feeds, "last_status"),
         "stages": storage.get_stage_counts(),
@@ -148,6 +149,11 @@ def format_status(report: dict[str, Any]) -> str:
         fails = f" ×{f['failure_count']}" if f.get("failure_count") else ""
         kind = f" [{f['kind']}]" if f.get("kind", "feed") != "feed" else ""
         lines.append(f"  {f['health']:<13} {f['name']}{kind}{fails}: {detail}")
+    for key, what in (("disabled", "Disabled"), ("removed", "No longer configured")):
+        if report.get(key):
+            names = ", ".join(report[key][:10])
+            more = f" and {len(report[key]) - 10} more" if len(report[key]) > 10 else ""
+            lines.append(f"{what} (articles kept): {names}{more}")
     lines.append(
         "Articles: " + str(report["stages"].get("articles", {}).get("total", 0))
     )

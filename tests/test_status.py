@@ -177,7 +177,7 @@ def test_dead_page_host_shows_in_status_feeds_list_and_digest(dead_host_site):
     assert digest.returncode == 0, digest.stderr
     txt = next(p for p in digest.stdout.split() if p.endswith(".txt"))
     body = " ".join(Path(txt).read_text(encoding="utf-8").split())  # unwrap
-    assert "feeds are healthy" not in body
+    assert "sources are healthy" not in body
     assert f"pages failing: {DEAD_PAGES} of {DEAD_PAGES}" in body
 
 
@@ -193,3 +193,70 @@ def test_a_url_failing_on_every_run_is_listed_once(dead_host_site):
     assert all(not f["error"].startswith("http") for f in fetches)
     text = monitor_cli(folder, "status").stdout
     assert "(×2)" in text
+
+
+# ------------------------------------------------- removed sources and kinds (#14)
+
+
+def rss_ok(link: str) -> bytes:
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        f"<title>Живой</title><item><title>Новость</title><link>{link}</link>"
+        "<guid>a</guid><description>Текст.</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def two_sources(http_server, tmp_path):
+    """A working feed and a Telegram source whose page answers 404."""
+    page = "<html><body><article><p>" + "Текст новости. " * 40 + "</p></article>"
+    http_server.add("/a", body=page.encode(), content_type="text/html")
+    http_server.add(
+        "/ok.xml",
+        body=rss_ok(http_server.url("/a")),
+        content_type="application/rss+xml",
+    )
+    write_config(tmp_path, [("alive", http_server.url("/ok.xml"), "ru")])
+    with (tmp_path / "feeds.toml").open("a", encoding="utf-8") as f:
+        f.write(
+            '[[feed]]\nname = "gonechan"\nkind = "telegram"\n'
+            f'url = "{http_server.url("/s/gonechan")}"\n'
+            'outlet = "Gone"\nlang = "ru"\ncountry = "KZ"\n'
+        )
+    assert monitor_cli(tmp_path, "run", "-q", "--no-digest").returncode == 0
+    return tmp_path
+
+
+def _digest_text(folder: Path) -> str:
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Almaty")).date()
+    digest = monitor_cli(folder, "digest", "--date", today.isoformat(), "--no-send")
+    assert digest.returncode == 0, digest.stderr
+    txt = next(p for p in digest.stdout.split() if p.endswith(".txt"))
+    return " ".join(Path(txt).read_text(encoding="utf-8").split())
+
+
+def test_the_digest_health_section_names_the_source_kind(two_sources):
+    body = _digest_text(two_sources)
+    assert "Gone [gonechan, telegram]: failing" in body
+    report = json.loads(monitor_cli(two_sources, "status", "--json").stdout)
+    kinds = {f["name"]: f["kind"] for f in report["feeds"]}
+    assert kinds == {"alive": "feed", "gonechan": "telegram"}
+
+
+def test_a_removed_source_leaves_status_and_the_digest_health(two_sources):
+    folder = two_sources
+    assert "gonechan [telegram]" in monitor_cli(folder, "status").stdout
+    removed = monitor_cli(folder, "feeds", "remove", "gonechan")
+    assert removed.returncode == 0, removed.stderr
+
+    text = monitor_cli(folder, "status").stdout
+    assert "gonechan [telegram]" not in text
+    assert "No longer configured (articles kept): gonechan" in text
+    report = json.loads(monitor_cli(folder, "status", "--json").stdout)
+    assert [f["name"] for f in report["feeds"]] == ["alive"]
+    assert report["removed"] == ["gonechan"]
+    assert report["feed_totals"] == {"ok": 1}
+
+    body = _digest_text(folder)
+    assert "gonechan" not in body
+    assert "All 1 sources are healthy." in body

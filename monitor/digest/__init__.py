@@ -123,6 +123,7 @@ def build_digest(
     topic_order: Sequence[str],
     now: datetime,
     topic_names: Mapping[str, str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> Digest:
     """Build the digest of one local day, or of everything new since a moment.
 
@@ -136,6 +137,8 @@ def build_digest(
         topic_order: topic ids in configured order.
         now: the current time; shown as "generated at" and ends "since" windows.
         topic_names: topic and country id -> name shown to readers (default: the id).
+        sources: configured source name -> kind (feed, telegram, sitemap, page);
+            feed health then covers only these and shows each one's kind.
 
     Returns:
         The digest, ready for `write_digest` and `send_digest`.
@@ -154,6 +157,7 @@ def build_digest(
         topic_order=topic_order,
         generated_at=now,
         topic_names=topic_names,
+        sources=sources,
     )
 
 

@@ -104,11 +104,15 @@ def collect_digest(
     topic_order: Sequence[str],
     generated_at: datetime,
     topic_names: Mapping[str, str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> Digest:
     """Read the window's articles, filings and feed health and build the digest.
 
     ``topic_order`` lists topic ids (as filed); ``topic_names`` maps them to the
-    headings readers see (ids without a name are shown as they are).
+    headings readers see (ids without a name are shown as they are).  ``sources``
+    maps each configured source name to its kind: when given, feed health covers
+    only those sources (a removed feed's stored state is not a problem) and each
+    problem names its kind.
     """
     names = dict(topic_names or {})
     by = "time" if period.day is not None else "first_seen"
@@ -128,9 +132,9 @@ def collect_digest(
     top, sections, other_section = arrange(
         stories, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic
     )
-    health = list(source.get_feed_states().values())
+    health = _configured(source.get_feed_states(), sources)
     pages = source.get_page_health(period.end - PAGE_HEALTH_WINDOW, period.end)
-    problems = _feed_problems(health, pages, period, cfg)
+    problems = _feed_problems(health, pages, period, cfg, sources or {})
     stats = _stats(members, groups, sightings, problems, feeds=len(health))
     logger.info(
         "digest built period=%s articles=%d stories=%d topics=%d",
@@ -551,14 +555,26 @@ def _local_time(moment: datetime, period: DigestPeriod) -> str:
 # ---------------------------------------------------------------------- health
 
 
+def _configured(
+    states: Mapping[str, FeedState], sources: Mapping[str, str] | None
+) -> list[FeedState]:
+    """The stored feed states, limited to the configured sources when known."""
+    if sources is None:
+        return list(states.values())
+    return [s for name, s in states.items() if name in sources]
+
+
 def _feed_problems(
     feeds: Iterable[FeedState],
     pages: Mapping[str, PageHealth],
     period: DigestPeriod,
     cfg: DigestConfig,
+    kinds: Mapping[str, str],
 ) -> tuple[FeedProblem, ...]:
     out = [
-        _feed_problem(f, pages.get(f.name), period, cfg.silent_feed_hours)
+        _feed_problem(
+            f, pages.get(f.name), period, cfg.silent_feed_hours, kinds.get(f.name)
+        )
         for f in feeds
     ]
     order = {"failing": 0, "pages failing": 1, "silent": 2, "never polled": 3}
@@ -567,7 +583,11 @@ def _feed_problems(
 
 
 def _feed_problem(
-    f: FeedState, pages: PageHealth | None, period: DigestPeriod, silent_hours: float
+    f: FeedState,
+    pages: PageHealth | None,
+    period: DigestPeriod,
+    silent_hours: float,
+    kind: str | None,
 ) -> FeedProblem | None:
     status = f.health(period.end, silent_hours, pages)
     common = {
@@ -575,6 +595,7 @@ def _feed_problem(
         "name": clean_text(f.name),
         "outlet": clean_text(f.outlet),
         "country": clean_text(f.country),
+        "kind": kind or "feed",
     }
     page_note = (
         f"; {pages.text} article pages in 24 h" if pages and pages.failed else ""

@@ -152,6 +152,7 @@ class FeedProblem:
     status: str  # "failing" | "pages failing" | "silent" | "never polled"
     detail: str
     since: str  # local time of the last success / new item, or "never"
+    kind: str = "feed"  # the source kind: feed, telegram, sitemap, page (#14)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -303,6 +303,7 @@ def digest_to_dict(digest: Digest) -> dict[str, Any]:
                 "name": f.name,
                 "outlet": f.outlet,
                 "country": f.country,
+                "kind": f.kind,
                 "status": f.status,
                 "detail": f.detail,
                 "since": f.since,

@@ -193,6 +193,7 @@ class _Web:
                 topic_order=rules.topic_order if rules else (),
                 topic_names={c.id: c.label for c in rules.categories} if rules else {},
                 now=datetime.now(UTC),
+                sources=self.cfg.source_kinds(),
             )
             start, end = digest.day_bounds(day, self.cfg.digest.timezone)
             by_url = {a.url: a for a in storage.get_articles_for_digest(start, end)}
