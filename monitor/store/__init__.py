@@ -18,7 +18,7 @@ from ._deliveries import DeliveriesMixin
 from ._digests import DigestsMixin
 from ._feeds import FeedsMixin
 from ._runs import RunsMixin
-from ._schema import VERSION, enable_wal, setup_schema
+from ._schema import VERSION, enable_wal, optimize, setup_schema
 from ._search import SearchMixin
 from ._stories import StoriesMixin
 from ._topics import TopicsMixin
@@ -40,6 +40,8 @@ class Storage(
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""
+
+    _writable = True  # False for `open_read_only`
 
     def __init__(self, path: Path | str, *, timeout: float = 30.0) -> None:
         self.path = str(path)
@@ -76,6 +78,7 @@ class Storage(
         """
         self = cls.__new__(cls)
         self.path = str(path)
+        self._writable = False
         uri = f"{Path(path).resolve().as_uri()}?mode=ro"
         try:
             self._db = sqlite3.connect(
@@ -99,6 +102,10 @@ class Storage(
         return str(self._query("PRAGMA integrity_check")[0][0])
 
     def close(self) -> None:
+        """Refresh stale planner statistics (issue #19), then close."""
+        if self._writable:
+            self._writable = False  # a second close only closes
+            optimize(self._db)
         self._db.close()
 
     def __enter__(self) -> Storage:

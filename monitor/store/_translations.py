@@ -15,6 +15,10 @@ from ..models import Translation, TranslationStatus
 from ._base import StorageBase, to_db_time
 
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
+_TASK_SELECT = (
+    "SELECT id, title, coalesce(text, '') AS text, lang, translation_status"
+    " FROM articles"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,17 +89,24 @@ class TranslationsMixin(StorageBase):
                 parked: no longer selected (None: always selected again).
         """
         langs = sorted(covered)
-        marks = ",".join("?" * len(langs)) or "NULL"
         cap = -1 if max_attempts is None else max_attempts
+        # Each arm is one equality seek on articles_translate_queue, so a run
+        # reads the rows it will work on, not the archive (issue #19).
         rows = self._query(
-            "SELECT id, title, coalesce(text, '') AS text, lang, translation_status"
-            " FROM articles WHERE extract_status = 'done' AND ("
-            " translation_status = 'pending'"
-            " OR (translation_status = 'failed' AND (? < 0 OR attempts < ?))"
-            f" OR (translation_status = 'no_model' AND lang IN ({marks})))"
-            " ORDER BY translation_status != 'pending', id LIMIT ?",
-            (cap, cap, *langs, limit),
+            f"{_TASK_SELECT} WHERE translation_status = 'pending'"
+            " AND extract_status = 'done' ORDER BY id LIMIT ?",
+            (limit,),
         )
+        if len(rows) < limit:
+            marks = ",".join("?" * len(langs)) or "NULL"
+            rows += self._query(
+                f"{_TASK_SELECT} WHERE translation_status = 'failed'"
+                " AND extract_status = 'done' AND (? < 0 OR attempts < ?)"
+                f" UNION ALL {_TASK_SELECT} WHERE translation_status = 'no_model'"
+                f" AND extract_status = 'done' AND lang IN ({marks})"
+                " ORDER BY id LIMIT ?",
+                (cap, cap, *langs, limit - len(rows)),
+            )
         return [
             TranslationTask(
                 article_id=row["id"],

@@ -1,0 +1,273 @@
+"""Per-run queries cost what a run finds, not what the archive holds (issue #19).
+
+A small archive is built through the write API with every status a row can be
+in.  The rewritten queries must return exactly what the old ones returned (the
+old SQL is kept here as the oracle), and ``EXPLAIN QUERY PLAN`` must show an
+index seek, never a scan of ``articles``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from monitor.models import (
+    Extracted,
+    FeedItem,
+    FeedSpec,
+    TextSource,
+    Translation,
+    TranslationStatus,
+)
+from monitor.store import Storage, _schema
+
+NOW = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+FEEDS = [
+    FeedSpec(
+        name="kz", url="https://kz.example/rss", outlet="KZ", lang="ru", country="KZ"
+    ),
+    FeedSpec(
+        name="uz", url="https://uz.example/rss", outlet="UZ", lang="uz", country="UZ"
+    ),
+]
+LANGS = ("ru", "uz", "kk", "en")
+STATUSES = tuple(TranslationStatus)
+
+# The queries as they were before issue #19: the oracles.
+OLD_TRANSLATION_SQL = (
+    "SELECT id, title, coalesce(text, '') AS text, lang, translation_status"
+    " FROM articles WHERE extract_status = 'done' AND ("
+    " translation_status = 'pending'"
+    " OR (translation_status = 'failed' AND (? < 0 OR attempts < ?))"
+    " OR (translation_status = 'no_model' AND lang IN ({marks})))"
+    " ORDER BY translation_status != 'pending', id LIMIT ?"
+)
+OLD_DIGEST_SQL = (
+    "SELECT a.id FROM articles a JOIN feeds f ON f.name = a.feed_name"
+    " LEFT JOIN story_members sm ON sm.article_id = a.id WHERE {where} ORDER BY a.id"
+)
+
+
+def build(storage: Storage, n: int) -> None:
+    """n articles over 40 days: extraction done for 5 in 6, every translation
+    status, failed rows with 1-4 attempts, published dates missing, early, late."""
+    storage.sync_feeds(FEEDS)
+    for i in range(n):
+        seen = NOW - timedelta(hours=i * 7 % (40 * 24))
+        published = None if i % 5 == 0 else seen - timedelta(hours=(i * 13) % 60 - 12)
+        feed = FEEDS[i % 2].name
+        link = f"https://{feed}.example/{i}"
+        item = FeedItem(
+            feed_name=feed,
+            entry_id=str(i),
+            link=link,
+            title=f"t{i}",
+            published=published,
+        )
+        storage.add_feed_items([(item, link)], seen)
+    pending = storage.get_articles_needing_extraction(n)
+    waiting = [article for k, (article, _) in enumerate(pending) if k % 6 == 5]
+    done = [article for article, _ in pending if article not in waiting]
+    for k, article in enumerate(done):  # the others still wait for their page
+        ex = Extracted(
+            text=f"text {k}", title=article.title, author=None, published=None,
+            lang=LANGS[k % 4], canonical_url=article.url, source=TextSource.PAGE,
+        )  # fmt: skip
+        storage.save_extraction(article.id, ex, NOW)
+        _translate(storage, article.id, STATUSES[(k * 5) % len(STATUSES)], k)
+
+
+def _translate(storage: Storage, article_id: int, status: TranslationStatus, k: int):
+    if status is TranslationStatus.PENDING:
+        return
+    if status is TranslationStatus.FAILED:
+        for _ in range(1 + k % 4):
+            storage.record_article_error(article_id, "translate", "boom", NOW)
+        storage.set_translation_status(article_id, status, "boom", NOW)
+        return
+    storage.save_translation(
+        article_id,
+        Translation(src="", dst="en", title="T", text="X", engine="e", status=status),
+        NOW,
+    )
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Iterator[Storage]:
+    path = tmp_path_factory.mktemp("scaling") / "m.db"
+    with closing(Storage(path)) as storage:
+        build(storage, 600)
+    with closing(Storage(path)) as storage:  # the close above ran ANALYZE
+        yield storage
+
+
+def test_archive_has_every_case(archive):
+    """The data the comparisons run on really has each case (not a vacuous test)."""
+    counts = archive.get_stage_counts()
+    assert set(counts["translate"]) == {s.value for s in STATUSES}
+    assert counts["extract"]["pending"] > 50
+    for status in ("pending", "failed", "no_model"):
+        assert counts["translate"][status] > 20
+
+
+@pytest.mark.parametrize(
+    ("covered", "limit", "max_attempts"),
+    [
+        ({"ru", "uz"}, 1000, 3),
+        ({"uz", "kk"}, 1000, None),
+        (set(), 1000, 2),
+        ({"kk"}, 40, 3),  # pending alone fills the limit
+        ({"uz", "kk"}, 130, None),  # the limit falls among the retries
+        ({"ru", "uz", "kk", "en"}, 1, 1),
+    ],
+)
+def test_translation_queue_matches_the_old_query(archive, covered, limit, max_attempts):
+    langs = sorted(covered)
+    cap = -1 if max_attempts is None else max_attempts
+    sql = OLD_TRANSLATION_SQL.format(marks=",".join("?" * len(langs)) or "NULL")
+    expected = [
+        (r["id"], r["translation_status"])
+        for r in archive._db.execute(sql, (cap, cap, *langs, limit))
+    ]
+    got = archive.get_articles_for_translation(
+        covered, limit, max_attempts=max_attempts
+    )
+    assert [(t.article_id, t.status.value) for t in got] == expected
+    assert 0 < len(expected) <= limit
+
+
+@pytest.mark.parametrize("by", ["time", "first_seen"])
+@pytest.mark.parametrize("days", [(0, 1), (3, 4), (10, 12), (39, 41), (60, 61)])
+def test_digest_window_matches_the_old_query(archive, by, days):
+    end = NOW - timedelta(days=days[0])
+    start = NOW - timedelta(days=days[1])
+    where = "a.first_seen >= :start AND a.first_seen < :end"
+    if by == "time":
+        where = f"({where}) OR (a.published >= :start AND a.published < :end)"
+    params = {"start": start.isoformat(), "end": end.isoformat()}
+    expected = [
+        r[0] for r in archive._db.execute(OLD_DIGEST_SQL.format(where=where), params)
+    ]
+    got = archive.get_articles_for_digest(start, end, by=by)
+    assert [a.id for a in got] == expected
+    if days[0] < 40:
+        assert expected  # the window holds articles
+    if by == "time" and 0 < days[0] < 40:
+        # the published arm alone finds some: first seen outside the window
+        assert any(not start <= a.first_seen < end for a in got)
+
+
+# ------------------------------------------------------------------ query plans
+
+
+def plans(storage: Storage, call: Callable[[], Any]) -> list[tuple[str, list[str]]]:
+    """Every SELECT `call` runs, with its ``EXPLAIN QUERY PLAN`` lines."""
+    statements: list[str] = []
+    storage._db.set_trace_callback(statements.append)
+    try:
+        call()
+    finally:
+        storage._db.set_trace_callback(None)
+    out = []
+    for sql in statements:
+        if sql.lstrip().upper().startswith("SELECT"):
+            rows = storage._db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+            out.append((sql, [str(r[3]) for r in rows]))
+    assert out, "the call ran no query"
+    return out
+
+
+def assert_no_archive_scan(found: list[tuple[str, list[str]]]) -> None:
+    for sql, lines in found:
+        for line in lines:
+            table = line.split()[1] if line.startswith(("SCAN", "SEARCH")) else ""
+            if table in {"a", "articles"}:
+                assert line.startswith("SEARCH"), (line, sql)
+
+
+def test_translation_queue_seeks_an_index(archive):
+    found = plans(
+        archive,
+        lambda: archive.get_articles_for_translation({"uz"}, 1000, max_attempts=3),
+    )
+    assert len(found) == 2  # pending, then the retries
+    assert_no_archive_scan(found)
+    text = "\n".join(line for _, lines in found for line in lines)
+    assert text.count("articles_translate_queue") == 3
+
+
+def test_digest_window_seeks_an_index(archive):
+    day = NOW - timedelta(days=3)
+    for by in ("time", "first_seen"):
+        found = plans(
+            archive,
+            lambda by=by: archive.get_articles_for_digest(
+                day, day + timedelta(days=1), by=by
+            ),
+        )
+        assert_no_archive_scan(found)
+        text = "\n".join(lines[i] for _, lines in found for i in range(len(lines)))
+        assert "articles_first_seen" in text
+        assert ("articles_published" in text) == (by == "time")
+
+
+def test_the_plan_check_catches_a_scan(archive):
+    """The assertion used above does fail on a query that reads the archive."""
+    where = "a.title LIKE '%t1%' OR a.updated_at >= '2026'"
+    found = plans(
+        archive,
+        lambda: archive._db.execute(OLD_DIGEST_SQL.format(where=where)).fetchall(),
+    )
+    with pytest.raises(AssertionError):
+        assert_no_archive_scan(found)
+
+
+def test_closing_a_database_gathers_statistics(archive):
+    rows = archive._db.execute("SELECT tbl FROM sqlite_stat1").fetchall()
+    assert "articles" in {r[0] for r in rows}
+
+
+# ------------------------------------------------------------------ migration
+
+
+def make_v4(db: sqlite3.Connection) -> None:
+    """Turn a current database into what schema v4 had: one translation index,
+    none on first_seen, no statistics."""
+    db.execute("DROP INDEX articles_translate_queue")
+    db.execute("DROP INDEX articles_first_seen")
+    db.execute("CREATE INDEX articles_translation ON articles(translation_status)")
+    db.execute("DROP TABLE IF EXISTS sqlite_stat1")
+    db.execute(f"PRAGMA user_version = {_schema.VERSION - 1}")
+
+
+def test_migration_indexes_hot_queries_and_keeps_results(tmp_path):
+    path = tmp_path / "v4.db"
+    with closing(Storage(path)) as storage:
+        build(storage, 120)
+        before = storage.get_articles_for_translation({"uz"}, 500, max_attempts=3)
+        window = storage.get_articles_for_digest(NOW - timedelta(days=2), NOW)
+        storage._writable = False  # keep the v4 file without statistics
+    with closing(sqlite3.connect(path)) as raw:
+        make_v4(raw)
+        raw.commit()
+    with closing(sqlite3.connect(path)) as raw:
+        names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
+        assert "articles_translation" in names
+        assert "sqlite_stat1" not in names
+    with closing(Storage(path)) as storage:
+        db = storage._db
+        assert db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        assert {"articles_translate_queue", "articles_first_seen"} <= names
+        assert "articles_translation" not in names
+        stats = {r[0] for r in db.execute("SELECT tbl FROM sqlite_stat1")}
+        assert "articles" in stats
+        after = storage.get_articles_for_translation({"uz"}, 500, max_attempts=3)
+        assert after
+        assert after == before
+        assert storage.get_articles_for_digest(NOW - timedelta(days=2), NOW) == window
