@@ -76,12 +76,20 @@ class DigestsMixin(StorageBase):
             Articles ordered by id.
         """
         params = {"start": to_db_time(start), "end": to_db_time(end)}
-        where = "a.first_seen >= :start AND a.first_seen < :end"
+        # One indexed range per arm (articles_first_seen, articles_published),
+        # merged by id: an OR of the two ranges scans the archive (issue #19).
+        ids = "SELECT id FROM articles WHERE first_seen >= :start AND first_seen < :end"
         if by == "time":
-            where = f"({where}) OR (a.published >= :start AND a.published < :end)"
+            ids += (
+                " UNION SELECT id FROM articles"
+                " WHERE published >= :start AND published < :end"
+            )
         elif by != "first_seen":
             raise ValueError(f"unknown window rule {by!r}")
-        sql = f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM} WHERE {where} ORDER BY a.id"
+        sql = (
+            f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM}"
+            f" WHERE a.id IN ({ids}) ORDER BY a.id"
+        )
         return [_article(row) for row in self._query(sql, params)]
 
     def get_story_articles(self, story_ids: Iterable[int]) -> list[Article]:
