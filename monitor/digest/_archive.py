@@ -6,10 +6,19 @@ Layout under ``digest.output_dir``::
     atom.xml                    Atom feed of the latest digests
     2026/11/2026-11-25.html     one file per format and digest
     2026/11/2026-11-25.json     always written: the index and feed are built from it
+    archive-index.json          what index.html needs of each JSON file (a cache)
 
 Every file is written to a temporary name and renamed into place, so a crash
 never leaves a half-written digest.  The index and the feed are rebuilt from the
 JSON files on disk, so they are always consistent with the archive.
+
+Reading every JSON file on each write grew with days x digest size (issue #19),
+so ``archive-index.json`` keeps, per JSON file, its signature (inode, size,
+mtime, ctime, whether its HTML exists) and the part of it the index and feed
+use.  A write lists the folders (stat only) and parses just the files whose
+signature changed: the one it wrote.  The cache is never trusted over the disk:
+a missing, unreadable or stale cache (a kill -9 between a digest and the cache
+update) only costs a re-read, and ``read_archive(root, rebuild=True)`` ignores it.
 """
 
 from __future__ import annotations
@@ -43,6 +52,9 @@ from ._render import (
 logger = logging.getLogger(__name__)
 
 ATOM_STORIES = 20  # stories per topic in an Atom entry
+INDEX_FILE = "archive-index.json"
+INDEX_FORMAT = "monitor-archive-index/1"
+_STORY_FIELDS = ("headline", "url", "outlet", "lede")  # what `_story` reads
 
 RENDERERS = {
     "html": render_html,
@@ -163,37 +175,126 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def read_archive(root: Path) -> list[ArchiveEntry]:
-    """Every digest in the archive, newest first (unreadable files are skipped)."""
+def read_archive(root: Path, *, rebuild: bool = False) -> list[ArchiveEntry]:
+    """Every digest in the archive, newest first (unreadable files are skipped).
+
+    Args:
+        root: the archive folder.
+        rebuild: parse every JSON file again, ignoring ``archive-index.json``
+            (which is then rewritten).
+    """
+    cached = {} if rebuild else _load_index(root)
+    fresh: dict[str, dict[str, Any]] = {}
     entries = []
     for path in sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.json")):
-        entry = _entry(root, path)
-        if entry is not None:
+        found = _indexed_entry(root, path, cached)
+        if found is not None:
+            fresh[path.relative_to(root).as_posix()], entry = found
             entries.append(entry)
+    if fresh != cached:
+        _save_index(root, fresh)
     return sorted(entries, key=lambda e: (e.slug, e.key), reverse=True)
 
 
-def _entry(root: Path, path: Path) -> ArchiveEntry | None:
+def _indexed_entry(
+    root: Path, path: Path, cached: dict[str, Any]
+) -> tuple[dict[str, Any], ArchiveEntry] | None:
+    """The entry for one JSON file: from the cache when its signature matches."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != JSON_FORMAT:
-            raise ValueError(f"not a {JSON_FORMAT} file")
         html = path.with_suffix(".html")
-        page = (
-            html if html.is_file() else path
-        )  # link the JSON when no HTML was written
-        return _entry_from(data, page.relative_to(root).as_posix())
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        sig = _signature(path, html)
+    except OSError as e:  # removed between the listing and now
+        logger.warning("archive entry skipped path=%s error=%s", path, e)
+        return None
+    page = (html if sig[-1] else path).relative_to(root).as_posix()
+    hit = cached.get(path.relative_to(root).as_posix())
+    if isinstance(hit, dict) and hit.get("sig") == sig:
+        try:  # checked again like the file itself: the cache is on disk too
+            return hit, _entry_from(hit["summary"], page)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+    data = _read_digest_json(path)
+    if data is None:
+        return None
+    summary = _summary(data)
+    try:
+        return {"sig": sig, "summary": summary}, _entry_from(summary, page)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         logger.warning("archive entry skipped path=%s error=%s", path, e)
         return None
 
 
-def _entry_from(data: dict[str, Any], html_path: str) -> ArchiveEntry:
-    sections = [
-        *([data["top"]] if data.get("top") else []),
-        *data["sections"],
-        *([data["other"]] if data.get("other") else []),
+def _signature(path: Path, html: Path) -> list[int]:
+    """What changes when a file is rewritten (a rename gives a new inode)."""
+    st = path.stat()
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, int(html.is_file())]
+
+
+def _read_digest_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+            raise ValueError(f"not a {JSON_FORMAT} file")
+        return data
+    except (OSError, ValueError) as e:
+        logger.warning("archive entry skipped path=%s error=%s", path, e)
+        return None
+
+
+def _summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The part of a digest's JSON that `_entry_from` reads: what the cache keeps."""
+    try:
+        sections = [
+            *([data["top"]] if data.get("top") else []),
+            *data["sections"],
+            *([data["other"]] if data.get("other") else []),
+        ]
+        return {
+            "period": data["period"],
+            "title": data["title"],
+            "generated_at": data["generated_at"],
+            "stats": data["stats"],
+            "sections": [
+                {"label": s["label"], "stories": _story_summaries(s["stories"])}
+                for s in sections
+            ],
+        }
+    except (KeyError, TypeError):
+        return data  # `_entry_from` names what is wrong with it
+
+
+def _story_summaries(stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {k: st[k] for k in _STORY_FIELDS if k in st} for st in stories[:ATOM_STORIES]
     ]
+
+
+def _load_index(root: Path) -> dict[str, Any]:
+    """The cached summaries, or {} when there is no usable cache."""
+    try:
+        data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        logger.warning("archive index rebuilt path=%s error=%s", root / INDEX_FILE, e)
+        return {}
+    if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _save_index(root: Path, files: dict[str, dict[str, Any]]) -> None:
+    text = json.dumps({"format": INDEX_FORMAT, "files": files}, ensure_ascii=False)
+    try:
+        atomic_write(root / INDEX_FILE, text)
+    except OSError as e:  # a read-only archive still renders: next time re-reads
+        logger.warning("archive index not saved path=%s error=%s", root, e)
+
+
+def _entry_from(data: dict[str, Any], html_path: str) -> ArchiveEntry:
+    """An entry from a `_summary` (sections already in display order)."""
+    sections = data["sections"]
     return ArchiveEntry(
         key=str(data["period"]["key"]),
         slug=str(data["period"]["slug"]),
