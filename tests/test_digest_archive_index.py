@@ -150,19 +150,28 @@ def test_a_damaged_index_is_rebuilt(digest, tmp_path, damage):
     assert len(full) == 3
 
 
-def test_a_cached_summary_is_checked_again(digest, tmp_path):
-    """The cache is a file on disk too: hostile links in it stay inert."""
+def test_the_cache_holds_checked_links_only(digest, tmp_path, parsed):
+    """A hostile link in a JSON file is dropped before it reaches the cache; a
+    cache entry of the wrong shape sends the reader back to the file."""
     cfg = digest_config(tmp_path)
     root = root_of(cfg)
     write_digest(digest, cfg)
-    path = root / _archive.INDEX_FILE
-    index = json.loads(path.read_text("utf-8"))
+    path = root / "2026" / "03" / "2026-03-13.json"
+    data = json.loads(path.read_text("utf-8"))
+    section = (data.get("top") or data["sections"][0])["stories"]
+    section[0]["url"] = "javascript:alert(1)"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert read_archive(root)[0].headlines[0][1][0].url is None
+    index = json.loads((root / _archive.INDEX_FILE).read_text("utf-8"))
     (entry,) = index["files"].values()
-    story = entry["summary"]["sections"][0]["stories"][0]
-    story["url"] = "javascript:alert(1)"
-    path.write_text(json.dumps(index), encoding="utf-8")
-    (top,) = read_archive(root)
-    assert top.headlines[0][1][0].url is None
+    assert entry["summary"]["sections"][0]["stories"][0]["url"] is None
+    parsed.clear()
+    assert read_archive(root)[0].headlines[0][1][0].url is None
+    assert parsed == []  # served from the cache
+    entry["summary"]["sections"][0]["stories"][0]["url"] = 5
+    (root / _archive.INDEX_FILE).write_text(json.dumps(index), encoding="utf-8")
+    assert read_archive(root)[0].headlines[0][1][0].url is None
+    assert [p.name for p in parsed] == ["2026-03-13.json"]
 
 
 def test_html_appearing_later_is_linked(digest, tmp_path):

@@ -19,6 +19,7 @@ use.  A write lists the folders (stat only) and parses just the files whose
 signature changed: the one it wrote.  The cache is never trusted over the disk:
 a missing, unreadable or stale cache (a kill -9 between a digest and the cache
 update) only costs a re-read, and ``read_archive(root, rebuild=True)`` ignores it.
+It holds headlines and links as they were after the checks a JSON file gets.
 """
 
 from __future__ import annotations
@@ -206,22 +207,23 @@ def _indexed_entry(
     except OSError as e:  # removed between the listing and now
         logger.warning("archive entry skipped path=%s error=%s", path, e)
         return None
-    page = (html if sig[-1] else path).relative_to(root).as_posix()
-    hit = cached.get(path.relative_to(root).as_posix())
+    rel = path.relative_to(root).as_posix()
+    page = rel[: -len(".json")] + ".html" if sig[-1] else rel
+    hit = cached.get(rel)
     if isinstance(hit, dict) and hit.get("sig") == sig:
-        try:  # checked again like the file itself: the cache is on disk too
-            return hit, _entry_from(hit["summary"], page)
+        try:
+            return hit, _cached_entry(hit["summary"], page)
         except (ValueError, KeyError, TypeError, AttributeError):
-            pass
+            pass  # damaged: parse the file again
     data = _read_digest_json(path)
     if data is None:
         return None
-    summary = _summary(data)
     try:
-        return {"sig": sig, "summary": summary}, _entry_from(summary, page)
+        entry = _entry_from(_summary(data), page)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         logger.warning("archive entry skipped path=%s error=%s", path, e)
         return None
+    return {"sig": sig, "summary": _checked_summary(entry)}, entry
 
 
 def _signature(path: Path, html: Path) -> list[int]:
@@ -261,6 +263,70 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
         }
     except (KeyError, TypeError):
         return data  # `_entry_from` names what is wrong with it
+
+
+def _checked_summary(entry: ArchiveEntry) -> dict[str, Any]:
+    """An entry's fields after `_entry_from` checked them: what the cache keeps."""
+    return {
+        "period": {"key": entry.key, "slug": entry.slug, "label": entry.label},
+        "title": entry.title,
+        "generated_at": entry.generated_at.isoformat(),
+        "stats": {"stories": entry.stories, "articles": entry.articles},
+        "sections": [
+            {"label": label, "stories": [_story_fields(st) for st in stories]}
+            for label, stories in entry.headlines
+        ],
+    }
+
+
+def _story_fields(story: ArchiveStory) -> dict[str, Any]:
+    return {
+        "headline": story.headline,
+        "url": story.url,
+        "outlet": story.outlet,
+        "lede": story.lede,
+    }
+
+
+def _cached_entry(data: dict[str, Any], html_path: str) -> ArchiveEntry:
+    """An entry from the cache, whose text and links were checked when the JSON
+    file was read: only their types are checked again (re-cleaning every
+    headline of a year on each write is what the cache saves, issue #19).  The
+    cache sits next to index.html and is written by the same process, so it is
+    trusted as much as index.html itself."""
+    period = data["period"]
+    return ArchiveEntry(
+        key=_str(period["key"]),
+        slug=_str(period["slug"]),
+        label=_str(period["label"]),
+        title=_str(data["title"]),
+        generated_at=datetime.fromisoformat(_str(data["generated_at"])),
+        html_path=html_path,
+        stories=int(data["stats"]["stories"]),
+        articles=int(data["stats"]["articles"]),
+        headlines=tuple(
+            (_str(s["label"]), tuple(_cached_story(st) for st in s["stories"]))
+            for s in data["sections"]
+        ),
+    )
+
+
+def _cached_story(data: dict[str, Any]) -> ArchiveStory:
+    url = data["url"]
+    if url is not None and not isinstance(url, str):
+        raise TypeError("url")
+    return ArchiveStory(
+        headline=_str(data["headline"]),
+        url=url,
+        outlet=_str(data["outlet"]),
+        lede=_str(data["lede"]),
+    )
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
 
 
 def _story_summaries(stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
