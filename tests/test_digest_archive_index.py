@@ -181,3 +181,16 @@ def test_html_appearing_later_is_linked(digest, tmp_path):
     assert read_archive(root)[0].html_path.endswith(".json")
     write_digest(digest, digest_config(tmp_path, formats=("html",)))
     assert read_archive(root)[0].html_path.endswith(".html")
+
+
+def test_older_days_keep_only_what_the_index_page_shows(digest, tmp_path):
+    cfg = digest_config(tmp_path)
+    root = root_of(cfg)
+    write_days(digest, cfg, range(4, -1, -1))
+    every = read_archive(root, full=5)
+    some = read_archive(root, full=2)
+    assert some == read_archive(root, full=2, rebuild=True)
+    assert [e.top_headlines for e in some] == [e.top_headlines for e in every]
+    assert some[:2] == every[:2]
+    assert max(len(heads) for _, heads in every[3].headlines) > 1
+    assert all(len(heads) <= 1 for e in some[2:] for _, heads in e.headlines)

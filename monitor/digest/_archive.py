@@ -19,7 +19,10 @@ use.  A write lists the folders (stat only) and parses just the files whose
 signature changed: the one it wrote.  The cache is never trusted over the disk:
 a missing, unreadable or stale cache (a kill -9 between a digest and the cache
 update) only costs a re-read, and ``read_archive(root, rebuild=True)`` ignores it.
-It holds headlines and links as they were after the checks a JSON file gets.
+It holds headlines and links as they were after the checks a JSON file gets:
+every headline for the newest `FULL_ENTRIES` (or ``atom_entries``) days, and
+each topic's first headline for older ones (all index.html shows), so the
+cache grows by about 1 KB a day, not by a digest's size.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,7 @@ from ._render import (
 logger = logging.getLogger(__name__)
 
 ATOM_STORIES = 20  # stories per topic in an Atom entry
+FULL_ENTRIES = 30  # newest entries read with every headline (the Atom default)
 INDEX_FILE = "archive-index.json"
 INDEX_FORMAT = "monitor-archive-index/1"
 _STORY_FIELDS = ("headline", "url", "outlet", "lede")  # what `_story` reads
@@ -95,12 +99,12 @@ def write_archive_files(
     folder = digest_folder(root, digest)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    digest = replace(digest, nav=archive_nav(read_archive(root), digest))
+    digest = replace(digest, nav=archive_nav(read_archive(root, full=0), digest))
     for fmt in _formats(formats):
         path = folder / f"{digest.period.slug}.{fmt}"
         atomic_write(path, RENDERERS[fmt](digest))
         written.append(path)
-    entries = read_archive(root)
+    entries = read_archive(root, full=atom_entries)
     atomic_write(
         root / "index.html", render_index(entries, title=title, atom="atom" in formats)
     )
@@ -176,30 +180,56 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def read_archive(root: Path, *, rebuild: bool = False) -> list[ArchiveEntry]:
+def read_archive(
+    root: Path, *, full: int = FULL_ENTRIES, rebuild: bool = False
+) -> list[ArchiveEntry]:
     """Every digest in the archive, newest first (unreadable files are skipped).
 
     Args:
         root: the archive folder.
+        full: the newest this many entries carry every topic's headlines (what
+            Atom shows); older ones carry each topic's first headline only (what
+            index.html shows), so a year of archive stays cheap to read.
         rebuild: parse every JSON file again, ignoring ``archive-index.json``
             (which is then rewritten).
     """
     cached = {} if rebuild else _load_index(root)
+    items = []
+    for path in sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.json")):
+        item = _indexed_entry(root, path, cached)
+        if item is not None:
+            items.append(item)
+    items.sort(key=lambda i: (i.entry.slug, i.entry.key), reverse=True)
+    keep = max(full, FULL_ENTRIES)  # what the cache keeps in full
     fresh: dict[str, dict[str, Any]] = {}
     entries = []
-    for path in sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.json")):
-        found = _indexed_entry(root, path, cached)
-        if found is not None:
-            fresh[path.relative_to(root).as_posix()], entry = found
-            entries.append(entry)
+    for rank, item in enumerate(items):
+        if rank < keep and not item.full:
+            item = _parse(item.rel, item.path, item.sig, item.page) or item
+        light = _light(item.entry)
+        cached_entry = item.entry if rank < keep and item.full else light
+        fresh[item.rel] = {
+            "sig": item.sig,
+            "full": cached_entry is item.entry,
+            "summary": _checked_summary(cached_entry),
+        }
+        entries.append(item.entry if rank < full and item.full else light)
     if fresh != cached:
         _save_index(root, fresh)
-    return sorted(entries, key=lambda e: (e.slug, e.key), reverse=True)
+    return entries
 
 
-def _indexed_entry(
-    root: Path, path: Path, cached: dict[str, Any]
-) -> tuple[dict[str, Any], ArchiveEntry] | None:
+@dataclass(frozen=True, slots=True)
+class _Item:
+    rel: str  # the JSON file, relative to the root
+    path: Path
+    sig: list[int]
+    page: str
+    entry: ArchiveEntry
+    full: bool  # every headline (False: first per topic)
+
+
+def _indexed_entry(root: Path, path: Path, cached: dict[str, Any]) -> _Item | None:
     """The entry for one JSON file: from the cache when its signature matches."""
     try:
         html = path.with_suffix(".html")
@@ -212,9 +242,15 @@ def _indexed_entry(
     hit = cached.get(rel)
     if isinstance(hit, dict) and hit.get("sig") == sig:
         try:
-            return hit, _cached_entry(hit["summary"], page)
+            entry = _cached_entry(hit["summary"], page)
+            return _Item(rel, path, sig, page, entry, hit["full"] is True)
         except (ValueError, KeyError, TypeError, AttributeError):
             pass  # damaged: parse the file again
+    return _parse(rel, path, sig, page)
+
+
+def _parse(rel: str, path: Path, sig: list[int], page: str) -> _Item | None:
+    """The entry with every headline, read (and checked) from its JSON file."""
     data = _read_digest_json(path)
     if data is None:
         return None
@@ -223,7 +259,19 @@ def _indexed_entry(
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         logger.warning("archive entry skipped path=%s error=%s", path, e)
         return None
-    return {"sig": sig, "summary": _checked_summary(entry)}, entry
+    return _Item(rel, path, sig, page, entry, full=True)
+
+
+def _light(entry: ArchiveEntry) -> ArchiveEntry:
+    """Only each topic's first headline: what index.html shows of older days."""
+    return replace(
+        entry,
+        headlines=tuple(
+            (label, tuple(ArchiveStory(headline=s.headline, url=None, outlet="",
+                                       lede="") for s in stories[:1]))
+            for label, stories in entry.headlines
+        ),
+    )  # fmt: skip
 
 
 def _signature(path: Path, html: Path) -> list[int]:

@@ -50,7 +50,11 @@ class ArchiveStory:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArchiveEntry:
-    """One digest in the archive, as read back from its JSON file."""
+    """One digest in the archive, as read back from its JSON file.
+
+    Older entries (past `read_archive`'s ``full``) carry each topic's first
+    headline only: what index.html shows of them.
+    """
 
     key: str
     slug: str
