@@ -86,6 +86,7 @@ class TranslateConfig:
     target: str = "en"
     models_dir: Path = Path("../var/models")
     cache: bool = True
+    cache_days: int = 180  # cached sentences older than this are dropped; 0 keeps all
     threads: int = 2
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "int8"
@@ -540,6 +541,11 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         )
     if not 0 <= cfg.digest.due_hour <= 23:
         errors.append(f"digest.due_hour: must be 0..23, got {cfg.digest.due_hour}")
+    if cfg.translate.cache_days < 0:
+        errors.append(
+            f"translate.cache_days: must be >= 0 (0 keeps everything),"
+            f" got {cfg.translate.cache_days}"
+        )
     if cfg.digest.catch_up_days < 0:
         errors.append(
             f"digest.catch_up_days: must be >= 0, got {cfg.digest.catch_up_days}"

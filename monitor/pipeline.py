@@ -97,6 +97,7 @@ logger = logging.getLogger(__name__)
 
 TRANSLATE_BATCH = 32  # articles per translate call: sentences batch across them
 STORY_BATCH = 200  # story assignments per transaction
+CACHE_PRUNE_BATCH = 20_000  # aged cache sentences dropped per run at most (#19)
 CLASSIFY_BATCH = 500  # filings per transaction
 MESSAGE_CHARS = 500  # a recorded error message is cut to this (hostile input is long)
 
@@ -580,6 +581,7 @@ class Pipeline:
         A model that fails to load is one recorded error: the articles stay pending
         and the other stages go on.
         """
+        self._prune_translation_cache()
         translator = self.translator()
         target = self.cfg.translate.target
         covered = {src for src, dst in translator.pairs() if dst == target}
@@ -593,6 +595,14 @@ class Pipeline:
                 if not self._translate_batch(translator, batch):
                     return
                 bar.update(len(batch))
+
+    def _prune_translation_cache(self) -> None:
+        """Keep the sentence cache bounded by age (``translate.cache_days``)."""
+        before = translate.cache_prune_before(self.now(), self.cfg.translate.cache_days)
+        if before is None or not self.cfg.translate.cache:
+            return
+        dropped = self.storage.prune_translation_cache(before, limit=CACHE_PRUNE_BATCH)
+        self.summary.add("cache_pruned", dropped)
 
     def _translate_batch(
         self, translator: translate.ArticleTranslator, batch: list[TranslationTask]

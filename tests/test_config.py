@@ -222,3 +222,12 @@ def test_country_intl_and_codes_are_accepted(tmp_path):
             write(tmp_path, feeds=FEED.replace('"KZ"', f'"{country}"')), env={}
         )
         assert cfg.feeds[0].country == country
+
+
+def test_translation_cache_days_is_checked(tmp_path):
+    """issue #19: the cache bound; 0 keeps everything, a negative is an error."""
+    assert load_config(write(tmp_path), env={}).translate.cache_days == 180
+    cfg = load_config(write(tmp_path, "[translate]\ncache_days = 0\n"), env={})
+    assert cfg.translate.cache_days == 0
+    errs = errors_of(write(tmp_path, "[translate]\ncache_days = -3\n"))
+    assert errs == ["translate.cache_days: must be >= 0 (0 keeps everything), got -3"]

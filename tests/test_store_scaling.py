@@ -166,7 +166,7 @@ def test_digest_window_matches_the_old_query(archive, by, days):
 
 
 def plans(storage: Storage, call: Callable[[], Any]) -> list[tuple[str, list[str]]]:
-    """Every SELECT `call` runs, with its ``EXPLAIN QUERY PLAN`` lines."""
+    """Every SELECT or DELETE `call` runs, with its ``EXPLAIN QUERY PLAN`` lines."""
     statements: list[str] = []
     storage._db.set_trace_callback(statements.append)
     try:
@@ -175,7 +175,7 @@ def plans(storage: Storage, call: Callable[[], Any]) -> list[tuple[str, list[str
         storage._db.set_trace_callback(None)
     out = []
     for sql in statements:
-        if sql.lstrip().upper().startswith("SELECT"):
+        if sql.lstrip().upper().startswith(("SELECT", "DELETE")):
             rows = storage._db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
             out.append((sql, [str(r[3]) for r in rows]))
     assert out, "the call ran no query"
@@ -198,7 +198,8 @@ def test_translation_queue_seeks_an_index(archive):
     assert len(found) == 2  # pending, then the retries
     assert_no_archive_scan(found)
     text = "\n".join(line for _, lines in found for line in lines)
-    assert text.count("articles_translate_queue") == 3
+    assert text.count("articles_translate_queue") == 2  # pending, failed
+    assert "articles_translate_lang (translation_status=? AND lang=?" in text
 
 
 def test_digest_window_seeks_an_index(archive):
@@ -239,6 +240,8 @@ def make_v4(db: sqlite3.Connection) -> None:
     """Turn a current database into what schema v4 had: one translation index,
     none on first_seen, no statistics."""
     db.execute("DROP INDEX articles_translate_queue")
+    db.execute("DROP INDEX articles_translate_lang")
+    db.execute("DROP INDEX translation_cache_created")
     db.execute("DROP INDEX articles_first_seen")
     db.execute("CREATE INDEX articles_translation ON articles(translation_status)")
     db.execute("DROP TABLE IF EXISTS sqlite_stat1")
@@ -263,7 +266,12 @@ def test_migration_indexes_hot_queries_and_keeps_results(tmp_path):
         db = storage._db
         assert db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-        assert {"articles_translate_queue", "articles_first_seen"} <= names
+        assert {
+            "articles_translate_queue",
+            "articles_translate_lang",
+            "articles_first_seen",
+            "translation_cache_created",
+        } <= names
         assert "articles_translation" not in names
         stats = {r[0] for r in db.execute("SELECT tbl FROM sqlite_stat1")}
         assert "articles" in stats
@@ -271,3 +279,29 @@ def test_migration_indexes_hot_queries_and_keeps_results(tmp_path):
         assert after
         assert after == before
         assert storage.get_articles_for_digest(NOW - timedelta(days=2), NOW) == window
+
+
+# ------------------------------------------------------------------ translation cache
+
+
+def test_cache_pruning_drops_the_oldest_first_in_bounded_steps(tmp_path):
+    from monitor.translate import cache_prune_before
+
+    with closing(Storage(tmp_path / "c.db")) as storage:
+        for day in range(10):  # 3 sentences cached on each of 10 days
+            at = NOW - timedelta(days=day)
+            items = {f"k{day}-{i}": f"out {day}" for i in range(3)}
+            storage.add_cached_translations("m", items, at)
+        before = cache_prune_before(NOW, 7)
+        assert before == NOW - timedelta(days=7)
+        found = plans(storage, lambda: storage.prune_translation_cache(before, limit=4))
+        assert "translation_cache_created (created_at<?)" in "\n".join(found[0][1])
+        # days 8 and 9 are older than 7 days (6 rows): the call above dropped
+        # 4 of them, the oldest first (all of day 9)
+        assert storage.count_cached_translations() == 26
+        assert storage.get_cached_translations("m", ["k9-0", "k9-1", "k9-2"]) == {}
+        assert storage.prune_translation_cache(before, limit=100) == 2
+        assert storage.prune_translation_cache(before, limit=100) == 0
+        kept = storage.get_cached_translations("m", ["k7-0", "k0-0"])
+        assert kept == {"k7-0": "out 7", "k0-0": "out 0"}
+    assert cache_prune_before(NOW, 0) is None

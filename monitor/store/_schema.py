@@ -79,9 +79,12 @@ CREATE TABLE articles (
     updated_at          TEXT NOT NULL
 );
 CREATE INDEX articles_extract ON articles(extract_status);
--- The translate stage's queue (issue #19): one equality seek per status it
--- wants, instead of every extracted article.  Also serves status counts.
+-- The translate stage's queue (issue #19): one seek per status it wants, in id
+-- order, instead of every extracted article; NO_MODEL rows are sought by the
+-- languages a model now covers.  The first also serves status counts.
 CREATE INDEX articles_translate_queue ON articles(translation_status, extract_status);
+CREATE INDEX articles_translate_lang
+    ON articles(translation_status, lang, extract_status);
 CREATE INDEX articles_classify ON articles(classify_status);
 CREATE INDEX articles_story ON articles(story_status);
 CREATE INDEX articles_published ON articles(published);
@@ -134,6 +137,7 @@ CREATE TABLE translation_cache (
     output     TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX translation_cache_created ON translation_cache(created_at);  -- pruning (#19)
 
 -- Topic and country filings with their explanations.
 CREATE TABLE filings (
@@ -234,16 +238,26 @@ MIGRATIONS[3] = create_search_schema  # v3 -> v4
 def _index_hot_queries(db: sqlite3.Connection) -> None:
     """v4 -> v5: indexes behind the per-run queries, then statistics (issue #19).
 
-    The translate queue gets a (status, extract status) index that replaces the
-    single-column one (a prefix of it), digest windows get ``first_seen``; the
-    planner then gets ``sqlite_stat1`` so it is not guessing at 1M rows.
+    The translate queue gets (status, extract status), which replaces the
+    single-column index (a prefix of it), and (status, language, extract
+    status) for NO_MODEL rows whose language a model now covers; digest windows
+    get ``first_seen``; the translation cache's pruning gets ``created_at``.
+    The planner then gets ``sqlite_stat1`` so it is not guessing at 1M rows.
     """
     db.execute("DROP INDEX IF EXISTS articles_translation")
     db.execute(
         "CREATE INDEX IF NOT EXISTS articles_translate_queue"
         " ON articles(translation_status, extract_status)"
     )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS articles_translate_lang"
+        " ON articles(translation_status, lang, extract_status)"
+    )
     db.execute("CREATE INDEX IF NOT EXISTS articles_first_seen ON articles(first_seen)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS translation_cache_created"
+        " ON translation_cache(created_at)"
+    )
     analyze(db)
 
 

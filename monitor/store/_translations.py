@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..models import Translation, TranslationStatus
 from ._base import StorageBase, to_db_time
@@ -65,6 +66,22 @@ class TranslationsMixin(StorageBase):
                 [(key, model, output, at) for key, output in items.items()],
             )
 
+    def prune_translation_cache(self, before: datetime, *, limit: int) -> int:
+        """Drop at most ``limit`` cached sentences stored before ``before``, oldest
+        first, in one transaction (an index range on ``created_at``).
+
+        Returns:
+            How many were dropped.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM translation_cache WHERE key IN (SELECT key"
+                " FROM translation_cache WHERE created_at < ?"
+                " ORDER BY created_at LIMIT ?)",
+                (to_db_time(before), limit),
+            )
+        return int(cur.rowcount)
+
     def count_cached_translations(self, model: str | None = None) -> int:
         """Number of cached sentences (for `model`, or all)."""
         if model is None:
@@ -89,24 +106,15 @@ class TranslationsMixin(StorageBase):
                 parked: no longer selected (None: always selected again).
         """
         langs = sorted(covered)
-        cap = -1 if max_attempts is None else max_attempts
-        # Each arm is one equality seek on articles_translate_queue, so a run
-        # reads the rows it will work on, not the archive (issue #19).
+        # Each arm seeks articles_translate_queue, so a run reads the rows it
+        # will work on, not the archive (issue #19).
         rows = self._query(
             f"{_TASK_SELECT} WHERE translation_status = 'pending'"
             " AND extract_status = 'done' ORDER BY id LIMIT ?",
             (limit,),
         )
         if len(rows) < limit:
-            marks = ",".join("?" * len(langs)) or "NULL"
-            rows += self._query(
-                f"{_TASK_SELECT} WHERE translation_status = 'failed'"
-                " AND extract_status = 'done' AND (? < 0 OR attempts < ?)"
-                f" UNION ALL {_TASK_SELECT} WHERE translation_status = 'no_model'"
-                f" AND extract_status = 'done' AND lang IN ({marks})"
-                " ORDER BY id LIMIT ?",
-                (cap, cap, *langs, limit - len(rows)),
-            )
+            rows += self._retries(langs, max_attempts, limit - len(rows))
         return [
             TranslationTask(
                 article_id=row["id"],
@@ -117,6 +125,25 @@ class TranslationsMixin(StorageBase):
             )
             for row in rows
         ]
+
+    def _retries(
+        self, langs: list[str], max_attempts: int | None, limit: int
+    ) -> list[Any]:
+        """FAILED articles still under the cap, and NO_MODEL ones in ``langs``."""
+        cap = -1 if max_attempts is None else max_attempts
+        sql = (
+            f"{_TASK_SELECT} WHERE translation_status = 'failed'"
+            " AND extract_status = 'done' AND (? < 0 OR attempts < ?)"
+        )
+        params: list[Any] = [cap, cap]
+        if langs:  # a language with no model is no work: do not read its rows
+            marks = ",".join("?" * len(langs))
+            sql += (
+                f" UNION ALL {_TASK_SELECT} WHERE translation_status = 'no_model'"
+                f" AND extract_status = 'done' AND lang IN ({marks})"
+            )
+            params += langs
+        return self._query(f"{sql} ORDER BY id LIMIT ?", (*params, limit))
 
     def save_translation(
         self, article_id: int, translation: Translation, now: datetime

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..config import TranslateConfig
 from ..models import Translation
 from ._argos import RETRY_OPTIONS, ArgosEngine
-from ._cache import MemoryCache, TranslationCache, cache_key
+from ._cache import MemoryCache, TranslationCache, cache_key, cache_prune_before
 from ._core import ArticleText, ArticleTranslator, SentenceEngine, TranslateStats
 from ._fake import FakeEngine, FakeTranslator
 from ._guards import DEFAULT_LIMITS, GuardLimits, check_output
@@ -62,6 +62,7 @@ __all__ = [
     "apply_argos_environment",
     "argos_environment",
     "cache_key",
+    "cache_prune_before",
     "check_output",
     "detect_source",
     "install_from_index",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 REJECTED = ""  # cached value meaning "guards rejected every attempt"
@@ -30,6 +30,16 @@ class TranslationCache(Protocol):
     ) -> None:
         """Store {key: output}; existing keys are overwritten."""
         ...
+
+
+def cache_prune_before(now: datetime, cache_days: int) -> datetime | None:
+    """Sentences cached before this moment are dropped (issue #19); None keeps all.
+
+    The cache is bounded by age: a sentence seen again after it was dropped is
+    translated once more and cached again, so pruning costs model time, never
+    a translation.
+    """
+    return None if cache_days <= 0 else now - timedelta(days=cache_days)
 
 
 def cache_key(model: str, sentence: str) -> str:
