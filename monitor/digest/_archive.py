@@ -207,12 +207,12 @@ def read_archive(
         if rank < keep and not item.full:
             item = _parse(item.rel, item.path, item.sig, item.page) or item
         light = _light(item.entry)
-        cached_entry = item.entry if rank < keep and item.full else light
-        fresh[item.rel] = {
-            "sig": item.sig,
-            "full": cached_entry is item.entry,
-            "summary": _checked_summary(cached_entry),
-        }
+        keep_full = rank < keep and item.full
+        record = item.record
+        if record is None or record["full"] is not keep_full:  # new or changed kind
+            summary = _checked_summary(item.entry if keep_full else light)
+            record = {"sig": item.sig, "full": keep_full, "summary": summary}
+        fresh[item.rel] = record
         entries.append(item.entry if rank < full and item.full else light)
     if fresh != cached:
         _save_index(root, fresh)
@@ -227,6 +227,7 @@ class _Item:
     page: str
     entry: ArchiveEntry
     full: bool  # every headline (False: first per topic)
+    record: dict[str, Any] | None = None  # the cache's record it came from
 
 
 def _indexed_entry(root: Path, path: Path, cached: dict[str, Any]) -> _Item | None:
@@ -243,7 +244,7 @@ def _indexed_entry(root: Path, path: Path, cached: dict[str, Any]) -> _Item | No
     if isinstance(hit, dict) and hit.get("sig") == sig:
         try:
             entry = _cached_entry(hit["summary"], page)
-            return _Item(rel, path, sig, page, entry, hit["full"] is True)
+            return _Item(rel, path, sig, page, entry, hit["full"] is True, hit)
         except (ValueError, KeyError, TypeError, AttributeError):
             pass  # damaged: parse the file again
     return _parse(rel, path, sig, page)
