@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .countries import is_country, suggest_country
 from .exceptions import ConfigError
 from .models import FeedSpec
+from .proxyspec import parse_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ class FetchConfig:
     per_host_delay: float = 1.0  # minimum seconds between requests to one host
     workers: int = 8  # network calls in flight overall
     allow_private: bool = False  # allow loopback/private addresses for every feed
+    # "" / "none": direct; http://, socks5:// or socks5h:// host:port (issue #20)
+    proxy: str = ""
+    # credentials only from MONITOR_FETCH_PROXY_USERNAME / _PASSWORD, never TOML
+    proxy_username: str = field(default="", repr=False)
+    proxy_password: str = field(default="", repr=False)
     max_articles_per_run: int = 500
     max_attempts: int = 3  # page: fall back to feed text; article: parked (#11)
 
@@ -237,6 +243,7 @@ def load_config(
     cdir = Path(config_dir or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG_DIR)
     errors: list[str] = []
     data = _read_toml(cdir / "monitor.toml", errors, required=False)
+    _refuse_file_secrets(data, errors)
     _merge(data, _env_overrides(env, errors))
     _merge(data, _dotted(overrides or {}))
     cfg = _build_config(cdir, data, errors)
@@ -253,6 +260,19 @@ def load_config(
     if errors:
         raise ConfigError(errors)
     return dataclasses.replace(cfg, feeds=feeds, topics=topics)
+
+
+ENV_ONLY_KEYS = ("fetch.proxy_username", "fetch.proxy_password")
+
+
+def _refuse_file_secrets(data: Mapping[str, Any], errors: list[str]) -> None:
+    """Proxy credentials come from the environment only (issue #20)."""
+    for dotted in ENV_ONLY_KEYS:
+        section, key = dotted.split(".")
+        table = data.get(section)
+        if isinstance(table, dict) and key in table:
+            env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            errors.append(f"{dotted}: not allowed in a file; set {env} instead")
 
 
 def resolve_path(cfg: Config, path: Path) -> Path:
@@ -521,6 +541,10 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
     for key, value in positive.items():
         if value <= 0:
             errors.append(f"{key}: must be greater than 0, got {value}")
+    try:
+        parse_proxy(cfg.fetch.proxy)
+    except ValueError as e:
+        errors.append(f"fetch.proxy: {e}")
     if cfg.fetch.per_host_delay < 0:
         errors.append(
             f"fetch.per_host_delay: must be >= 0, got {cfg.fetch.per_host_delay}"
