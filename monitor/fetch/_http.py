@@ -13,10 +13,11 @@ import httpx
 from ..config import FetchConfig
 from ..exceptions import FetchError
 from ..models import Page
-from ..proxyspec import ProxySpec, parse_proxy
+from ..proxyspec import ProxySpec, Route
 from ._body import read_body
 from ._headers import parse_content_type, parse_retry_after, sendable_validator
 from ._proxy import check_remote_target
+from ._route import default_route
 from ._safety import Resolver, check_peer, check_url
 from ._transport import (
     DeadlineTransport,
@@ -61,7 +62,10 @@ class MonitorClient(httpx.Client):
 
 
 def make_client(
-    cfg: FetchConfig, *, transport: httpx.BaseTransport | None = None
+    cfg: FetchConfig,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    route: Route | None = None,
 ) -> MonitorClient:
     """Build the one HTTP client the run shares (STYLE.md 29).
 
@@ -75,24 +79,23 @@ def make_client(
         cfg: the ``[fetch]`` config section (timeout, user agent).
         transport: a transport to use instead (e.g. ``httpx.MockTransport`` in
             tests); ``total_timeout`` is then only checked between body chunks.
+        route: the proxy, credentials and timeouts (default: ``[fetch] proxy``,
+            see `monitor.fetch._route`).
 
     Returns:
         An `httpx.Client`; close it (or use it as a context manager) when done.
     """
-    proxy = parse_proxy(cfg.proxy)  # validated by config already
+    route = route or default_route(cfg)  # validated by config already
     if transport is None:
-        auth = (cfg.proxy_username, cfg.proxy_password)
-        transport = DeadlineTransport(
-            proxy=proxy, proxy_auth=auth if cfg.proxy_username else None
-        )
+        transport = DeadlineTransport(proxy=route.proxy, proxy_auth=route.auth)
     client = MonitorClient(
-        timeout=httpx.Timeout(cfg.timeout),
+        timeout=httpx.Timeout(route.timeout),
         headers={"User-Agent": cfg.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
         trust_env=False,
         transport=transport,
     )
-    client.proxy = proxy
+    client.proxy = route.proxy
     return client
 
 

@@ -248,6 +248,9 @@ class DeadlineTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
             return super().handle_request(request)
+        except httpx.ProxyError:  # refused by the proxy: httpcore leaves it open
+            _close_last_proxy_stream()
+            raise
         except Exception as e:  # socksio's errors are not httpx's (#20)
             if type(e).__module__.startswith("socksio"):
                 _close_last_proxy_stream()
