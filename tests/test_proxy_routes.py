@@ -13,6 +13,7 @@ from monitor.config import FetchConfig, load_config
 from monitor.models import FeedSpec
 from monitor.pipeline import Pipeline, open_storage
 from monitor.proxyspec import EnvironmentProxies, bypasses_proxy, parse_proxy
+from monitor.status import build_status, format_status
 from tests.httpserver import LocalHTTPServer
 from tests.proxyserver import ProxyServer
 from tests.sitegen import NOW, article_html, feed_xml, write_config
@@ -244,6 +245,7 @@ def test_one_run_fetches_each_feed_its_own_way(tmp_path):
                 p.poll_feeds()
                 p.extract_articles()
             states = storage.get_feed_states()
+            text = format_status(build_status(storage, cfg, NOW))
             sources = {x.feed_name: x.source for x in storage.get_articles(range(1, 9))}
         http_log, socks_log = hp.log(), sp.log()
         pages = {
@@ -269,6 +271,9 @@ def test_one_run_fetches_each_feed_its_own_way(tmp_path):
     for log in (http_log, socks_log):
         assert tunnels(log, a.port) == 0
     assert tunnels(http_log, c.port) == tunnels(socks_log, b.port) == 0
+    assert f"  viahttp: via {hp.url}" in text
+    assert f"  viasocks: via {sp.url.replace('socks5', 'socks5h')}" in text
+    assert "  direct:" not in text  # direct from its own URL: nothing to say
 
 
 def test_isolation_username_reaches_the_socks_proxy(tmp_path):
