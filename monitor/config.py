@@ -788,7 +788,8 @@ def _check_range(
 
 
 def _source_url(spec: FeedSpec) -> FeedSpec:
-    """A telegram source given by `channel` polls https://t.me/s/<channel>."""
+    """A telegram source given by `channel` polls https://t.me/s/<channel>; a
+    feed given by `urls` (mirrors, #20) has the first, its primary, as `url`."""
     if spec.kind == "telegram" and spec.channel and not spec.url:
         return dataclasses.replace(spec, url=f"https://t.me/s/{spec.channel}")
     if spec.urls:  # the primary (issue #20): what storage and status key on

@@ -219,3 +219,20 @@ def test_every_url_down_is_one_clear_error_and_the_run_goes_on(tmp_path):
     assert st.last_status == "error"
     assert "HTTP 451" in (st.last_error or "")
     assert articles == []
+
+
+def test_feeds_check_says_which_mirror_served(tmp_path):
+    from monitor.pipeline import check_feed
+
+    dead = f"http://127.0.0.1:{free_port()}/rss.xml"
+    with LocalHTTPServer() as mirror:
+        site = build_site(mirror, ["protest"], NOW)
+        mirrored_config(tmp_path, dead, site.feed_url)
+        cfg = load_config(tmp_path, env={})
+        pool = fetch.ClientPool(cfg.fetch)
+        try:
+            ok, line = check_feed(cfg, pool, cfg.feeds[0], NOW)
+        finally:
+            pool.close()
+    assert ok, line
+    assert line.endswith(f"; served by mirror {site.feed_url}")
