@@ -308,3 +308,41 @@ def test_isolation_username_reaches_the_socks_proxy(tmp_path):
         with pytest.raises(fetch_errors.FetchError, match="via proxy socks5h://"):
             get(dataclasses.replace(isolated, name="azattyq"))  # another feed's name
         assert get(isolated) == 200
+
+
+def test_environment_proxies_on_the_wire_with_no_proxy(tmp_path):
+    """HTTP_PROXY carries one feed; NO_PROXY (host:port) sends the other direct."""
+    with (
+        LocalHTTPServer() as a,
+        LocalHTTPServer() as b,
+        ProxyServer("http", auth="bob:pw") as hp,
+    ):
+        feeds = [
+            ("proxied", closing_site(a, "protest"), "ru"),
+            ("exempt", closing_site(b, "energy"), "ru"),
+        ]
+        write_config(tmp_path, feeds)
+        text = (tmp_path / "monitor.toml").read_text()
+        text = text.replace("[fetch]\n", "[fetch]\nuse_environment_proxies = true\n")
+        (tmp_path / "monitor.toml").write_text(text)
+        env = {
+            "http_proxy": hp.url.replace("http://", "http://bob:pw@"),  # lower case too
+            "NO_PROXY": f"localhost, 127.0.0.1:{b.port}",
+        }
+        cfg = load_config(tmp_path, env=env)
+        with closing(open_storage(cfg)) as storage:
+            with Pipeline(
+                cfg=cfg,
+                storage=storage,
+                client=fetch.make_client(cfg.fetch),
+                now=lambda: NOW,
+            ) as p:
+                p.poll_feeds()
+            states = storage.get_feed_states()
+        log = hp.log()
+    assert states["proxied"].last_status == "ok"
+    assert states["proxied"].served_via == hp.url  # no bob:pw
+    assert states["exempt"].served_via == "direct"
+    assert tunnels(log, a.port) == 1
+    assert tunnels(log, b.port) == 0
+    assert b.requests_to("/rss.xml")
