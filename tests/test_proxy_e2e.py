@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.httpserver import LocalHTTPServer
 from tests.proxyserver import ProxyServer, free_port
 from tests.sitegen import write_config
+from tests.test_cli_terminal import on_pty, visible_lines
 from tests.test_proxy_routes import closing_site, tunnels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,3 +100,27 @@ def test_cron_run_fetches_each_feed_its_way_and_fails_over_to_a_mirror(tmp_path)
     for out in (run.stderr, status.stdout, human.stdout):
         assert SECRET not in out
         assert "alice" not in out
+
+
+def test_poll_on_a_terminal_counts_feeds_not_attempts(tmp_path):
+    """A feed that fails over is one step of the bar, which finishes at 100%."""
+    dead = f"http://127.0.0.1:{free_port()}/rss.xml"
+    with LocalHTTPServer() as m, ProxyServer("socks5") as sp:
+        mirror = closing_site(m, "court")
+        write_config(tmp_path, [("mirrored", dead, "ru")])
+        text = (
+            (tmp_path / "feeds.toml")
+            .read_text()
+            .replace(
+                f'url = "{dead}"\n',
+                f'urls = ["{dead}", "{mirror}"]\n'
+                f'proxy = "{sp.url.replace("socks5", "socks5h")}"\n',
+            )
+        )
+        (tmp_path / "feeds.toml").write_text(text)
+        code, out = on_pty("poll", "--config", str(tmp_path))
+    assert code == 0, out
+    assert "Traceback" not in out, out
+    lines = visible_lines(out)
+    assert any(line.startswith("poll") and line.endswith("100%") for line in lines), out
+    assert lines[-1].startswith("feeds 1 ok"), lines
