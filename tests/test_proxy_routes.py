@@ -346,3 +346,36 @@ def test_environment_proxies_on_the_wire_with_no_proxy(tmp_path):
     assert tunnels(log, a.port) == 1
     assert tunnels(log, b.port) == 0
     assert b.requests_to("/rss.xml")
+
+
+def test_politeness_counts_per_target_host_whatever_the_route(tmp_path):
+    """Two feeds on one host, one direct and one through a proxy, still wait
+    `per_host_delay` between requests to that host."""
+    with LocalHTTPServer() as site, ProxyServer("http") as hp:
+        site.add("/a.xml", body=b"<rss><channel/></rss>", content_type="text/xml")
+        site.add("/b.xml", body=b"<rss><channel/></rss>", content_type="text/xml")
+        write_config(
+            tmp_path,
+            [("a", site.url("/a.xml"), "ru"), ("b", site.url("/b.xml"), "ru")],
+        )
+        text = (tmp_path / "monitor.toml").read_text()
+        (tmp_path / "monitor.toml").write_text(
+            text.replace("per_host_delay = 0.0", "per_host_delay = 0.6")
+        )
+        text = (tmp_path / "feeds.toml").read_text()
+        (tmp_path / "feeds.toml").write_text(
+            text.replace('name = "b"\n', f'name = "b"\nproxy = "{hp.url}"\n')
+        )
+        cfg = load_config(tmp_path, env={})
+        with closing(open_storage(cfg)) as storage:
+            with Pipeline(
+                cfg=cfg,
+                storage=storage,
+                client=fetch.make_client(cfg.fetch),
+                now=lambda: NOW,
+            ) as p:
+                p.poll_feeds()
+        times = sorted(r.time for r in site.requests)
+        assert tunnels(hp.log(), site.port) == 1
+    assert len(times) == 2
+    assert times[1] - times[0] >= 0.55
