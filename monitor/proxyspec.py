@@ -1,7 +1,12 @@
-"""The ``proxy`` setting (issue #20): validated here, used by `monitor.fetch`.
+"""Proxy values (issue #20): parsed and checked here, used by `monitor.fetch`.
 
-Kept outside `monitor.fetch` so that `monitor.config` can validate it without an
-import cycle.  See `monitor.fetch._proxy` for the address rules.
+    parse_proxy(text) -> ProxySpec | None        # a ``proxy`` setting
+    EnvironmentProxies.proxy_for(url)            # HTTPS_PROXY & co., NO_PROXY
+    Route                                        # direct or a proxy, and timeouts
+
+Kept outside `monitor.fetch` so that `monitor.config` can validate them without
+an import cycle.  `monitor.fetch._route` decides each request's `Route`;
+`monitor.fetch._proxy` has the address rules.
 """
 
 from __future__ import annotations
