@@ -21,7 +21,7 @@ from ._search import SEARCH_DDL, create_search_schema
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 5  # 4: search index (issue #15); 5: hot-query indexes (issue #19)
+VERSION = 6  # 4: search index (#15); 5: what served each feed (#20); 6: indexes (#19)
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -40,7 +40,10 @@ CREATE TABLE feeds (
     last_new_item_at  TEXT,
     last_status       TEXT,              -- ok | not_modified | unchanged | error
     failure_count     INTEGER NOT NULL DEFAULT 0,
-    last_error        TEXT
+    last_error        TEXT,
+    served_url        TEXT,              -- the URL (primary or mirror) of the last good poll
+    served_via        TEXT,              -- "direct" or the proxy, without credentials
+    primary_failed_at TEXT               -- on a mirror since the primary failed then (#20)
 );
 
 -- One row per distinct article, keyed by canonical URL: the same article reached
@@ -235,8 +238,17 @@ MIGRATIONS[3] = create_search_schema  # v3 -> v4
 # ------------------------------------------------------------ end of search block
 
 
+def _add_feed_routes(db: sqlite3.Connection) -> None:
+    """v4 -> v5: which URL and proxy served each feed, for mirrors (issue #20)."""
+    for column in ("served_url", "served_via", "primary_failed_at"):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column} TEXT")
+
+
+MIGRATIONS[4] = _add_feed_routes  # v4 -> v5
+
+
 def _index_hot_queries(db: sqlite3.Connection) -> None:
-    """v4 -> v5: indexes behind the per-run queries, then statistics (issue #19).
+    """v5 -> v6: indexes behind the per-run queries, then statistics (issue #19).
 
     The translate queue gets (status, extract status), which replaces the
     single-column index (a prefix of it), and (status, language, extract
@@ -261,7 +273,7 @@ def _index_hot_queries(db: sqlite3.Connection) -> None:
     analyze(db)
 
 
-MIGRATIONS[4] = _index_hot_queries  # v4 -> v5
+MIGRATIONS[5] = _index_hot_queries  # v5 -> v6
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.
