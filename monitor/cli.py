@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -466,7 +467,8 @@ def digest_cmd(
 
 @cli.group()
 def models() -> None:
-    """Install and list offline translation models (Argos packages)."""
+    """Install, list and remove offline translation models (Argos packages,
+    CTranslate2 folders of NLLB-200, M2M100 or OPUS-MT)."""
 
 
 @models.command("install")
@@ -476,13 +478,29 @@ def models() -> None:
     "--from",
     "from_path",
     type=click.Path(exists=True, path_type=Path),
-    help="Install a .argosmodel file or package folder (air-gapped).",
+    help="A .argosmodel file, an Argos package folder, or a converted "
+    "CTranslate2 model folder (air-gapped).",
 )
 @click.option("--index", "index_url", help="Package index URL [Argos index].")
+@click.option("--name", help="Installed name of a CTranslate2 folder [its name].")
+@click.option(
+    "--src",
+    "sources",
+    help="CTranslate2 folder: languages it translates from, e.g. kk,uz "
+    "(required for OPUS-MT; NLLB/M2M100: all it knows).",
+)
+@click.option("--dst", "targets", help="CTranslate2 folder: into [en].")
 def models_install(
-    opts: Options, langs: tuple[str, ...], from_path: Path | None, index_url: str | None
+    opts: Options,
+    langs: tuple[str, ...],
+    from_path: Path | None,
+    index_url: str | None,
+    name: str | None,
+    sources: str | None,
+    targets: str | None,
 ) -> None:
-    """Install a model: from the Argos package index (SRC DST), or --from a file.
+    """Install a model: from the Argos package index (SRC DST), or --from a
+    file or folder.
 
     Only this command downloads anything, and only when given SRC DST.
 
@@ -490,6 +508,8 @@ def models_install(
     Example:
         monitor models install ru en
         monitor models install --from translate-ru_en-1_9.argosmodel
+        monitor models install --from nllb-200-distilled-600M-ct2
+        monitor models install --from opus-mt-trk-en-ct2 --src kk,uz,ky,tk
     """
     from . import translate
 
@@ -498,6 +518,18 @@ def models_install(
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
     try:
+        if from_path and translate.is_ct2_dir(from_path):
+            _install_ct2(from_path, models_dir, name, sources, targets)
+            return
+        if (
+            from_path
+            and from_path.is_dir()
+            and not (from_path / "metadata.json").exists()
+        ):
+            raise click.ClickException(
+                f"{from_path}: neither an Argos package nor a CTranslate2 model folder"
+                " (no metadata.json, no model.bin)"
+            )
         if from_path:
             pkg = translate.install_from_path(from_path, models_dir)
         else:
@@ -516,6 +548,32 @@ def models_install(
     )
 
 
+def _install_ct2(
+    path: Path,
+    models_dir: Path,
+    name: str | None,
+    sources: str | None,
+    targets: str | None,
+) -> None:
+    from . import translate
+
+    model = translate.install_ct2_from_dir(
+        path,
+        models_dir,
+        name=name,
+        sources=(sources or "").split(","),
+        targets=(targets or "").split(","),
+    )
+    click.echo(
+        f"installed {model.name} ({model.model_id}) for "
+        f"{','.join(model.sources)}→{','.join(model.targets)} in {model.path}"
+    )
+    if model.family == "nllb":
+        click.echo(
+            "note: NLLB-200 weights are licensed CC-BY-NC 4.0 (non-commercial use)"
+        )
+
+
 @models.command("list")
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -531,10 +589,12 @@ def models_list(opts: Options, as_json: bool) -> None:
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
     pkgs = translate.list_installed(models_dir)
+    ct2 = translate.list_ct2_models(models_dir)
     if as_json:
         _echo_json(
             [
                 {
+                    "family": "argos",
                     "code": p.code,
                     "from": p.from_code,
                     "to": p.to_code,
@@ -542,36 +602,64 @@ def models_list(opts: Options, as_json: bool) -> None:
                     "path": str(p.path),
                 }
                 for p in pkgs
+            ]
+            + [
+                {
+                    "family": m.family,
+                    "name": m.name,
+                    "model": m.model_id,
+                    "from": list(m.sources),
+                    "to": list(m.targets),
+                    "path": str(m.path),
+                }
+                for m in ct2
             ],
             indent=2,
         )
         return
-    if not pkgs:
+    if not pkgs and not ct2:
         _echo(
             f"no models installed in {models_dir}: "
             "run `monitor models install ru en` or `--from FILE`"
         )
     for p in pkgs:
         _echo(f"{p.from_code}→{p.to_code}  {p.code} {p.version}  {p.path}")
+    for m in ct2:
+        _echo(
+            f"{','.join(m.sources)}→{','.join(m.targets)}  {m.name} ({m.family})"
+            f"  {m.path}"
+        )
 
 
 @models.command("remove")
 @common_options
-@click.argument("pair", nargs=-1, required=True)
-def models_remove(opts: Options, pair: tuple[str, ...]) -> None:
-    """Remove the installed model(s) for a language pair, e.g. ru-en or ru en.
+@click.argument("what", nargs=-1, required=True)
+def models_remove(opts: Options, what: tuple[str, ...]) -> None:
+    """Remove the Argos package(s) for a pair (ru-en or ru en), or an installed
+    CTranslate2 model by name.
 
     \b
     Example:
         monitor models remove ru-en
+        monitor models remove nllb-200-distilled-600M
     """
     from . import translate
 
-    langs = pair[0].split("-") if len(pair) == 1 else list(pair)
-    if len(langs) != 2 or not all(langs):
-        raise click.UsageError("give a pair as SRC-DST or SRC DST (e.g. 'ru-en')")
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
+    if len(what) == 1 and not re.fullmatch(r"[a-z]{2,3}-[a-z]{2,3}", what[0]):
+        model = translate.remove_ct2_model(models_dir, what[0])
+        if model is None:
+            raise click.ClickException(
+                f"no model {what[0]!r} installed in {models_dir}"
+            )
+        _echo(f"removed {model.name} ({model.family}) {model.path}")
+        return
+    langs = what[0].split("-") if len(what) == 1 else list(what)
+    if len(langs) != 2 or not all(langs):
+        raise click.UsageError(
+            "give a pair as SRC-DST or SRC DST (e.g. 'ru-en'), or a model name"
+        )
     removed = translate.remove_installed(models_dir, langs[0], langs[1])
     if not removed:
         raise click.ClickException(

@@ -42,6 +42,9 @@ USER_AGENT = (
     "monitor/0.1 (press monitor; +https://example.org/monitor; set fetch.user_agent)"
 )
 LANG_RE = re.compile(r"^[a-z]{2,3}$")
+# What a ``[translate.routes]`` value may name (monitor.translate._routes).
+MODEL_FAMILIES = ("nllb", "m2m100", "opus-mt")
+ROUTE_KINDS = ("argos", *MODEL_FAMILIES, "none")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +99,10 @@ class TranslateConfig:
     libretranslate_api_key_env: str = "MONITOR_LIBRETRANSLATE_KEY"
     timeout: float = 120.0
     max_articles_per_run: int = 1000
+    # Source language (or "*") -> "argos", a model family or "FAMILY:NAME", or
+    # "none" (issue #18; monitor.translate._routes).  Unrouted: Argos, then
+    # NLLB, M2M100, OPUS-MT, whichever has the pair.
+    routes: Mapping[str, str] = field(default_factory=dict)
     # Argos package index, used only by `monitor models install SRC DST`.
     index_url: str = (
         "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
@@ -435,6 +442,8 @@ def _coerce(tp: Any, value: Any, path: str, errors: list[str]) -> Any:
         return _INVALID
     if origin is tuple:
         return _coerce_tuple(args[0], value, path, errors)
+    if origin in (dict, Mapping):
+        return _coerce_mapping(args[1], value, path, errors)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
             errors.append(f"{path}: expected a table, got {type(value).__name__}")
@@ -452,6 +461,21 @@ def _coerce_tuple(item_tp: Any, value: Any, path: str, errors: list[str]) -> Any
         return _INVALID
     items = [_coerce(item_tp, v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
     return _INVALID if _INVALID in items else tuple(items)
+
+
+def _coerce_mapping(value_tp: Any, value: Any, path: str, errors: list[str]) -> Any:
+    """A TOML table of str keys (from the environment: ``"kk=nllb,ru=argos"``)."""
+    if isinstance(value, _EnvString):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            errors.append(f"{path} (from environment): expected KEY=VALUE,...")
+            return _INVALID
+        value = {k.strip(): _EnvString(v.strip()) for k, _, v in pairs}
+    if not isinstance(value, dict):
+        errors.append(f"{path}: expected a table, got {type(value).__name__}")
+        return _INVALID
+    items = {k: _coerce(value_tp, v, f"{path}.{k}", errors) for k, v in value.items()}
+    return _INVALID if _INVALID in items.values() else items
 
 
 def _coerce_scalar(tp: Any, value: Any, path: str, errors: list[str]) -> Any:
@@ -553,6 +577,30 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         errors.append(
             f"translate.target: {cfg.translate.target!r} is not a language code"
         )
+    _check_routes(cfg.translate, errors)
+
+
+def _check_routes(cfg: TranslateConfig, errors: list[str]) -> None:
+    """``[translate.routes]``: language (or "*") -> argos / family[:NAME] / none."""
+    if cfg.routes and cfg.backend != "argos":
+        errors.append(
+            f'translate.routes: used only with backend = "argos" (local models),'
+            f" not {cfg.backend!r}"
+        )
+    for lang, value in cfg.routes.items():
+        where = f"translate.routes.{lang}"
+        if lang != "*" and not LANG_RE.match(lang):
+            errors.append(f'{where}: {lang!r} is not a language code (or "*")')
+        family, _, name = value.partition(":")
+        if family not in ROUTE_KINDS:
+            errors.append(
+                f"{where}: {value!r} is not one of {', '.join(ROUTE_KINDS)}"
+                f" or FAMILY:NAME{_suggest(family, ROUTE_KINDS)}"
+            )
+        elif name and family not in MODEL_FAMILIES:
+            errors.append(f"{where}: {value!r}: only a model family takes a :NAME")
+        elif ":" in value and not name:
+            errors.append(f"{where}: {value!r}: the model name after ':' is empty")
 
 
 DIGEST_FORMATS = ("html", "txt", "md", "json", "atom")

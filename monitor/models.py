@@ -249,6 +249,7 @@ class Article:
     title_en: str | None = None
     text_en: str | None = None
     translation_note: str | None = None
+    translation_engine: str | None = None  # model id, e.g. nllb:NAME@sha (#18)
     summary: str = ""
     story_id: int | None = None
     last_error: str | None = None

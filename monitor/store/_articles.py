@@ -355,6 +355,7 @@ def _article(row: sqlite3.Row) -> Article:
         title_en=row["title_en"],
         text_en=row["text_en"],
         translation_note=row["translation_note"],
+        translation_engine=row["translation_engine"],
         summary=row["summary"],
         story_id=row["story_id"],
         last_error=row["last_error"],

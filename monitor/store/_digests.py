@@ -21,7 +21,7 @@ _ARTICLE_COLUMNS = """
     a.id, a.canonical_url, a.url, a.feed_name, a.title, a.summary, a.text,
     a.source, a.is_teaser, a.author, a.published, a.first_seen,
     COALESCE(a.lang, a.feed_lang, f.lang) AS lang, a.extract_status,
-    a.translation_status, a.title_en, a.text_en, a.translation_note,
+    a.translation_status, a.title_en, a.text_en, a.translation_note, a.translation_engine,
     COALESCE(sm.story_id, a.story_id) AS story_id, a.last_error,
     f.outlet AS outlet, f.country AS country
 """
@@ -277,6 +277,7 @@ def _article(row: sqlite3.Row) -> Article:
         title_en=row["title_en"],
         text_en=row["text_en"],
         translation_note=row["translation_note"],
+        translation_engine=row["translation_engine"],
         summary=row["summary"] or "",
         story_id=row["story_id"],
         last_error=row["last_error"],
