@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("MONITOR_TEST_SHARED") or REPO.parent / "shared")
 WMT = SHARED / "corpus" / "parallel" / "wmt20-newstest-ru-en"
 FLORES = SHARED / "corpus" / "parallel" / "flores200-devtest"
 VOCAB_SIZE = 62_500  # OPUS-MT ru-en

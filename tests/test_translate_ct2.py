@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,9 @@ def test_uzbek_latin_and_ukrainian_reach_nllb(models_dir: Path):
         ]
     )
     assert [r.status for r in results] == [TranslationStatus.DONE] * 3
+    # Latin Uzbek is not passed through as "no source script": the model saw it
+    assert tr.stats.model_sentences == 6
+    assert results[0].title != "Oʻzbekiston prezidenti"
     assert {r.engine.split("@")[0] for r in results} == {"nllb:nllb-tiny"}
 
 
@@ -429,3 +433,44 @@ def test_kazakh_article_end_to_end(tmp_path: Path, nllb_dir: Path, http_server):
         ((lang, engine),) = db.execute("SELECT lang, translation_engine FROM articles")
     assert lang == "kk"
     assert engine.startswith("nllb:nllb-tiny@")
+
+
+# ------------------------------------------------------------------ digest label
+
+
+def _stored(status: TranslationStatus, engine: str | None, title_en: str | None):
+    from monitor.models import Article
+
+    return Article(
+        id=1,
+        canonical_url="https://x.kz/1",
+        url="https://x.kz/1",
+        feed_name="kaz",
+        outlet="Kaz",
+        country="KZ",
+        title=KAZAKH_TITLE,
+        text=KAZAKH_TEXT,
+        source=None,
+        is_teaser=False,
+        author=None,
+        published=None,
+        first_seen=datetime(2026, 3, 14, tzinfo=UTC),
+        lang="kk",
+        extract_status="done",
+        translation_status=status,
+        title_en=title_en,
+        translation_engine=engine,
+    )
+
+
+def test_digest_names_the_model_without_its_weights_hash():
+    from monitor.digest._build import _translated_by
+
+    done = _stored(TranslationStatus.DONE, "nllb:nllb-200@0123456789", "Decree")
+    held = _stored(TranslationStatus.PARTIAL, "nllb:nllb-200@0123456789", None)
+    argos = _stored(TranslationStatus.DONE, "argos:translate-ru_en-1_9", "Decree")
+    none = _stored(TranslationStatus.NO_MODEL, None, None)
+    assert _translated_by(done) == "translated by nllb:nllb-200"
+    assert _translated_by(held) == "tried nllb:nllb-200"
+    assert _translated_by(argos) == "translated by argos:translate-ru_en-1_9"
+    assert _translated_by(none) is None
