@@ -474,3 +474,17 @@ def test_digest_names_the_model_without_its_weights_hash():
     assert _translated_by(held) == "tried nllb:nllb-200"
     assert _translated_by(argos) == "translated by argos:translate-ru_en-1_9"
     assert _translated_by(none) is None
+
+
+def test_a_broken_model_is_one_clear_error_remembered(models_dir: Path):
+    from monitor.exceptions import TranslatorUnavailableError
+
+    (model,) = list_ct2_models(models_dir)
+    (model.path / "model.bin").write_bytes(b"not a model")
+    tr = translator(models_dir, routes={"kk": "nllb"})
+    with pytest.raises(TranslatorUnavailableError, match="cannot load model") as first:
+        tr.translate_article(KAZAKH_TITLE, KAZAKH_TEXT, "kk")
+    assert str(model.path) in str(first.value)
+    with pytest.raises(TranslatorUnavailableError) as again:
+        tr.translate_article(KAZAKH_TITLE, KAZAKH_TEXT, "kk")
+    assert again.value is first.value  # not reloaded per article
