@@ -34,6 +34,7 @@ __all__ = [
     "TopicRulesError",
     "classify_article",
     "compile_topics",
+    "compile_topics_lenient",
     "explain_article",
     "explain_stored_article",
     "format_match",
@@ -79,6 +80,12 @@ def validate_topics(raw: Mapping[str, Any]) -> list[str]:
     reported together with configuration errors.
     """
     return _compile_once(raw)[1]
+
+
+def compile_topics_lenient(raw: Mapping[str, Any]) -> RuleSet:
+    """The rules that do compile, errors or not: for validating what refers to
+    them (watches, issue #16) in the same pass as the rules themselves."""
+    return _compile_once(raw)[0]
 
 
 def compile_topics(raw: Mapping[str, Any]) -> RuleSet:

@@ -30,6 +30,7 @@ from ._http import (
     make_client,
 )
 from ._many import FetchRequest, HostLimiter, fetch_many, host_key, interleave_by_host
+from ._post import post_json
 from ._safety import ALLOWED_SCHEMES, check_url
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "make_client",
     "parse_content_type",
     "parse_retry_after",
+    "post_json",
 ]
