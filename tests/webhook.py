@@ -1,10 +1,10 @@
 """A real webhook receiver on 127.0.0.1 for tests: records every POST it gets.
 
-    with WebhookReceiver() as hook:
-        hook.url("/alerts")           # give this to a watch's notify list
-        hook.statuses = [500, 200]    # answers, in order (then 200)
-        hook.delay = 2.0              # hold the answer after reading the body
-        hook.posts                    # [(path, headers, parsed JSON body), ...]
+with WebhookReceiver() as hook:
+    hook.url("/alerts")           # give this to a watch's notify list
+    hook.statuses = [500, 200]    # answers, in order (then 200)
+    hook.delay = 2.0              # hold the answer after reading the body
+    hook.posts                    # [(path, headers, parsed JSON body), ...]
 """
 
 from __future__ import annotations
