@@ -58,7 +58,8 @@ def test_first_alert_fires_once_when_the_story_reaches_min_outlets():
 def test_follow_up_when_the_story_crosses_the_next_level():
     w = watch(min_outlets=3, follow_up=(10,))
     d = decide_alert(cand(w, 10), 3, now=NOON_LOCAL, tz=ALMATY)
-    assert d is not None and (d.verdict, d.level) == (Verdict.FOLLOW_UP, 10)
+    assert d is not None
+    assert (d.verdict, d.level) == (Verdict.FOLLOW_UP, 10)
     assert decide_alert(cand(w, 40), 10, now=NOON_LOCAL, tz=ALMATY) is None
 
 
@@ -94,7 +95,8 @@ def test_quiet_hours_across_midnight(utc_hour, minute, quiet):
     end = quiet_end("22:00-07:00", now, ALMATY)
     assert (end is not None) == quiet
     if quiet:
-        assert end is not None and end.astimezone(ALMATY).hour == 7
+        assert end is not None
+        assert end.astimezone(ALMATY).hour == 7
         assert timedelta(0) < end - now <= timedelta(hours=9)
 
 
@@ -111,11 +113,13 @@ def test_quiet_hours_defer_and_the_alert_fires_after_them():
     w = watch(quiet_hours="22:00-07:00")
     night = datetime(2026, 3, 14, 18, 0, tzinfo=UTC)  # 23:00 local
     d = decide_alert(cand(w, 1), None, now=night, tz=ALMATY)
-    assert d is not None and d.verdict == Verdict.DEFERRED
+    assert d is not None
+    assert d.verdict == Verdict.DEFERRED
     assert d.until == datetime(2026, 3, 15, 2, 0, tzinfo=UTC)
     morning = d.until
     d2 = decide_alert(cand(w, 1), None, now=morning, tz=ALMATY)
-    assert d2 is not None and d2.verdict == Verdict.FIRE
+    assert d2 is not None
+    assert d2.verdict == Verdict.FIRE
 
 
 KEY = AlertKey(watch="w", story_id=1, level=1, target="atom:w.xml")

@@ -58,7 +58,10 @@ def add_outlet(server: LocalHTTPServer, i: int, slugs: list[str]) -> str:
             f"<item><title>{escape(TITLES[slug])}</title><link>{link}</link>"
             f"<guid>o{i}-{slug}</guid><pubDate>{format_datetime(now)}</pubDate></item>"
         )
-    xml = f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>o{i}</title>{''.join(items)}</channel></rss>"
+    xml = (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        f"<title>o{i}</title>{''.join(items)}</channel></rss>"
+    )
     return server.add(
         f"/o{i}/rss.xml", body=xml.encode(), content_type="application/rss+xml"
     )
@@ -143,23 +146,26 @@ def test_a_watch_on_a_name_alerts_once_then_follows_up(
     cron = monitor(folder, "run", "-q")  # as cron runs it: silent when all is well
     assert (cron.returncode, cron.stdout, cron.stderr) == (0, "", "")
     assert len(hook.posts) == 1
-    path, headers, body = hook.posts[0]
+    _path, headers, body = hook.posts[0]
     assert headers["content-type"].startswith("application/json")
-    assert body["watch"] == "dosaev" and body["kind"] == "alert"
+    assert body["watch"] == "dosaev"
+    assert body["kind"] == "alert"
     assert "Шанырак" in body["story"]["title"]
     assert "Досаев" in " ".join(body["matched_terms"])
-    assert body["story"]["outlets"] == ["Outlet 0"] and body["story"]["languages"] == [
-        "ru"
-    ]
-    assert body["links"] and body["links"][0].startswith("http://127.0.0.1")
+    assert body["story"]["outlets"] == ["Outlet 0"]
+    assert body["story"]["languages"] == ["ru"]
+    assert body["links"]
+    assert body["links"][0].startswith("http://127.0.0.1")
     mails = inbox.by_rcpt("analyst@example.org")
-    assert len(mails) == 1 and "Шанырак" in str(mails[0]["Subject"])
+    assert len(mails) == 1
+    assert "Шанырак" in str(mails[0]["Subject"])
     feed = ET.parse(folder / "alerts" / "dosaev.xml").getroot()
     assert len(feed.findall(f"{ATOM}entry")) == 1
 
     again = monitor(folder, "run")  # nothing new: nothing sent
     assert again.returncode == 0, again.stderr
-    assert len(hook.posts) == 1 and len(inbox.messages) == 1
+    assert len(hook.posts) == 1
+    assert len(inbox.messages) == 1
     assert "alerts" not in again.stderr  # the summary line names none
 
     listed = json.loads(monitor(folder, "alerts", "--json").stdout)
@@ -201,18 +207,21 @@ def test_watch_test_shows_without_sending(tmp_path, http_server, hook):
     hook.posts.clear()
     # nothing left to send: watch test says so
     out = monitor(folder, "watch", "test", "dosaev")
-    assert out.returncode == 0 and "nothing would be sent now" in out.stdout
+    assert out.returncode == 0
+    assert "nothing would be sent now" in out.stdout
     # a fresh database with the same articles, not yet alerted: it shows the story
     with closing(sqlite3.connect(folder / "monitor.db")) as db:
         db.execute("DELETE FROM alerts")
         db.commit()
     out = monitor(folder, "watch", "test", "dosaev")
     assert out.returncode == 0, out.stderr
-    assert "would send: #" in out.stdout and "Шанырак" in out.stdout
+    assert "would send: #" in out.stdout
+    assert "Шанырак" in out.stdout
     assert "matched: Досаев" in out.stdout
     assert hook.posts == []
     bad = monitor(folder, "watch", "test", "dosaeb")
-    assert bad.returncode == 2 and "unknown watch 'dosaeb'" in bad.stderr
+    assert bad.returncode == 2
+    assert "unknown watch 'dosaeb'" in bad.stderr
 
 
 @pytest.mark.slow
@@ -226,10 +235,12 @@ def test_failing_receiver_never_fails_the_run_and_is_retried(
     hook.statuses = [500, 503]  # both attempts of the first run fail
     first = monitor(folder, "run", "-q")
     assert first.returncode == 0
-    assert "HTTP 503" in first.stderr and "after 2 attempt(s)" in first.stderr
+    assert "HTTP 503" in first.stderr
+    assert "after 2 attempt(s)" in first.stderr
     assert len(first.stderr.strip().splitlines()) == 1  # one line
     status = monitor(folder, "status").stdout
-    assert "alerts" in status and "HTTP 503" in status
+    assert "alerts" in status
+    assert "HTTP 503" in status
     assert "1 waiting to be retried" in status
     second = monitor(folder, "run", "-q")
     assert (second.returncode, second.stderr) == (0, "")
@@ -304,7 +315,8 @@ def test_kill_between_send_and_mark_sends_at_most_twice(tmp_path, http_server, h
     assert monitor(folder, "run", "-q").returncode == 0
     assert len(hook.posts) == 2  # never a third copy
     status = monitor(folder, "status").stdout
-    assert "1 given up" in status and "interrupted twice while sending" in status
+    assert "1 given up" in status
+    assert "interrupted twice while sending" in status
 
 
 @pytest.mark.slow

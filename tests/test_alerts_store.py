@@ -35,7 +35,8 @@ def test_claim_send_mark(tmp_path, now):
         # a second sender meanwhile: the fresh claim keeps it out
         assert not s.claim_alert(KEY, payload='{"a": 2}', now=now, decide=may(now))
         r = s.get_alert(KEY)
-        assert r is not None and (r.attempts, r.claimed_at, r.sent_at) == (1, now, None)
+        assert r is not None
+        assert (r.attempts, r.claimed_at, r.sent_at) == (1, now, None)
         s.mark_alert_failed(KEY, error="HTTP 500")
         later = now + timedelta(minutes=1)
         assert s.claim_alert(KEY, payload='{"a": 3}', now=later, decide=may(later))
@@ -45,7 +46,8 @@ def test_claim_send_mark(tmp_path, now):
         s.mark_alert_sent(KEY, now=later)
         assert not s.claim_alert(KEY, payload="{}", now=later, decide=may(later))
         sent = s.get_sent_alerts(now)
-        assert [x.key for x in sent] == [KEY] and sent[0].last_error is None
+        assert [x.key for x in sent] == [KEY]
+        assert sent[0].last_error is None
         assert s.get_sent_alerts(later + timedelta(seconds=1)) == []
         assert s.get_sent_alerts(watch="other") == []
         assert s.get_unsent_alerts() == []
