@@ -5,6 +5,7 @@ Registered on the `monitor` group by monitor/cli.py.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,6 +113,7 @@ def _planned_line(p: Any) -> str:
     what = {
         alerts.Verdict.FIRE: "would send",
         alerts.Verdict.FOLLOW_UP: "would send a follow-up",
+        alerts.Verdict.BURST: "would send a burst alert",
         alerts.Verdict.DEFERRED: "deferred (quiet hours) until "
         + (d.until.isoformat(timespec="minutes") if d.until else "?"),
     }[d.verdict]
@@ -121,3 +123,50 @@ def _planned_line(p: Any) -> str:
         f"{what}: {alerts.story_line(p.match.story)}\n"
         f"  level {d.level} outlets; matched: {terms}; to: {targets}"
     )
+
+
+@cli.command("bursts")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bursts_cmd(opts: Options, as_json: bool) -> None:
+    """Show what is bursting now: topics and countries far above their own
+    hourly baseline, and stories gaining outlets fast (docs/alerts.md).
+
+    Example:
+
+        monitor bursts --json
+    """
+    from . import alerts
+
+    cfg = load(opts)
+    now = utc_now()
+    th = alerts.thresholds_from(cfg.alerts)
+    with _storage(cfg, must_exist=True) as storage:
+        since = now - timedelta(days=th.baseline_days, hours=th.volume_hours)
+        volume = alerts.volume_bursts(storage.get_filing_times(since), now=now, th=th)
+        grown = storage.get_story_ids_grown_since(
+            now - timedelta(hours=cfg.alerts.lookback_hours)
+        )
+        stories = storage.get_stories(grown)
+    spreading = alerts.story_bursts(stories.values(), now=now, th=th)
+    if as_json:
+        _echo_json(
+            {
+                "volume": [dataclasses.asdict(b) for b in volume],
+                "stories": [dataclasses.asdict(b) for b in spreading],
+            },
+            indent=2,
+        )
+        return
+    if not (volume or spreading):
+        _echo("no bursts now")
+    for b in volume:
+        _echo(
+            f"{b.facet} {b.label}: {b.count} articles in {th.volume_hours} h"
+            f" (usually {b.expected:g}; z {b.z:g})"
+        )
+    for sb in spreading:
+        _echo(
+            f"story: {alerts.story_line(stories[sb.story_id])}:"
+            f" {sb.new_outlets} new outlets in {th.growth_hours:g} h"
+        )

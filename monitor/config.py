@@ -187,6 +187,14 @@ class AlertsConfig:
     webhook_backoff: float = 1.0  # seconds before the 2nd POST, doubled after
     max_failures: int = 5  # failed sends (over runs) before an alert is given up
     atom_entries: int = 50  # entries kept in each watch's Atom file
+    # Bursts (docs/alerts.md "Bursts"; measured by bench/alerts_bursts.py)
+    burst_hours: float = 2.0  # story burst: new outlets counted over this window
+    burst_outlets_per_hour: float = 2.5  # ... at least this many per hour
+    burst_min_outlets: int = 5  # ... and at least this many outlets in all
+    volume_hours: int = 3  # volume burst: articles of a topic/country in this window
+    volume_baseline_days: int = 28  # ... against its hourly counts over these days
+    volume_min_z: float = 4.0  # ... at least this many standard deviations above
+    volume_min_count: int = 5  # ... and at least this many articles
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +210,7 @@ class WatchConfig:
     follow_up: tuple[int, ...] = ()  # outlet counts that send a follow-up (e.g. [10])
     quiet_hours: str = ""  # "22:00-07:00" local: alerts wait until it ends
     allow_private: bool = False  # allow a webhook on a loopback/private address
+    bursts: bool = False  # also alert (once) when a matching story spreads fast
     enabled: bool = True
 
 
@@ -839,6 +848,12 @@ def _check_alerts(cfg: Config, errors: list[str]) -> None:
         "webhook_attempts",
         "max_failures",
         "atom_entries",
+        "burst_hours",
+        "burst_outlets_per_hour",
+        "burst_min_outlets",
+        "volume_hours",
+        "volume_baseline_days",
+        "volume_min_count",
     ):
         if getattr(a, key) <= 0:
             errors.append(

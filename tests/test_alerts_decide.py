@@ -147,3 +147,21 @@ def test_decide_delivery_rule(now):
     assert d(record(now, attempts=3, failures=3)) == SendAction.GAVE_UP
     # one crash among failures still allows the retry
     assert d(record(now, attempts=3, failures=2)) == SendAction.SEND
+
+
+def test_burst_alert_once_per_story_for_watches_that_ask():
+    from monitor.alerts import BURST_LEVEL, decide_burst
+
+    w = watch(bursts=True)
+    d = decide_burst(cand(w, 8), True, False, now=NOON_LOCAL, tz=ALMATY)
+    assert d is not None
+    assert (d.verdict, d.level) == (Verdict.BURST, BURST_LEVEL)
+    assert decide_burst(cand(w, 8), True, True, now=NOON_LOCAL, tz=ALMATY) is None
+    assert decide_burst(cand(w, 8), False, False, now=NOON_LOCAL, tz=ALMATY) is None
+    plain = watch()
+    assert decide_burst(cand(plain, 8), True, False, now=NOON_LOCAL, tz=ALMATY) is None
+    night = datetime(2026, 3, 14, 18, 0, tzinfo=UTC)
+    quiet = watch(bursts=True, quiet_hours="22:00-07:00")
+    d = decide_burst(cand(quiet, 8), True, False, now=night, tz=ALMATY)
+    assert d is not None
+    assert d.verdict == Verdict.DEFERRED

@@ -46,9 +46,12 @@ def page(title: str, paragraphs: list[str]) -> bytes:
     ).encode()
 
 
-def add_outlet(server: LocalHTTPServer, i: int, slugs: list[str]) -> str:
-    """Outlet ``o<i>``: a feed of ``slugs``, each with its own article page."""
-    now = datetime.now(UTC) - timedelta(minutes=30)
+def add_outlet(
+    server: LocalHTTPServer, i: int, slugs: list[str], ago: float = 30
+) -> str:
+    """Outlet ``o<i>``: a feed of ``slugs``, each with its own article page,
+    published ``ago`` minutes ago."""
+    now = datetime.now(UTC) - timedelta(minutes=ago)
     items = []
     for slug in slugs:
         link = server.add(
@@ -115,11 +118,14 @@ def monitor(
     )
 
 
-def watch_table(hook: str, *, more: str = "", private: bool = True) -> str:
+def watch_table(
+    hook: str, *, more: str = "", private: bool = True, bursts: bool = False
+) -> str:
     return (
         '[[watch]]\nname = "dosaev"\nquery = "Досаев"\n'
         f'notify = ["{hook}"{more}]\nfollow_up = [3]\n'
         f"allow_private = {'true' if private else 'false'}\n"
+        f"bursts = {'true' if bursts else 'false'}\n"
     )
 
 
@@ -335,3 +341,27 @@ def test_kill_then_the_next_run_delivers_and_it_stays_sent(tmp_path, http_server
     assert len(hook.posts) == 2
     rows = json.loads(monitor(folder, "alerts", "--json").stdout)
     assert [(r["attempts"], r["target"]) for r in rows] == [(2, hook.url())]
+
+
+@pytest.mark.slow
+def test_a_story_reaching_8_outlets_in_two_hours_is_a_burst(
+    tmp_path, http_server, hook
+):
+    folder = tmp_path / "cfg"
+    # outlet i published it 105 - 15 i minutes ago: 1 -> 8 outlets in under 2 h
+    feeds = [
+        add_outlet(http_server, i, ["protest"], ago=105 - 15 * i) for i in range(8)
+    ]
+    feeds.append(add_outlet(http_server, 8, ["energy", "court"]))  # not spreading
+    write_config(folder, feeds, watch_table(hook.url(), bursts=True))
+    run = monitor(folder, "run", "-q")
+    assert (run.returncode, run.stderr) == (0, "")
+    shown = json.loads(monitor(folder, "bursts", "--json").stdout)
+    assert [(s["outlets"], s["new_outlets"]) for s in shown["stories"]] == [(8, 8)]
+    text = monitor(folder, "bursts").stdout
+    assert "Шанырак" in text
+    assert "8 new outlets in 2 h" in text
+    kinds = sorted((p[2]["kind"], p[2]["level"]) for p in hook.posts)
+    assert kinds == [("alert", 3), ("burst", 0)]  # highest level reached, and the burst
+    assert monitor(folder, "run", "-q").returncode == 0
+    assert len(hook.posts) == 2  # each once

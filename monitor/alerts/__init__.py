@@ -27,7 +27,16 @@ from zoneinfo import ZoneInfo
 from ..config import Config
 from ..exceptions import DeliveryError
 from ..models import AlertKey, AlertRecord, Article, Story, Topics
+from ._burst import (
+    BurstThresholds,
+    StoryBurst,
+    VolumeBurst,
+    story_bursts,
+    thresholds_from,
+    volume_bursts,
+)
 from ._decide import (
+    BURST_LEVEL,
     CLAIM_LEASE,
     MAX_CRASHED_SENDS,
     AlertDecision,
@@ -36,6 +45,7 @@ from ._decide import (
     Verdict,
     decide_alert,
     decide_alerts,
+    decide_burst,
     decide_delivery,
     level_reached,
     levels,
@@ -53,20 +63,25 @@ from ._payload import build_payload, encode, headline, story_line
 from ._send import Sender
 
 __all__ = [
+    "BURST_LEVEL",
     "CLAIM_LEASE",
     "MAX_CRASHED_SENDS",
     "AlertDecision",
     "AlertStore",
+    "BurstThresholds",
     "Candidate",
     "CompiledWatch",
     "DeliveryResult",
     "PlannedAlert",
     "SendAction",
     "Sender",
+    "StoryBurst",
     "Verdict",
+    "VolumeBurst",
     "compile_watches",
     "decide_alert",
     "decide_alerts",
+    "decide_burst",
     "decide_delivery",
     "headline",
     "level_reached",
@@ -74,8 +89,11 @@ __all__ = [
     "plan_alerts",
     "quiet_end",
     "run_alerts",
+    "story_bursts",
     "story_line",
+    "thresholds_from",
     "validate_watches",
+    "volume_bursts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -138,31 +156,56 @@ def plan_alerts(
     """Every alert due now (deferred ones included); nothing is sent or stored."""
     if not watches:
         return []
+    th = thresholds_from(cfg.alerts)
     ids = storage.get_story_ids_grown_since(
         now - timedelta(hours=cfg.alerts.lookback_hours)
     )
-    need = min(w.cfg.min_outlets for w in watches)
-    stories = [s for s in storage.get_stories(ids).values() if len(s.outlets) >= need]
-    recorded = _recorded_levels(storage.get_alert_records(s.id for s in stories))
-    tz = alerts_tz(cfg)
-    due = [
-        (w, s)
-        for s in stories
+    need = min(
+        min(w.cfg.min_outlets, th.min_outlets) if w.cfg.bursts else w.cfg.min_outlets
         for w in watches
-        if decide_alert(
-            _candidate(w, s), recorded.get((w.cfg.name, s.id)), now=now, tz=tz
-        )
-    ]
-    return _matched(storage, due, recorded, now=now, tz=tz)
+    )
+    stories = [s for s in storage.get_stories(ids).values() if len(s.outlets) >= need]
+    records = storage.get_alert_records(s.id for s in stories)
+    pre = _Decider(
+        recorded=_recorded_levels(records),
+        bursts={
+            (r.key.watch, r.key.story_id) for r in records if r.key.level == BURST_LEVEL
+        },
+        bursting={b.story_id for b in story_bursts(stories, now=now, th=th)},
+        now=now,
+        tz=alerts_tz(cfg),
+    )
+    due = [(w, s) for s in stories for w in watches if pre.decide(w, s)]
+    return _matched(storage, due, pre)
 
 
-def _candidate(w: CompiledWatch, s: Story) -> Candidate:
-    return Candidate(watch=w.cfg, story_id=s.id, outlets=len(s.outlets))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Decider:
+    """The pure decisions for one run, with what they need about earlier alerts."""
+
+    recorded: dict[tuple[str, int], int]  # highest outlet level alerted
+    bursts: set[tuple[str, int]]  # burst alert already recorded
+    bursting: set[int]  # stories bursting now
+    now: datetime
+    tz: tzinfo
+
+    def decide(self, w: CompiledWatch, s: Story) -> list[AlertDecision]:
+        c = Candidate(watch=w.cfg, story_id=s.id, outlets=len(s.outlets))
+        key = (w.cfg.name, s.id)
+        found = [
+            decide_alert(c, self.recorded.get(key), now=self.now, tz=self.tz),
+            decide_burst(
+                c, s.id in self.bursting, key in self.bursts, now=self.now, tz=self.tz
+            ),
+        ]
+        return [d for d in found if d is not None]
 
 
 def _recorded_levels(records: Iterable[AlertRecord]) -> dict[tuple[str, int], int]:
     out: dict[tuple[str, int], int] = {}
     for r in records:
+        if r.key.level == BURST_LEVEL:
+            continue
         k = (r.key.watch, r.key.story_id)
         out[k] = max(out.get(k, 0), r.key.level)
     return out
@@ -171,30 +214,21 @@ def _recorded_levels(records: Iterable[AlertRecord]) -> dict[tuple[str, int], in
 def _matched(
     storage: AlertStore,
     due: list[tuple[CompiledWatch, Story]],
-    recorded: dict[tuple[str, int], int],
-    *,
-    now: datetime,
-    tz: tzinfo,
+    pre: _Decider,
 ) -> list[PlannedAlert]:
-    member_ids = {m.article_id for _, s in due for m in s.members}
-    articles = {a.id: a for a in storage.get_articles(sorted(member_ids))}
-    filings = storage.get_filings_for(sorted(member_ids))
+    member_ids = sorted({m.article_id for _, s in due for m in s.members})
+    articles = {a.id: a for a in storage.get_articles(member_ids)}
+    filings = storage.get_filings_for(member_ids)
     cache = ViewCache()
-    matches = {
-        (w.cfg.name, s.id): m
+    planned = [
+        PlannedAlert(decision=d, match=m)
         for w, s in due
         if (m := match_story(w, s, articles, filings, cache)) is not None
-    }
-    decisions = decide_alerts(
-        (_candidate(m.watch, m.story) for m in matches.values()),
-        recorded,
-        now=now,
-        tz=tz,
-    )
-    return [
-        PlannedAlert(decision=d, match=matches[(d.watch, d.story_id)])
-        for d in decisions
+        for d in pre.decide(w, s)
     ]
+    return sorted(
+        planned, key=lambda p: (p.decision.watch, p.decision.story_id, p.decision.level)
+    )
 
 
 def run_alerts(

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..config import AlertsConfig
 from ..models import Story
 
 
@@ -37,6 +38,19 @@ class BurstThresholds:
     growth_hours: float = 2.0  # the window of a story burst
     min_growth: float = 2.5  # new outlets per hour in it (5 in two hours)
     min_outlets: int = 5  # outlets the story has now, at least
+
+
+def thresholds_from(cfg: AlertsConfig) -> BurstThresholds:
+    """The thresholds as configured in ``[alerts]``."""
+    return BurstThresholds(
+        volume_hours=cfg.volume_hours,
+        baseline_days=cfg.volume_baseline_days,
+        min_z=cfg.volume_min_z,
+        min_count=cfg.volume_min_count,
+        growth_hours=cfg.burst_hours,
+        min_growth=cfg.burst_outlets_per_hour,
+        min_outlets=cfg.burst_min_outlets,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,7 +5,9 @@ outlets, and once more each time it crosses a ``follow_up`` level (3 -> 10).  A
 story that jumps past several levels between two runs gets one alert, at the
 highest level it reached.  In the watch's quiet hours nothing fires: the alert
 is deferred, and fires on the first run after the quiet hours end (the story
-is still within ``alerts.lookback_hours``).
+is still within ``alerts.lookback_hours``).  A watch with ``bursts = true``
+also alerts once when a matching story spreads fast (`_burst.story_burst`);
+that alert is recorded at level `BURST_LEVEL` (0: no outlet level is below 1).
 
 Delivery is claim -> send -> mark, one delivery per notify target
 (`decide_delivery`): at least once, and at most twice when the sender is
@@ -28,6 +30,7 @@ CLAIM_LEASE = timedelta(minutes=10)
 # Sends that may end in a crash (claimed, never marked): a kill -9 right after
 # the receiver got it means it is re-sent once, never a third time.
 MAX_CRASHED_SENDS = 2
+BURST_LEVEL = 0  # the recorded level of a burst alert
 
 
 class Verdict(enum.StrEnum):
@@ -35,6 +38,7 @@ class Verdict(enum.StrEnum):
 
     FIRE = "fire"  # first alert for this story
     FOLLOW_UP = "follow_up"  # the story crossed a further level
+    BURST = "burst"  # the story spreads fast (bursts = true)
     DEFERRED = "deferred"  # would fire, but it is the watch's quiet hours
 
 
@@ -119,6 +123,31 @@ def decide_alert(
         level=level,
         outlets=candidate.outlets,
         verdict=verdict,
+        until=until,
+    )
+
+
+def decide_burst(
+    candidate: Candidate, bursting: bool, already: bool, *, now: datetime, tz: tzinfo
+) -> AlertDecision | None:
+    """The burst alert of a ``bursts = true`` watch about one story, if any.
+
+    Args:
+        candidate: the watch, the story and its outlet count.
+        bursting: the story is bursting now (`_burst.story_burst`).
+        already: a burst alert was already recorded for this watch and story.
+        now: aware UTC time.
+        tz: time zone of the quiet hours.
+    """
+    if not (candidate.watch.bursts and bursting) or already:
+        return None
+    until = quiet_end(candidate.watch.quiet_hours, now, tz)
+    return AlertDecision(
+        watch=candidate.watch.name,
+        story_id=candidate.story_id,
+        level=BURST_LEVEL,
+        outlets=candidate.outlets,
+        verdict=Verdict.DEFERRED if until else Verdict.BURST,
         until=until,
     )
 

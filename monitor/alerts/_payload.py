@@ -17,7 +17,7 @@ from typing import Any
 from ..models import Story
 from ..text import clean_title
 from ..xmlsafe import strip_xml_forbidden, strip_xml_forbidden_data
-from ._decide import AlertDecision
+from ._decide import BURST_LEVEL, AlertDecision, Verdict
 from ._match import StoryMatch
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -46,7 +46,7 @@ def build_payload(
     ]
     doc = {
         "watch": decision.watch,
-        "kind": "follow_up" if decision.verdict == "follow_up" else "alert",
+        "kind": _kind(decision),
         "level": decision.level,
         "outlet_count": decision.outlets,
         "decided_at": _iso(now),
@@ -66,6 +66,12 @@ def build_payload(
         "links": list(dict.fromkeys(a["url"] for a in articles if a["url"])),
     }
     return strip_xml_forbidden_data(doc)  # type: ignore[no-any-return]
+
+
+def _kind(decision: AlertDecision) -> str:
+    if decision.level == BURST_LEVEL:
+        return "burst"
+    return "follow_up" if decision.verdict == Verdict.FOLLOW_UP else "alert"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -88,7 +94,9 @@ def headline(payload: Mapping[str, Any]) -> str:
 def subject(payload: Mapping[str, Any]) -> str:
     """``[monitor] protests: <title> (3 outlets)``; follow-ups say so."""
     n = payload.get("outlet_count", 0)
-    grown = "grew: " if payload.get("kind") == "follow_up" else ""
+    grown = {"follow_up": "grew: ", "burst": "spreading fast: "}.get(
+        str(payload.get("kind")), ""
+    )
     return f"[monitor] {payload.get('watch')}: {grown}{headline(payload)} ({n} outlets)"
 
 

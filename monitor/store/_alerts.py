@@ -34,6 +34,23 @@ class AlertsMixin(StorageBase):
         )
         return [int(r[0]) for r in rows]
 
+    def get_filing_times(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(facet, label, article time) of every filing of an article whose time
+        (published, else first seen) is at or after ``since``: volume bursts."""
+        rows = self._query(
+            "SELECT f.facet, f.label, coalesce(a.published, a.first_seen) AS t"
+            " FROM filings f JOIN articles a ON a.id = f.article_id"
+            " WHERE coalesce(a.published, a.first_seen) >= :since"
+            " ORDER BY t, f.facet, f.label",
+            {"since": to_db_time(since)},
+        )
+        out = []
+        for r in rows:
+            t = from_db_time(r["t"])
+            assert t is not None  # first_seen is NOT NULL
+            out.append((str(r["facet"]), str(r["label"]), t))
+        return out
+
     def get_alert_records(self, story_ids: Iterable[int]) -> list[AlertRecord]:
         """Every delivery recorded for these stories, by watch, story, level."""
         ids = sorted(set(story_ids))
