@@ -110,9 +110,14 @@ def test_hourly_counts_and_z():
     end = DAY + timedelta(hours=5)
     times = [DAY + timedelta(hours=h, minutes=5) for h in (0, 3, 4, 4)]
     assert hourly_counts(times, end=end, hours=5) == [1, 0, 0, 1, 2]
-    count, expected, z = volume_z([1, 1, 1, 1, 5, 5], 2)
-    assert (count, expected) == (10, 2.0)
-    assert math.isclose(z, 8 / math.sqrt(2 * 1.0))  # var 0 -> floor at the mean
+    # two days of baseline: the same two hours of the day held 2 and 4 articles
+    counts = [0] * 22 + [1, 1] + [0] * 22 + [2, 2] + [0] * 22 + [6, 6]
+    count, expected, z = volume_z(counts, 2)
+    assert (count, expected) == (12, 3.0)
+    assert math.isclose(z, 9 / math.sqrt(3.0))  # var 1 < mean 3: Poisson floor
+    # the other hours of the day do not count: a quiet night is no baseline
+    night = [0] * 24 + [0] * 22 + [6, 6]
+    assert volume_z(night, 2)[1] == 0.0
 
 
 def poisson(rng: random.Random, lam: float) -> int:

@@ -4,12 +4,13 @@ Pure functions; times and thresholds are passed in (STYLE.md 8).  The defaults
 are documented in docs/alerts.md "Bursts" and measured by bench/alerts_bursts.py.
 
 Volume burst: the articles filed under one label in the last ``volume_hours``
-against that label's own baseline, the hourly counts of the ``baseline_days``
-before.  With baseline mean m and variance v per hour, a window of N hours is
-expected to hold N·m articles with standard deviation sqrt(N·max(v, m, 0.25))
-(Poisson at least, and never less than a quarter article per hour, so a label
-that is usually silent does not burst on two articles).  It bursts when
-z >= ``min_z`` and the window holds at least ``min_count`` articles.
+against that label's own baseline: the same hours of the day on each of the
+``baseline_days`` before (hourly counts; news has a day/night rhythm).  With
+mean m and variance v of those window counts, z = (count - m) / sd where
+sd = sqrt(max(v, m, N/4)) for a window of N hours (Poisson at least, and never
+less than a quarter article per hour, so a label that is usually silent does
+not burst on two articles).  It bursts when z >= ``min_z`` and the window
+holds at least ``min_count`` articles.
 
 Story burst: the outlets that first carried a story within the last
 ``growth_hours``, per hour.  It bursts when that rate is at least
@@ -85,16 +86,23 @@ def hourly_counts(times: Iterable[datetime], *, end: datetime, hours: int) -> li
 
 
 def volume_z(counts: Sequence[int], recent: int) -> tuple[int, float, float]:
-    """(count in the last ``recent`` hours, expected count, z) for hourly counts."""
-    base, window = counts[:-recent], counts[-recent:]
-    observed = sum(window)
-    if not base:
+    """(count in the last ``recent`` hours, expected count, z) for hourly counts.
+
+    The baseline is the same hours of the day on each earlier day the counts
+    cover (news has a day/night rhythm: 03:00 is not compared with noon).
+    """
+    observed = sum(counts[-recent:])
+    days = (len(counts) - recent) // 24
+    if days < 1:
         return observed, 0.0, 0.0
-    mean = sum(base) / len(base)
-    var = sum((c - mean) ** 2 for c in base) / len(base)
-    expected = recent * mean
-    sd = math.sqrt(recent * max(var, mean, 0.25))
-    return observed, expected, (observed - expected) / sd
+    n = len(counts)
+    samples = [
+        sum(counts[n - recent - 24 * d : n - 24 * d]) for d in range(1, days + 1)
+    ]
+    mean = sum(samples) / days
+    var = sum((x - mean) ** 2 for x in samples) / days
+    sd = math.sqrt(max(var, mean, 0.25 * recent))
+    return observed, mean, (observed - mean) / sd
 
 
 def volume_bursts(
