@@ -22,6 +22,7 @@ def test_v3_database_migrates_and_queues_its_articles(tmp_path: Path) -> None:
             raw.execute(f"DROP TRIGGER {name}")
         raw.execute("DROP TABLE search_fts")
         raw.execute("DROP TABLE search_queue")
+        raw.execute("DROP TABLE alerts")  # v5 (issue #16)
         raw.execute("PRAGMA user_version = 3")
     with Storage(db) as storage:
         assert storage._db.execute("PRAGMA user_version").fetchone()[0] == VERSION

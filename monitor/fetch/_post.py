@@ -41,7 +41,10 @@ def post_json(
         FetchError: a network failure or timeout.
     """
     addresses = check_url(url, allow_private=allow_private)
-    host = httpx.URL(url).raw_host.decode("ascii")
+    try:
+        host = httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError) as e:
+        raise FetchError(f"invalid URL ({e})", resource=url) from e
     deadline = time.monotonic() + timeout
     headers = {"Content-Type": "application/json; charset=utf-8"}
     try:
@@ -54,7 +57,7 @@ def post_json(
         ):
             check_peer(resp, url, allow_private)
             resp.read()
-    except httpx.HTTPError as e:
+    except (httpx.HTTPError, httpx.InvalidURL) as e:
         raise FetchError(
             f"network error ({type(e).__name__}): {e or 'no detail'}", resource=url
         ) from e
