@@ -15,9 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..classify import compile_topics_lenient
-from ..classify._match import Doc, evaluate
-from ..classify._model import RuleSet
+from ..classify import Doc, RuleSet, compile_topics_lenient, evaluate
 from ..config import WatchConfig
 from ..models import Article, Story, Topics
 from ..search._index import is_english

@@ -89,10 +89,13 @@ class DigestsMixin(StorageBase):
         ids = sorted(set(story_ids))
         if not ids:
             return []
+        # Membership is the truth (articles.story_id mirrors it); seeking
+        # story_members by story keeps a story page off a full articles scan.
         marks = ",".join("?" * len(ids))
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM} "
-            f"WHERE COALESCE(sm.story_id, a.story_id) IN ({marks}) ORDER BY a.id"
+            f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM} WHERE a.id IN "
+            f"(SELECT article_id FROM story_members WHERE story_id IN ({marks})) "
+            "ORDER BY a.id"
         )
         return [_article(row) for row in self._query(sql, tuple(ids))]
 
