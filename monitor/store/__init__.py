@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from ..exceptions import StorageError
+from ._alerts import AlertsMixin
 from ._articles import ArticlesMixin
 from ._base import StorageBase
 from ._deliveries import DeliveriesMixin
@@ -37,6 +38,7 @@ class Storage(
     DigestsMixin,
     DeliveriesMixin,
     SearchMixin,
+    AlertsMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""
