@@ -176,6 +176,12 @@ class ServeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueueConfig:
+    # Workers on a task queue (issue #13 part 3); PostgreSQL stores only.
+    enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     config_dir: Path = DEFAULT_CONFIG_DIR
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -188,6 +194,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     feeds: tuple[FeedSpec, ...] = ()
     feeds_file: Path = Path("feeds.toml")
     topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
@@ -208,6 +215,7 @@ SECTIONS: tuple[str, ...] = (
     "digest",
     "mail",
     "serve",
+    "queue",
 )
 TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file")
 
@@ -505,7 +513,19 @@ def _suggest(word: str, choices: typing.Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _check_queue(cfg: Config, errors: list[str]) -> None:
+    # The queue lives in PostgreSQL (procrastinate); an SQLite file cannot hold it.
+    # This build has no PostgreSQL store yet (issue #13 part 2), so the key is
+    # accepted, documented and refused with one line rather than silently ignored.
+    if cfg.queue.enabled:
+        errors.append(
+            "queue.enabled: needs a PostgreSQL store ([store] url ="
+            ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
+        )
+
+
 def _check_semantics(cfg: Config, errors: list[str]) -> None:
+    _check_queue(cfg, errors)
     positive = {
         "fetch.timeout": cfg.fetch.timeout,
         "fetch.total_timeout": cfg.fetch.total_timeout,

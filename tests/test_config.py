@@ -222,3 +222,26 @@ def test_country_intl_and_codes_are_accepted(tmp_path):
             write(tmp_path, feeds=FEED.replace('"KZ"', f'"{country}"')), env={}
         )
         assert cfg.feeds[0].country == country
+
+
+def test_queue_is_off_by_default(tmp_path):
+    assert load_config(write(tmp_path), env={}).queue.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("monitor", "env"),
+    [("[queue]\nenabled = true\n", {}), ("", {"MONITOR_QUEUE_ENABLED": "yes"})],
+)
+def test_queue_needs_postgresql_and_joins_the_other_errors(tmp_path, monitor, env):
+    text = monitor + "[fetch]\nworkers = 0\n"
+    errs = errors_of(write(tmp_path, text), env=env)
+    assert "fetch.workers: must be greater than 0, got 0" in errs
+    assert [e for e in errs if e.startswith("queue.enabled: ")] == [
+        "queue.enabled: needs a PostgreSQL store ([store] url ="
+        ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
+    ]
+
+
+def test_queue_key_typo_has_a_suggestion(tmp_path):
+    errs = errors_of(write(tmp_path, "[queue]\nenable = false\n"))
+    assert any("queue.enable" in e and "'enabled'" in e for e in errs), errs
