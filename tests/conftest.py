@@ -6,6 +6,9 @@
 - ``mock_http``: builds `make_client` clients on an ``httpx.MockTransport`` (unit
   layer, STYLE.md 37a); prefer ``http_server`` for anything on the wire.
 - ``now``: a fixed aware UTC datetime.
+- ``pg_cluster`` (session): a throw-away PostgreSQL cluster (`tests.pgcluster`);
+  ``pg_url``: a fresh empty database in it, dropped afterwards.  Skipped only
+  when the server binaries are absent (``scripts/test.sh`` installs them).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aiosmtpd.controller import Controller
 from monitor.config import FetchConfig
 from monitor.fetch import make_client
 from tests.httpserver import LocalHTTPServer
+from tests.pgcluster import PgCluster, find_bindir, unique_name
 from tests.smtpserver import Inbox, free_port
 
 # MONITOR_TEST_SHARED points elsewhere (a worktree whose ../shared is not the corpus)
@@ -118,3 +122,30 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         ctl.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One PostgreSQL cluster for the session (each xdist worker has its own)."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries not installed (scripts/setup_postgres.sh"
+            " installs Debian's postgresql; scripts/test.sh runs it)"
+        )
+    cluster = PgCluster(bindir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """The URL of a new, empty database on `pg_cluster`; dropped at teardown."""
+    name = unique_name("monitor")
+    url = pg_cluster.create_database(name)
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(name)
