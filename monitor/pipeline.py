@@ -84,14 +84,14 @@ from .models import (
     FeedSpec,
     FeedState,
     Page,
+    PollOutcome,
     RunSummary,
     StageResult,
     Topics,
     TranslationStatus,
+    TranslationTask,
 )
-from .store import Storage
-from .store._feeds import PollOutcome
-from .store._translations import TranslationTask
+from .store import Storage, StorageType
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class Pipeline:
     """Everything a run needs, injected (reader's Reader: storage, parser, clock)."""
 
     cfg: Config
-    storage: Storage
+    storage: StorageType
     client: httpx.Client
     now: Callable[[], datetime] = utc_now
     progress: Progress = no_progress
@@ -987,8 +987,9 @@ def _advertised(page: Page) -> str:
     return f"; the page advertises: {urls_} (monitor feeds add URL)"
 
 
-def open_storage(cfg: Config) -> Storage:
-    """Open the configured database."""
+def open_storage(cfg: Config) -> StorageType:
+    """Open the configured database: PostgreSQL when ``store.url`` is set,
+    else the SQLite file at ``store.path``."""
     return Storage(resolve_path(cfg, cfg.store.path))
 
 

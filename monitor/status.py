@@ -7,11 +7,11 @@ from typing import Any
 
 from .config import Config, resolve_path
 from .models import PAGE_HEALTH_WINDOW, FeedState, PageHealth
-from .store import Storage
+from .store import StorageType
 from .translate import list_installed
 
 
-def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]:
+def build_status(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
     """Collect feed health, stage counts, the last run and recent failures.
 
     Returns:
@@ -193,7 +193,7 @@ def format_status(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def feed_rows(storage: Storage, cfg: Config, now: datetime) -> list[dict[str, Any]]:
+def feed_rows(storage: StorageType, cfg: Config, now: datetime) -> list[dict[str, Any]]:
     """Configured feeds with their health, for `monitor feeds list`."""
     states = storage.get_feed_states()
     pages = storage.get_page_health(now - PAGE_HEALTH_WINDOW, now)
