@@ -33,7 +33,7 @@ from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
-from .store import Storage
+from .store import StorageType
 from .termsafe import json_safe, term_safe
 
 logger = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ def init_db(opts: Options) -> None:
     with _storage(cfg) as storage:
         storage.sync_feeds(cfg.feeds)
         if not _quiet():
-            _echo(f"database ready: {storage.path}")
+            _echo(f"database ready: {storage.location}")
 
 
 @cli.command()
@@ -344,7 +344,7 @@ def explain(opts: Options, article: str) -> None:
     _echo(text)
 
 
-def _article_id(storage: Storage, article: str) -> int:
+def _article_id(storage: StorageType, article: str) -> int:
     """An article id, given as a number or as the article's URL."""
     from .urls import canonicalize_url
 
@@ -906,6 +906,11 @@ def serve_cmd(opts: Options, host: str | None, port: int | None) -> None:
     from . import web
 
     cfg = load(opts)
+    if cfg.store.url is not None:
+        raise click.ClickException(
+            "monitor serve needs the SQLite store (it opens the file read-only);"
+            " the PostgreSQL store has no workbench yet (docs/scale-out.md)"
+        )
     host = host or cfg.serve.host
     try:
         credential = web.credential_for(host, cfg, os.environ)
@@ -947,7 +952,7 @@ def _locked(cfg: Config) -> Iterator[None]:
         sys.exit(0)
 
 
-def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
+def _pipeline(cfg: Config, storage: StorageType) -> Pipeline:
     from . import fetch
 
     return Pipeline(
@@ -960,14 +965,14 @@ def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
 
 
 @contextmanager
-def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[Storage]:
+def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[StorageType]:
     """Open storage; a database failure becomes one line and exit 1.
 
     Read-only commands pass ``must_exist``: a missing database is refused, and
     nothing is created (a typo in --db must not look like a fresh install).
     """
     path = resolve_path(cfg, cfg.store.path)
-    if must_exist and not path.exists():
+    if must_exist and cfg.store.url is None and not path.exists():
         raise click.ClickException(
             f"no database at {path} (run `monitor init-db`, or check --db)"
         )

@@ -47,6 +47,10 @@ LANG_RE = re.compile(r"^[a-z]{2,3}$")
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     path: Path = Path("../var/monitor.db")
+    # A PostgreSQL database instead of the SQLite file (issue #13), e.g.
+    # "postgresql://monitor@db.internal/monitor"; no password here (STYLE.md 20):
+    # libpq reads PGPASSWORD or ~/.pgpass.
+    url: str | None = None
     lock_path: Path | None = (
         None  # default: <db>.lock (flock: released if the holder dies)
     )
@@ -294,7 +298,7 @@ def _warn_unknown_env(env: Mapping[str, str], cfg: Config) -> None:
 def _known_env_names(cfg: Config) -> set[str]:
     """MONITOR_CONFIG, MONITOR_DB, MONITOR_<SECTION>_<KEY>, and the secrets'
     variables the config names (every ``*_env`` setting)."""
-    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB"}
+    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB", f"{ENV_PREFIX}DATABASE_URL"}
     for section in SECTIONS:
         values = getattr(cfg, section)
         for f in dataclasses.fields(_section_class(section)):
@@ -353,6 +357,9 @@ def _env_overrides(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
         rest = name[len(ENV_PREFIX) :].lower()
         if rest == "db":
             out.setdefault("store", {})["path"] = _EnvString(raw)
+            continue
+        if rest == "database_url":  # the usual name; MONITOR_STORE_URL also works
+            out.setdefault("store", {})["url"] = _EnvString(raw)
             continue
         section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
         if section is None:
@@ -513,18 +520,42 @@ def _suggest(word: str, choices: typing.Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+STORE_URL_SCHEMES = ("postgresql", "postgres")
+
+
+def _check_store(cfg: Config, errors: list[str]) -> None:
+    url = cfg.store.url
+    if url is None:
+        return
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in STORE_URL_SCHEMES:
+        hint = _suggest(scheme, list(STORE_URL_SCHEMES)) if sep else ""
+        errors.append(
+            f"store.url: {url.split('@')[-1]!r} is not a PostgreSQL URL"
+            f' ("postgresql://user@host/dbname"){hint}; leave it unset for SQLite'
+        )
+
+
 def _check_queue(cfg: Config, errors: list[str]) -> None:
     # The queue lives in PostgreSQL (procrastinate); an SQLite file cannot hold it.
-    # This build has no PostgreSQL store yet (issue #13 part 2), so the key is
+    # The workers themselves are not built yet (issue #13 part 4), so the key is
     # accepted, documented and refused with one line rather than silently ignored.
-    if cfg.queue.enabled:
+    if not cfg.queue.enabled:
+        return
+    if cfg.store.url is None:
         errors.append(
             "queue.enabled: needs a PostgreSQL store ([store] url ="
             ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
         )
+    else:
+        errors.append(
+            "queue.enabled: workers on the task queue are not in this build yet"
+            " (issue #13); leave it false: `monitor run` works on PostgreSQL"
+        )
 
 
 def _check_semantics(cfg: Config, errors: list[str]) -> None:
+    _check_store(cfg, errors)
     _check_queue(cfg, errors)
     positive = {
         "fetch.timeout": cfg.fetch.timeout,

@@ -990,6 +990,10 @@ def _advertised(page: Page) -> str:
 def open_storage(cfg: Config) -> StorageType:
     """Open the configured database: PostgreSQL when ``store.url`` is set,
     else the SQLite file at ``store.path``."""
+    if cfg.store.url is not None:
+        from .store.pg import PgStorage  # psycopg only when it is used
+
+        return PgStorage(cfg.store.url)
     return Storage(resolve_path(cfg, cfg.store.path))
 
 

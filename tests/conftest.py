@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -149,3 +150,24 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
         yield url
     finally:
         pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """An empty store on each backend: SQLite in a temporary file, then a fresh
+    database on the session's PostgreSQL cluster (issue #13).
+
+    Modules that define their own ``storage`` fixture keep it (SQLite only).
+    """
+    if request.param == "sqlite":
+        from monitor.store import Storage
+
+        store: Any = Storage(tmp_path / "m.db")
+    else:
+        from monitor.store.pg import PgStorage
+
+        store = PgStorage(request.getfixturevalue("pg_url"))
+    try:
+        yield store
+    finally:
+        store.close()

@@ -245,3 +245,39 @@ def test_queue_needs_postgresql_and_joins_the_other_errors(tmp_path, monitor, en
 def test_queue_key_typo_has_a_suggestion(tmp_path):
     errs = errors_of(write(tmp_path, "[queue]\nenable = false\n"))
     assert any("queue.enable" in e and "'enabled'" in e for e in errs), errs
+
+
+def test_store_url_is_unset_by_default(tmp_path):
+    assert load_config(write(tmp_path), env={}).store.url is None
+
+
+@pytest.mark.parametrize(
+    ("monitor", "env"),
+    [
+        ('[store]\nurl = "postgresql://m@127.0.0.1/m"\n', {}),
+        ("", {"MONITOR_STORE_URL": "postgresql://m@127.0.0.1/m"}),
+        ("", {"MONITOR_DATABASE_URL": "postgresql://m@127.0.0.1/m"}),
+    ],
+)
+def test_store_url_from_file_or_environment(tmp_path, monitor, env):
+    cfg = load_config(write(tmp_path, monitor), env=env)
+    assert cfg.store.url == "postgresql://m@127.0.0.1/m"
+
+
+def test_store_url_must_be_postgresql_and_joins_the_other_errors(tmp_path):
+    text = '[store]\nurl = "postgresq://m:secret@db/m"\n[fetch]\nworkers = 0\n'
+    errs = errors_of(write(tmp_path, text))
+    assert "fetch.workers: must be greater than 0, got 0" in errs
+    (err,) = [e for e in errs if e.startswith("store.url: ")]
+    assert "not a PostgreSQL URL" in err
+    assert "did you mean 'postgresql'?" in err
+    assert "secret" not in err  # a password in the URL is not echoed
+
+
+def test_queue_on_postgresql_is_refused_until_workers_exist(tmp_path):
+    text = '[store]\nurl = "postgresql://m@db/m"\n[queue]\nenabled = true\n'
+    errs = errors_of(write(tmp_path, text))
+    assert [e for e in errs if e.startswith("queue.enabled: ")] == [
+        "queue.enabled: workers on the task queue are not in this build yet"
+        " (issue #13); leave it false: `monitor run` works on PostgreSQL"
+    ]
