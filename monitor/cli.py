@@ -33,7 +33,7 @@ from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
-from .store import StorageType
+from .store import Storage, StorageType
 from .termsafe import json_safe, term_safe
 
 logger = logging.getLogger(__name__)
@@ -234,6 +234,46 @@ def status(opts: Options, as_json: bool) -> None:
         _echo_json(report, indent=2, sort_keys=True)
     else:
         _echo(status_mod.format_status(report))
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--to",
+    "url",
+    required=True,
+    metavar="URL",
+    help="An empty PostgreSQL database: postgresql://user@host/dbname.",
+)
+def migrate(opts: Options, url: str) -> None:
+    """Copy the SQLite archive into an empty PostgreSQL database, then verify.
+
+    Every table is copied in one transaction and its row count compared; any
+    difference keeps nothing.  Nothing in the SQLite file changes.  Then set
+    [store] url (or MONITOR_STORE_URL) to use the new store.
+
+    Example:
+
+        monitor migrate --to postgresql://monitor@db.internal/monitor
+    """
+    from .store.pg import PgStorage, is_postgres_url
+    from .store.pg._copy import copy_archive
+
+    cfg = load(opts)
+    if cfg.store.url is not None:
+        raise click.UsageError("the source must be the SQLite file: unset store.url")
+    if not is_postgres_url(url):
+        raise click.UsageError(f"--to: not a PostgreSQL URL: {url.split('@')[-1]!r}")
+    with _storage(cfg, must_exist=True) as source:
+        assert isinstance(source, Storage)  # store.url is unset: the SQLite file
+        try:
+            with PgStorage(url) as target:
+                counts = copy_archive(source, target)
+        except MonitorError as e:
+            raise click.ClickException(str(e)) from e
+    if not _quiet():
+        for c in counts:
+            _echo(f"{c.table:<18} {c.source:>9} rows copied, {c.target} verified")
 
 
 @cli.command("init-db")
