@@ -256,8 +256,7 @@ def migrate(opts: Options, url: str) -> None:
 
         monitor migrate --to postgresql://monitor@db.internal/monitor
     """
-    from .store.pg import PgStorage, is_postgres_url
-    from .store.pg._copy import copy_archive
+    from .store.pg import PgStorage, copy_archive, is_postgres_url
 
     cfg = load(opts)
     if cfg.store.url is not None:
@@ -981,11 +980,21 @@ def _check_names(cfg: Config, names: tuple[str, ...]) -> None:
 
 @contextmanager
 def _locked(cfg: Config) -> Iterator[None]:
-    """Hold the run lock; a second concurrent writer exits 0 with a message."""
+    """Hold the run lock; a second concurrent writer exits 0 with a message.
+
+    SQLite: an flock(2) file beside the database.  PostgreSQL: an advisory lock
+    in the database itself, so it holds across machines (issue #13).
+    """
     db_path = resolve_path(cfg, cfg.store.path)
     path = resolve_path(cfg, cfg.store.lock_path or Path(f"{db_path}.lock"))
     try:
-        with run_lock(path, utc_now()):
+        if cfg.store.url is not None:
+            from .store.pg import pg_run_lock
+
+            lock = pg_run_lock(cfg.store.url, utc_now())
+        else:
+            lock = run_lock(path, utc_now())
+        with lock:
             yield
     except LockedError as e:
         click.echo(f"monitor: skipped, {e.message}", err=True)

@@ -142,3 +142,43 @@ def test_a_bad_store_url_is_one_config_error(tmp_path):
     assert done.returncode != 0
     assert "store.url: 'db/m' is not a PostgreSQL URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+HOLD_LOCK = """
+import sys, time, psycopg
+from monitor.store.pg._lock import RUN_LOCK
+conn = psycopg.connect(sys.argv[1], autocommit=True, application_name="holder pid 4242")
+conn.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_second_run_on_the_same_database_exits_0_with_one_line(
+    site, tmp_path, pg_url
+):
+    """The run lock lives in PostgreSQL (any machine), and dies with its holder."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, pg_url],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_child_env({}),
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = _monitor(tmp_path, {"MONITOR_STORE_URL": pg_url}, "run", "-q")
+        assert done.returncode == 0
+        assert done.stderr.splitlines() == [
+            "monitor: skipped, another monitor run holds the lock (holder pid 4242)"
+        ]
+        with closing(PgStorage(pg_url)) as storage:
+            assert storage.get_last_run() is None  # the second run did nothing
+    finally:
+        holder.kill()  # SIGKILL: the server ends its session and frees the lock
+        holder.wait()
+        holder.stdout.close()
+    done = _monitor(tmp_path, {"MONITOR_STORE_URL": pg_url}, "run", "-q")
+    assert done.returncode == 0, done.stderr
+    assert "skipped" not in done.stderr
+    with closing(PgStorage(pg_url)) as storage:
+        assert storage.get_stage_counts()["articles"] == {"total": 3}

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -38,35 +37,35 @@ from .._stories import StoriesMixin
 from .._topics import TopicsMixin
 from .._translations import TranslationsMixin
 from ..contract import StorageType
-from ._conn import PgConnection, PgRow, pg_row_factory, translate_errors
+from ._conn import (
+    PgConnection,
+    PgRow,
+    is_postgres_url,
+    pg_row_factory,
+    redact_url,
+    translate_errors,
+)
+from ._copy import TableCopy, copy_archive
+from ._lock import pg_run_lock
 from ._schema import SCHEMA_LOCK, VERSION, WRITE_LOCK, statements
 
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ["VERSION", "PgStorage", "is_postgres_url", "redact_url"]
+__all__ = [
+    "VERSION",
+    "PgStorage",
+    "TableCopy",
+    "copy_archive",
+    "is_postgres_url",
+    "pg_run_lock",
+    "redact_url",
+]
 
 SEARCH_REFUSED = (
     "monitor search needs the SQLite store: the PostgreSQL store has no"
     " full-text index yet (docs/scale-out.md)"
 )
-
-
-def is_postgres_url(url: str) -> bool:
-    """Whether ``url`` names a PostgreSQL database (``postgresql://`` / ``postgres://``)."""
-    return urlsplit(url).scheme in {"postgresql", "postgres"}
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and `status`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class _PgBase(StorageBase):

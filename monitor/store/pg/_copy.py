@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...exceptions import StorageError
 from .. import Storage
-from . import PgStorage
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from . import PgStorage
 
 # Parents before children; articles before stories (stories.representative_id),
 # stories before their members; articles.story_id is the deferred one.
