@@ -8,13 +8,21 @@ region with Russian and its Kazakh/Kyrgyz/Tajik models are weak on news text:
 ====  ==========================================  ==============================
 lang  letters that mark it (beyond Russian ones)  rule
 ====  ==========================================  ==============================
+ba    ә ғ ҡ ҙ ҫ ң ө ү һ                           ҡ, ҙ or ҫ
+tt    ә җ ң ө ү һ (no і қ ғ ұ)                    җ; or ә without і/қ/ғ/ұ
 kk    ә ғ қ ң ө ұ ү һ і                           ә or ұ, or і with ғ/қ/ң/ө/ү
-ky    ң ө ү (and none of ә ғ қ ұ һ і)             ң/ө/ү only
+ky    ң ө ү (and none of ә ғ қ ұ һ і)             ң/ө/ү only, and doubled vowels
+                                                  (аа оо үү); else py3langid's
+                                                  best of ky/kk/tt
 tg    ғ ӣ қ ӯ ҳ ҷ                                 ӣ, ӯ or ҷ; or ҳ without ў
 uz    ў қ ғ ҳ                                     ў with қ/ғ/ҳ
 be    ў і (no и, щ, ъ)                            ў with і
 uk    і ї є ґ                                     ї, є or ґ; or і without ы/э
 ====  ==========================================  ==============================
+
+Bashkir without ҡ ҙ ҫ but with ғ is Bashkir; Tatar/Bashkir text with neither
+җ nor ғ is py3langid's best of the two.  Per-language accuracy:
+``bench/lang_accuracy.py`` and docs/translation.md.
 
 A marker counts only when its letters make up at least `MARKER_SHARE` of the
 Cyrillic letters (a third of that for ў), so a Kazakh name quoted in a Russian
@@ -46,6 +54,12 @@ MAX_CHARS = 4000  # enough to decide; keeps detection fast on long articles
 MARKER_SHARE = 0.015  # a language's special letters: >= 1.5% of Cyrillic letters
 MIN_CONFIDENCE = 0.5  # py3langid normalised probability needed to overrule a hint
 
+_BA_ONLY = frozenset("ҡҙҫ")  # ҡ is not қ: Bashkir's own letter
+_TT_ONLY = frozenset("җ")
+_SCHWA = frozenset("ә")
+_HA = frozenset("һ")  # Tatar, Bashkir; rare in Kazakh, absent from Kyrgyz
+_GHAYN = frozenset("ғ")
+_KK_NOT_TT = frozenset("іқғұ")  # Kazakh letters Tatar never uses
 _KK_ONLY = frozenset("әұ")
 _KK_ANY = frozenset("ғқңөүһ")
 _KY = frozenset("ңөү")
@@ -56,8 +70,9 @@ _UK_ONLY = frozenset("їєґ")
 _RU_ONLY = frozenset("ыэъ")
 _I = frozenset("і")
 _CYRILLIC_LANGS = frozenset(
-    {"ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "tg", "mn"}
+    {"ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "tg", "mn", "tt", "ba"}
 )
+_KY_LONG_VOWEL_RE = re.compile(r"(аа|оо|ээ|үү|өө|уу|ыы)", re.IGNORECASE)
 _UZ_LATIN_RE = re.compile(r"\b\w*[og][ʻʼ‘’'`]\w*", re.IGNORECASE)
 _UZ_LATIN_WORDS = frozenset({"va", "bilan", "uchun", "haqida", "yil", "bu", "ham"})
 
@@ -103,6 +118,15 @@ def _is_cyrillic(char: str) -> bool:
     return "\u0400" <= char <= "\u04ff" or "\u0500" <= char <= "\u052f"
 
 
+def cyrillic_language(text: str) -> str:
+    """The Cyrillic language of ``text`` by letter evidence alone (no hint)."""
+    sample = text[:MAX_CHARS]
+    counts = Counter(c.lower() for c in sample if c.isalpha() and _is_cyrillic(c))
+    if not counts:
+        return "ru"
+    return _cyrillic_language(counts, sample)
+
+
 def _cyrillic_language(counts: Counter[str], sample: str) -> str:
     total = sum(counts.values())
 
@@ -114,6 +138,15 @@ def _cyrillic_language(counts: Counter[str], sample: str) -> str:
 
     if has(_TG_ONLY):
         return "tg"
+    if has(_BA_ONLY):
+        return "ba"
+    kazakh = has(_KK_NOT_TT - _GHAYN, MARKER_SHARE / 3)
+    if not kazakh and has(_GHAYN) and has(_SCHWA | _HA):
+        return "ba"
+    if has(_TT_ONLY):
+        return "tt"
+    if not kazakh and not has(_GHAYN) and has(_SCHWA | _HA):
+        return _best_of(sample, ("tt", "ba"))  # Bashkir without its own letters
     if has(_UZ_BE, MARKER_SHARE / 3):  # ў is rarer, and only uz/be use it
         if has(_UZ_TG):
             return "uz"
@@ -124,11 +157,27 @@ def _cyrillic_language(counts: Counter[str], sample: str) -> str:
     if has("ҳ"):
         return "tg"
     if has(_KY):
-        return "ky"
+        return _kazakh_or_kyrgyz(sample)
     if has(_UK_ONLY) or (has(_I) and not has(_RU_ONLY)):
         return "uk"
     lang, _ = _identifier().classify(sample)
     return str(lang) if lang in _CYRILLIC_LANGS else "ru"
+
+
+def _kazakh_or_kyrgyz(sample: str) -> str:
+    """Only ң ө ү: Kyrgyz doubles its long vowels (аа, оо, үү), Kazakh and
+    Tatar do not; otherwise py3langid's best among the three."""
+    if _KY_LONG_VOWEL_RE.search(sample):
+        return "ky"
+    return _best_of(sample, ("ky", "kk", "tt"))
+
+
+def _best_of(sample: str, candidates: tuple[str, ...]) -> str:
+    """py3langid's most likely language among ``candidates`` (first if none)."""
+    for lang, _ in _identifier().rank(sample):
+        if lang in candidates:
+            return str(lang)
+    return candidates[0]
 
 
 def _looks_uzbek_latin(sample: str) -> bool:

@@ -143,3 +143,58 @@ def test_decode_text_utf8_with_a_few_broken_bytes():
     assert used == "utf-8"
     assert text.count(RU) >= 2
     assert 1 <= text.count("\ufffd") <= 3  # the stray byte, maybe a split character
+
+
+# ----------------------------------------------------- Tatar, Bashkir (issue #18)
+
+TT = (
+    "Татарстан Республикасы Президенты яңа закон проектын хуплады, дип хәбәр "
+    "итте министрлыкның матбугат хезмәте пәнҗешәмбе көнне."
+)
+BA = (
+    "Башҡортостан Республикаһы Башлығы яңы закон проектын хупланы, тип хәбәр "
+    "итте министрлыҡтың матбуғат хеҙмәте кесаҙна көндө."
+)
+
+
+@pytest.mark.parametrize(("text", "lang"), [(TT, "tt"), (BA, "ba")])
+def test_tatar_and_bashkir_are_themselves_not_kazakh(text, lang):
+    assert detect_language(text) == lang
+    assert detect_language(text, hint="ru") == lang
+
+
+def test_bashkir_letters_decide_even_without_ghayn():
+    # ҡ (U+04A1) is Bashkir's own letter, not Kazakh қ (U+049B)
+    assert (
+        detect_language("Ҡала хакимиәте яңы мәктәп төҙөй, был хаҡта хәбәр ителде.")
+        == "ba"
+    )
+
+
+FLORES_FLOORS = {  # held-out half (lines 254-506); measured 2026-12-02
+    "kaz_Cyrl": ("kk", 0.97),
+    "kir_Cyrl": ("ky", 0.97),
+    "tgk_Cyrl": ("tg", 0.97),
+    "uzn_Latn": ("uz", 0.97),
+    "tuk_Latn": ("tk", 0.97),
+    "ukr_Cyrl": ("uk", 0.97),
+    "bel_Cyrl": ("be", 0.97),
+    "tat_Cyrl": ("tt", 0.95),
+    "bak_Cyrl": ("ba", 0.95),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLORES_FLOORS))
+def test_flores_held_out_accuracy(shared_dir, name):
+    path = (
+        shared_dir
+        / "corpus/parallel/flores200-devtest-regional"
+        / f"{name}.devtest.odd"
+    )
+    if not path.exists():
+        pytest.skip(f"../shared corpus not found: {path}")
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln]
+    held_out = lines[len(lines) // 2 :]
+    lang, floor = FLORES_FLOORS[name]
+    right = sum(detect_language(s) == lang for s in held_out)
+    assert right / len(held_out) >= floor

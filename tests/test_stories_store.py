@@ -212,6 +212,45 @@ def test_round_trip_assigns_every_article_and_lists_the_day(storage):
     }
 
 
+def test_story_articles_are_the_members_found_by_index(storage):
+    wire = add_article(storage, "kazinform", "w1", D.WIRE_TITLE, D.WIRE, DAY1)
+    copy = add_article(
+        storage, "tengri", "w2", D.WIRE_B_TITLE, D.WIRE_B, DAY1 + timedelta(hours=1)
+    )
+    protest = add_article(
+        storage,
+        "azattyq",
+        "p1",
+        D.PROTEST_ALMATY_TITLE,
+        D.PROTEST_ALMATY,
+        DAY1 + timedelta(hours=2),
+    )
+    run_story_step(storage, DAY1 + timedelta(hours=4))
+    by_story = membership(storage)
+    assert by_story[copy] == by_story[wire] != by_story[protest]
+
+    assert [a.id for a in storage.get_story_articles([by_story[wire]])] == [
+        wire,
+        copy,
+    ]
+    both = storage.get_story_articles([by_story[wire], by_story[protest], 999])
+    assert [(a.id, a.story_id) for a in both] == [
+        (wire, by_story[wire]),
+        (copy, by_story[wire]),
+        (protest, by_story[protest]),
+    ]
+    assert storage.get_story_articles([]) == []
+    # A story page seeks the members by story: no full pass over articles.
+    seen: list[str] = []
+    storage._db.set_trace_callback(seen.append)
+    storage.get_story_articles([wire])
+    storage._db.set_trace_callback(None)
+    (sql,) = [q for q in seen if q.lstrip().startswith("SELECT")]
+    plan = " ".join(str(tuple(r)) for r in storage._query(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "story_members_story" in plan
+    assert "SCAN a " not in plan + " "
+
+
 def test_incremental_run_joins_yesterdays_story_and_moves_nothing(storage):
     wire = add_article(
         storage,

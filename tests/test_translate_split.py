@@ -186,3 +186,22 @@ def test_guard_helpers():
 )
 def test_detect_source(src, title, text, expected):
     assert detect_source(src, title, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Татарстан Республикасы Президенты яңа закон проектын хуплады, дип "
+            "хәбәр итте министрлыкның матбугат хезмәте пәнҗешәмбе көнне.",
+            "tt",
+        ),
+        (
+            "Башҡортостан Республикаһы Башлығы яңы закон проектын хупланы, тип "
+            "хәбәр итте министрлыҡтың матбуғат хеҙмәте кесаҙна көндө.",
+            "ba",
+        ),
+    ],
+)
+def test_tatar_and_bashkir_labelled_ru_never_go_to_a_kazakh_model(text, expected):
+    assert detect_source("ru", "", text) == expected

@@ -21,19 +21,54 @@ from typing import Any, Protocol
 
 from ..exceptions import RuleError
 from ..models import Article, TopicMatch, Topics
-from ._compile import compile_ruleset
-from ._match import CategoryScore, Doc, build_doc, score_category
-from ._model import Category, Entity, RuleSet
+from ._compile import QueryError, compile_query, compile_ruleset
+from ._match import (
+    BODY_OFFSET_GAP,
+    CategoryScore,
+    Doc,
+    Hit,
+    build_doc,
+    evaluate,
+    score_category,
+)
+from ._model import (
+    CAlt,
+    CAnd,
+    Category,
+    CNear,
+    CNode,
+    CNot,
+    COr,
+    CPhrase,
+    CTerm,
+    Entity,
+    RuleSet,
+)
 from ._morph import is_cyrillic
 
 __all__ = [
+    "BODY_OFFSET_GAP",
+    "CAlt",
+    "CAnd",
+    "CNear",
+    "CNode",
+    "CNot",
+    "COr",
+    "CPhrase",
+    "CTerm",
     "Category",
     "CategoryScore",
+    "Doc",
     "Entity",
+    "Hit",
+    "QueryError",
     "RuleSet",
     "TopicRulesError",
+    "build_doc",
     "classify_article",
+    "compile_query",
     "compile_topics",
+    "evaluate",
     "explain_article",
     "explain_stored_article",
     "format_match",

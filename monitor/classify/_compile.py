@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..exceptions import RuleError
 from ._aliases import is_latin, latin_variants
 from ._model import (
     VIEWS,
@@ -71,6 +72,46 @@ class _Ctx:
 
     def error(self, where: str, message: str) -> None:
         self.errors.append(f"{where}: {message}")
+
+    def add_entity(self, entity: Entity) -> None:
+        """Make `entity` resolvable as ``@id`` and as a member of its ``#tag``s."""
+        self.entities[entity.id] = entity
+        for tag in {*entity.tags, *([entity.country] if entity.country else [])}:
+            self.tags.setdefault(tag, []).append(entity)
+
+
+class QueryError(RuleError):
+    """One query in the rule language does not compile; `errors` says why."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(self.errors))
+
+
+def compile_query(
+    source: str, entities: Sequence[Entity] = (), *, where: str = "query"
+) -> CNode:
+    """Compile one query of the rule language on its own (``monitor search``).
+
+    Args:
+        source: e.g. ``Кулибаев AND (банк OR "Халык банк") NOT спорт``.
+        entities: the `RuleSet.entities` that ``@entity`` and ``#tag`` name.
+        where: how error messages name the query.
+
+    Raises:
+        QueryError: with the column of a syntax error, or the unknown names.
+    """
+    try:
+        tree = parse_query(source)
+    except QuerySyntaxError as e:
+        raise QueryError([e.located(source)]) from e
+    ctx = _Ctx()
+    for entity in entities:
+        ctx.add_entity(entity)
+    node = _lower(ctx, tree, where)
+    if ctx.errors:
+        raise QueryError(ctx.errors)
+    return node
 
 
 def compile_ruleset(raw: Mapping[str, Any]) -> tuple[RuleSet, list[str]]:
@@ -208,9 +249,7 @@ def _compile_entities(ctx: _Ctx, tables: list[Mapping[str, Any]]) -> tuple[Entit
             alt=CAlt.build(f"@{ident}", tuple(_spelling_node(s) for s in spellings)),
         )
         out.append(entity)
-        ctx.entities[ident] = entity
-        for tag in {*entity.tags, *([country] if country else [])}:
-            ctx.tags.setdefault(tag, []).append(entity)
+        ctx.add_entity(entity)
     return tuple(out)
 
 
@@ -421,4 +460,4 @@ def _entity_rule(ctx: _Ctx, country: str, weight: float) -> list[Rule]:
     ]
 
 
-__all__ = ["compile_ruleset", "is_latin"]
+__all__ = ["QueryError", "compile_query", "compile_ruleset", "is_latin"]

@@ -10,6 +10,7 @@ translated article is not counted twice).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ._model import (
@@ -59,10 +60,24 @@ class Doc:
         return " ".join(words)
 
 
-def build_doc(title: str, text: str, lang: str) -> Doc:
-    """Tokenise and index a title and a body (positions: title first, then a gap)."""
-    head = analyse(title)
-    tokens: list[Token | None] = [*head, *([None] * BODY_OFFSET_GAP), *analyse(text)]
+def build_doc(
+    title: str,
+    text: str,
+    lang: str,
+    *,
+    extra_keys: Callable[[str], frozenset[str]] | None = None,
+) -> Doc:
+    """Tokenise and index a title and a body (positions: title first, then a gap).
+
+    `extra_keys(surface)` adds keys to a word (search: the Latin spellings of a
+    Cyrillic name); it is called once per distinct surface word.
+    """
+    head = _analysed(title, extra_keys)
+    tokens: list[Token | None] = [
+        *head,
+        *([None] * BODY_OFFSET_GAP),
+        *_analysed(text, extra_keys),
+    ]
     index: dict[str, list[int]] = {}
     for pos, tok in enumerate(tokens):
         if tok is not None:
@@ -75,6 +90,15 @@ def build_doc(title: str, text: str, lang: str) -> Doc:
         title_end=len(head),
         keyset=frozenset(index),
     )
+
+
+def _analysed(
+    text: str, extra_keys: Callable[[str], frozenset[str]] | None
+) -> list[Token]:
+    tokens = analyse(text)
+    if extra_keys is None:
+        return tokens
+    return [Token(t.surface, t.keys | extra_keys(t.surface), t.folded) for t in tokens]
 
 
 # ---------------------------------------------------------------- evaluation

@@ -1,7 +1,7 @@
 """Compile a search query: the topic rule language, parsed by the rules' own parser.
 
-    text ─classify._rules.parse_query─▶ syntax tree
-         ─classify._compile._lower─▶ compiled tree (lemma keys, @entities resolved)
+    text ─classify.compile_query (the rules' parser and compiler)─▶
+         compiled tree (lemma keys, @entities resolved)
          ─add_aliases─▶ Cyrillic names also carry their Latin spellings' stems
          ─to_search_node─▶ backend-neutral SearchNode (monitor/models.py)
 
@@ -15,9 +15,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from ..classify._compile import _Ctx, _lower
-from ..classify._match import Doc, evaluate
-from ..classify._model import (
+from ..classify import (
     CAlt,
     CAnd,
     CNear,
@@ -26,9 +24,12 @@ from ..classify._model import (
     COr,
     CPhrase,
     CTerm,
+    Doc,
+    QueryError,
     RuleSet,
+    compile_query,
+    evaluate,
 )
-from ..classify._rules import QuerySyntaxError, parse_query
 from ..exceptions import MonitorError
 from ..models import SearchAnd, SearchNear, SearchNode, SearchOr, SearchWord
 from ._index import MAX_GROUP, alias_keys, encode
@@ -45,7 +46,7 @@ class CompiledSearch:
     """A query ready to run: the index query and the exact re-check."""
 
     source: str
-    exact: CNode  # evaluated by classify._match on candidate articles
+    exact: CNode  # evaluated by classify.evaluate on candidate articles
     node: SearchNode | None  # None: cannot match anything
     needs_check: bool
 
@@ -61,29 +62,16 @@ def compile_search(source: str, rules: RuleSet | None = None) -> CompiledSearch:
         SearchQueryError: with the column of a syntax error, or the unknown name.
     """
     try:
-        tree = parse_query(source)
-    except QuerySyntaxError as e:
-        raise SearchQueryError(f"bad query: {e.located(source)}") from e
-    ctx = _context(rules)
-    exact = add_aliases(_lower(ctx, tree, "query"))
-    if ctx.errors:
-        raise SearchQueryError("bad query: " + "; ".join(e for e in ctx.errors))
+        lowered = compile_query(source, rules.entities if rules is not None else ())
+    except QueryError as e:
+        raise SearchQueryError(f"bad query: {e}") from e
+    exact = add_aliases(lowered)
     return CompiledSearch(
         source=source,
         exact=exact,
         node=to_search_node(exact),
         needs_check=_needs_check(exact),
     )
-
-
-def _context(rules: RuleSet | None) -> _Ctx:
-    ctx = _Ctx()
-    for entity in rules.entities if rules is not None else ():
-        ctx.entities[entity.id] = entity
-        tags = {*entity.tags, *([entity.country] if entity.country else [])}
-        for tag in tags:
-            ctx.tags.setdefault(tag, []).append(entity)
-    return ctx
 
 
 def add_aliases(node: CNode) -> CNode:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..classify._match import BODY_OFFSET_GAP, Doc, Hit, evaluate
-from ..classify._model import CNode
-from ..classify._morph import TOKEN_RE, Token, analyse
+from ..classify import BODY_OFFSET_GAP, CNode, Doc, Hit, build_doc, evaluate
+from ..classify._morph import TOKEN_RE
 from ._index import alias_keys
 
 SNIPPET_BEFORE = 8  # words before the first hit
@@ -30,32 +29,8 @@ class Snippet:
 
 
 def build_view(title: str, text: str, lang: str, *, aliases: bool) -> Doc:
-    """classify._match.build_doc, with Latin-spelling keys on Cyrillic names."""
-    head = _tokens(title, aliases)
-    tokens: list[Token | None] = [
-        *head,
-        *([None] * BODY_OFFSET_GAP),
-        *_tokens(text, aliases),
-    ]
-    index: dict[str, list[int]] = {}
-    for pos, tok in enumerate(tokens):
-        if tok is not None:
-            for key in tok.keys:
-                index.setdefault(key, []).append(pos)
-    return Doc(
-        lang=lang,
-        tokens=tokens,
-        index=index,
-        title_end=len(head),
-        keyset=frozenset(index),
-    )
-
-
-def _tokens(text: str, aliases: bool) -> list[Token]:
-    tokens = analyse(text)
-    if not aliases:
-        return tokens
-    return [Token(t.surface, t.keys | alias_keys(t.surface), t.folded) for t in tokens]
+    """`classify.build_doc`, with Latin-spelling keys on Cyrillic names."""
+    return build_doc(title, text, lang, extra_keys=alias_keys if aliases else None)
 
 
 def view_hits(node: CNode, doc: Doc) -> tuple[set[int], set[int]] | None:

@@ -57,10 +57,13 @@ class DigestsMixin(StorageBase):
         ids = sorted(set(story_ids))
         if not ids:
             return []
+        # Membership is the truth (articles.story_id mirrors it); seeking
+        # story_members by story keeps a story page off a full articles scan.
         marks = ",".join("?" * len(ids))
         sql = (
-            f"{_ARTICLE_SELECT} "
-            f"WHERE COALESCE(sm.story_id, a.story_id) IN ({marks}) ORDER BY a.id"
+            f"{_ARTICLE_SELECT} WHERE a.id IN "
+            f"(SELECT article_id FROM story_members WHERE story_id IN ({marks})) "
+            "ORDER BY a.id"
         )
         return [_article(row) for row in self._query(sql, tuple(ids))]
 

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 _LETTER = re.compile(r"[^\W\d_]")
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 CYRILLIC_SOURCES = frozenset(
-    {"ru", "uk", "be", "bg", "kk", "ky", "tg", "uz", "mn", "sr"}
+    {"ru", "uk", "be", "bg", "kk", "ky", "tg", "uz", "mn", "sr", "tt", "ba"}
 )
 
 

@@ -69,7 +69,7 @@ def check_output(
 
 
 CYRILLIC_TARGETS = frozenset(
-    {"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"}
+    {"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn", "tt", "ba"}
 )
 
 

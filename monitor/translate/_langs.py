@@ -1,13 +1,15 @@
 """Source-language decisions: which articles go to which model (issue #3).
 
 Feeds and the extractor label most Central Asian text ``ru``, but Kazakh, Uzbek,
-Kyrgyz and Tajik are written in Cyrillic too and must never be pushed through a
-Russian model.  Their extra letters give them away cheaply.
+Kyrgyz, Tajik, Tatar and Bashkir are written in Cyrillic too and must never be
+pushed through a Russian model.  Their extra letters give them away cheaply.
 """
 
 from __future__ import annotations
 
 import re
+
+from monitor.lang import cyrillic_language
 
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -17,7 +19,10 @@ _MARKERS: dict[str, frozenset[str]] = {
     "uz": frozenset("ўқғҳ"),
     "tg": frozenset("ғӣқӯҳҷ"),
     "ky": frozenset("ңөү"),
+    "tt": frozenset("әҗңөүһ"),
+    "ba": frozenset("әғҡҙҫңөүһ"),
 }
+REGIONAL = frozenset(_MARKERS)
 # Letters that single out one language among those above.
 _DECISIVE: dict[str, str] = {
     "ә": "kk",
@@ -51,12 +56,12 @@ def detect_source(src: str | None, title: str, text: str) -> str | None:
     """
     sample = f"{title}\n{text}"[:20_000]
     cyr = _CYRILLIC.findall(sample)
-    if src not in (None, "ru", "kk", "uz", "tg", "ky") or not cyr:
+    if src not in (None, "ru", *REGIONAL) or not cyr:
         return src
     # Proper names («Тоқаев», «Ақорда») carry markers into Russian text too:
     # judge by the words that do not start with a capital.
     common = [w for w in _WORD.findall(sample) if not w[0].isupper()]
-    other = detect_turkic_persian(_CYRILLIC.findall("".join(common)))
+    other = detect_turkic_persian(_CYRILLIC.findall("".join(common)), " ".join(common))
     if other is not None:
         return other
     if src is None and len(cyr) > 0.3 * max(1, sum(ch.isalpha() for ch in sample)):
@@ -64,13 +69,18 @@ def detect_source(src: str | None, title: str, text: str) -> str | None:
     return src
 
 
-def detect_turkic_persian(cyrillic_letters: list[str]) -> str | None:
-    """Return kk/uz/tg/ky when the Cyrillic letters carry enough of their markers."""
+def detect_turkic_persian(cyrillic_letters: list[str], words: str = "") -> str | None:
+    """Return kk/uz/tg/ky/tt/ba when the Cyrillic letters carry enough of their
+    markers; which one is `monitor.lang.cyrillic_language`'s decision on
+    ``words`` (Tatar and Bashkir share most of Kazakh's letters)."""
     found = [ch for ch in cyrillic_letters if ch in _ALL_MARKERS]
     if len(found) < MIN_MARKERS or len(found) < MIN_MARKER_SHARE * len(
         cyrillic_letters
     ):
         return None
+    decided = cyrillic_language(words) if words else None
+    if decided in REGIONAL:
+        return decided
     votes: dict[str, int] = {}
     for ch in found:
         lang = _DECISIVE.get(ch)
