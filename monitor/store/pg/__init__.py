@@ -11,8 +11,8 @@ access), on the PostgreSQL DDL of `._schema`.  What differs:
   reads run outside transactions (autocommit);
 * search: there is no index here; `search_articles` refuses with one line, and
   the index stage finds an empty queue (docs/scale-out.md);
-* `integrity_check` asks the server for nothing: PostgreSQL has no
-  ``PRAGMA integrity_check``; it reports "ok" once the schema version is read.
+* there is no `integrity_check` (SQLite's ``PRAGMA integrity_check``; not part
+  of the contract: PostgreSQL checks its own pages).
 """
 
 from __future__ import annotations
