@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
+from .models import RunSummary
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage, StorageType
 from .termsafe import json_safe, term_safe
@@ -209,12 +210,82 @@ def run(opts: Options, no_digest: bool, strict: bool) -> None:
     cfg = load(opts)
     with _locked(cfg), _storage(cfg) as storage:
         with _pipeline(cfg, storage) as pipeline:
-            summary = pipeline.run(digest=not no_digest)
+            if cfg.queue.enabled:
+                summary = _run_queued(cfg, storage, pipeline, digest=not no_digest)
+            else:
+                summary = pipeline.run(digest=not no_digest)
     _summary(summary.line())
     if strict and (
         summary.counts.get("feeds_error") or summary.counts.get("articles_failed")
     ):
         sys.exit(3)
+
+
+def _run_queued(
+    cfg: Config, storage: StorageType, pipeline: Pipeline, *, digest: bool
+) -> RunSummary:
+    """`monitor run` with ``[queue] enabled``: extraction goes to the workers."""
+    from . import queue
+
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():
+        queue.ensure_schema(app)
+
+        def enqueue() -> None:
+            pending = storage.get_articles_needing_extraction(
+                cfg.fetch.max_articles_per_run
+            )
+            queue.enqueue_extraction(app, [a.id for a, _ in pending], pipeline.summary)
+
+        return pipeline.run(digest=digest, extract=enqueue)
+
+
+def _extract_one(cfg: Config) -> Callable[[int], None]:
+    """A worker job: the pipeline's extraction of one article, on its own store."""
+
+    def run_extract(article_id: int) -> None:
+        from . import fetch
+
+        # a worker thread: no click context, no progress bar
+        with (
+            closing(open_storage(cfg)) as storage,
+            Pipeline(
+                cfg=cfg,
+                storage=storage,
+                client=fetch.make_client(cfg.fetch),
+                env=os.environ,
+            ) as pipeline,
+        ):
+            pipeline.extract_articles([article_id])
+
+    return run_extract
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--concurrency", default=1, show_default=True, help="Jobs run at the same time."
+)
+@click.option("--once", is_flag=True, help="Exit when no job is left (scripts, tests).")
+def worker(opts: Options, concurrency: int, once: bool) -> None:
+    """Process queued jobs (article extraction) from the PostgreSQL store.
+
+    Needs [queue] enabled and [store] url.  Run one or more on any machine that
+    reaches the database; `monitor run` queues the work (docs/scale-out.md).
+
+    Example:
+
+        MONITOR_STORE_URL=postgresql://monitor@db/monitor monitor worker
+    """
+    from . import queue
+
+    cfg = load(opts)
+    if not cfg.queue.enabled:
+        raise click.UsageError("monitor worker needs [queue] enabled = true")
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():  # synchronous: the schema check
+        queue.ensure_schema(app)
+    queue.run_worker(app, concurrency=concurrency, once=once)  # opens its own loop
 
 
 @cli.command()

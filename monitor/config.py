@@ -538,19 +538,10 @@ def _check_store(cfg: Config, errors: list[str]) -> None:
 
 def _check_queue(cfg: Config, errors: list[str]) -> None:
     # The queue lives in PostgreSQL (procrastinate); an SQLite file cannot hold it.
-    # The workers themselves are not built yet (issue #13 part 4), so the key is
-    # accepted, documented and refused with one line rather than silently ignored.
-    if not cfg.queue.enabled:
-        return
-    if cfg.store.url is None:
+    if cfg.queue.enabled and cfg.store.url is None:
         errors.append(
             "queue.enabled: needs a PostgreSQL store ([store] url ="
             ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
-        )
-    else:
-        errors.append(
-            "queue.enabled: workers on the task queue are not in this build yet"
-            " (issue #13); leave it false: `monitor run` works on PostgreSQL"
         )
 
 

@@ -45,7 +45,7 @@ import functools
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -178,11 +178,20 @@ class Pipeline:
         if self._translator is not None:
             self._translator.close()
 
-    def run(self, *, digest: bool = True) -> RunSummary:
-        """Run every stage once.  Returns the counts for the summary line."""
+    def run(
+        self, *, digest: bool = True, extract: Callable[[], object] | None = None
+    ) -> RunSummary:
+        """Run every stage once.  Returns the counts for the summary line.
+
+        Args:
+            digest: also write (and mail) the digest when it is due.
+            extract: what to do in place of the extract stage; with ``[queue]
+                enabled`` the CLI passes one that enqueues the pending articles
+                for `monitor worker` (monitor/queue.py).
+        """
         run_id = self.storage.start_run(self.now())
         self._run_stage("poll", self.poll_feeds)
-        self._run_stage("extract", self.extract_articles)
+        self._run_stage("extract", extract or self.extract_articles)
         self._run_stage("translate", self.translate_articles)
         self._run_stage("classify", self.classify_articles)
         self._run_stage("index", self.index_articles)
@@ -441,10 +450,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ extract
 
-    def extract_articles(self) -> None:
-        """Fetch and extract every article still pending, up to the per-run cap."""
+    def extract_articles(self, article_ids: Sequence[int] | None = None) -> None:
+        """Fetch and extract every article still pending, up to the per-run cap
+        (only ``article_ids`` when given: one job of `monitor worker`)."""
         pending = self.storage.get_articles_needing_extraction(
-            self.cfg.fetch.max_articles_per_run
+            self.cfg.fetch.max_articles_per_run, article_ids=article_ids
         )
         by_id = {
             str(a.id): (a, item)

@@ -274,10 +274,6 @@ def test_store_url_must_be_postgresql_and_joins_the_other_errors(tmp_path):
     assert "secret" not in err  # a password in the URL is not echoed
 
 
-def test_queue_on_postgresql_is_refused_until_workers_exist(tmp_path):
+def test_queue_on_postgresql_is_accepted(tmp_path):
     text = '[store]\nurl = "postgresql://m@db/m"\n[queue]\nenabled = true\n'
-    errs = errors_of(write(tmp_path, text))
-    assert [e for e in errs if e.startswith("queue.enabled: ")] == [
-        "queue.enabled: workers on the task queue are not in this build yet"
-        " (issue #13); leave it false: `monitor run` works on PostgreSQL"
-    ]
+    assert load_config(write(tmp_path, text), env={}).queue.enabled is True

@@ -69,13 +69,21 @@ class ArticlesMixin(StorageBase):
         return new
 
     def get_articles_needing_extraction(
-        self, limit: int
+        self, limit: int, *, article_ids: Sequence[int] | None = None
     ) -> list[tuple[Article, FeedItem]]:
-        """Articles whose page still has to be fetched and extracted, oldest first."""
+        """Articles whose page still has to be fetched and extracted, oldest first.
+
+        Args:
+            limit: at most this many.
+            article_ids: only these (a worker's job); None: any.
+        """
+        only = ""
+        if article_ids is not None:
+            only = f" AND a.id IN ({','.join('?' * len(article_ids)) or 'NULL'})"
         rows = self._query(
             _ARTICLE_SELECT
-            + " WHERE a.extract_status = 'pending' ORDER BY a.id LIMIT ?",
-            (limit,),
+            + f" WHERE a.extract_status = 'pending'{only} ORDER BY a.id LIMIT ?",
+            (*(article_ids or ()), limit),
         )
         return [(_article(r), _feed_item(r)) for r in rows]
 

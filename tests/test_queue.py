@@ -1,0 +1,75 @@
+"""Workers on procrastinate (issue #13 part 4, first slice), with real processes:
+`monitor run` queues one extraction job per article, `monitor worker` processes
+on the same PostgreSQL database do them."""
+
+from __future__ import annotations
+
+import subprocess
+from contextlib import closing
+
+import psycopg
+
+from monitor.store.pg import PgStorage
+from tests.sitegen import NOW, TITLES, build_site, write_config
+from tests.test_pipeline_backends import MONITOR, _child_env, _monitor
+
+
+def _jobs(pg_url: str) -> dict[str, int]:
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1"
+        ).fetchall()
+    return {str(s): int(n) for s, n in rows}
+
+
+def test_run_queues_and_two_workers_extract_every_article(
+    http_server, tmp_path, pg_url
+):
+    site = build_site(http_server, ["protest", "energy", "court"], NOW)
+    write_config(tmp_path, [("kz-news", site.feed_url, "ru")])
+    env = {"MONITOR_STORE_URL": pg_url, "MONITOR_QUEUE_ENABLED": "1"}
+
+    done = _monitor(tmp_path, env, "run", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert _jobs(pg_url) == {"todo": 3}
+    with closing(PgStorage(pg_url)) as storage:
+        assert storage.get_stage_counts()["extract"] == {"pending": 3}
+    assert http_server.requests_to("/news/protest") == []  # run fetched no page
+
+    # a second run while the jobs wait queues nothing twice
+    assert _monitor(tmp_path, env, "run", "-q").returncode == 0
+    assert _jobs(pg_url) == {"todo": 3}
+
+    workers = [
+        subprocess.Popen(
+            [MONITOR, "worker", "--once", "-q", "--config", str(tmp_path)],
+            env=_child_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [w.communicate(timeout=240) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert _jobs(pg_url) == {"succeeded": 3}, outputs
+    with closing(PgStorage(pg_url)) as storage:
+        assert storage.get_stage_counts()["extract"] == {"done": 3}
+        assert {a.title for a in storage.get_articles(range(1, 9))} == set(
+            TITLES.values()
+        )
+
+    # the next run carries the extracted articles through the other stages
+    assert _monitor(tmp_path, env, "run", "-q").returncode == 0
+    with closing(PgStorage(pg_url)) as storage:
+        stages = storage.get_stage_counts()
+        assert stages["classify"] == {"done": 3}
+        assert stages["stories"] == {"done": 3}
+
+
+def test_worker_needs_the_queue_enabled(tmp_path, pg_url):
+    write_config(tmp_path, [("a", "http://127.0.0.1:9/rss", "ru")])
+    done = _monitor(tmp_path, {"MONITOR_STORE_URL": pg_url}, "worker", "--once")
+    assert done.returncode == 2
+    assert "monitor worker needs [queue] enabled = true" in done.stderr
