@@ -17,6 +17,7 @@ queue it twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -32,6 +33,10 @@ EXTRACT_TASK = "monitor.extract_article"
 # A job whose run failed (the database went away, a bug) is tried this often.
 JOB_ATTEMPTS = 3
 JOB_RETRY_WAIT = 5  # seconds
+# Workers beat every HEARTBEAT seconds; a worker silent for STALLED_AFTER is dead
+# (SIGKILL, a lost machine) and the job it held is queued again.
+HEARTBEAT = 2.0
+STALLED_AFTER = 10.0
 
 
 def make_app(cfg: Config, run_extract: Callable[[int], None]) -> procrastinate.App:
@@ -85,20 +90,44 @@ def enqueue_extraction(
     logger.info("queued stage=extract articles=%d", len(article_ids))
 
 
-def pending_jobs(app: procrastinate.App) -> dict[str, int]:
-    """Jobs waiting or running, per queue (for tests and `status`)."""
-    rows = app.connector.get_sync_connector().execute_query_all(
-        "SELECT queue_name, count(*) AS n FROM procrastinate_jobs"
-        " WHERE status IN ('todo', 'doing') GROUP BY queue_name"
-    )
-    return {str(r["queue_name"]): int(r["n"]) for r in rows}
-
-
 def run_worker(app: procrastinate.App, *, concurrency: int, once: bool) -> None:
-    """Process jobs until stopped (SIGINT/SIGTERM), or until none is left."""
-    app.run_worker(
-        queues=[EXTRACT_QUEUE],
-        concurrency=concurrency,
-        wait=not once,
-        install_signal_handlers=True,
+    """Process jobs until stopped (SIGINT/SIGTERM), or until none is left.
+
+    Jobs held by dead workers are queued again when this worker starts, and then
+    every `STALLED_AFTER` seconds while it runs.
+    """
+    asyncio.run(_work(app, concurrency=concurrency, once=once))
+
+
+async def _work(app: procrastinate.App, *, concurrency: int, once: bool) -> None:
+    async with app.open_async():
+        await recover_stalled_jobs(app)
+        recovering = asyncio.create_task(_recover_forever(app))
+        try:
+            await app.run_worker_async(
+                queues=[EXTRACT_QUEUE],
+                concurrency=concurrency,
+                wait=not once,
+                install_signal_handlers=True,
+                update_heartbeat_interval=HEARTBEAT,
+                stalled_worker_timeout=STALLED_AFTER,
+            )
+        finally:
+            recovering.cancel()
+
+
+async def recover_stalled_jobs(app: procrastinate.App) -> int:
+    """Queue again every job whose worker stopped beating; returns how many."""
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER)
     )
+    for job in stalled:
+        logger.warning("job=%s status=stalled requeued (its worker died)", job.id)
+        await app.job_manager.retry_job(job)
+    return len(stalled)
+
+
+async def _recover_forever(app: procrastinate.App) -> None:
+    while True:
+        await asyncio.sleep(STALLED_AFTER)
+        await recover_stalled_jobs(app)
