@@ -240,6 +240,15 @@ def _run_queued(
         return pipeline.run(digest=digest, extract=enqueue)
 
 
+def _queue_status(cfg: Config) -> dict[str, object]:
+    from . import queue
+
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():
+        queue.ensure_schema(app)
+        return queue.queue_status(app)
+
+
 def _extract_one(cfg: Config) -> Callable[[int], None]:
     """A worker job: the pipeline's extraction of one article, on its own store."""
 
@@ -301,6 +310,8 @@ def status(opts: Options, as_json: bool) -> None:
     cfg = load(opts)
     with _storage(cfg, must_exist=True) as storage:
         report = status_mod.build_status(storage, cfg, utc_now())
+    if cfg.queue.enabled:
+        report["queue"] = _queue_status(cfg)
     if as_json:
         _echo_json(report, indent=2, sort_keys=True)
     else:

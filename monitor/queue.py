@@ -90,6 +90,28 @@ def enqueue_extraction(
     logger.info("queued stage=extract articles=%d", len(article_ids))
 
 
+def queue_status(app: procrastinate.App) -> dict[str, object]:
+    """Jobs per queue and status, and the workers beating now (`monitor status`).
+
+    A job that failed every one of its attempts stays ``failed``: it is not
+    tried again, and its article stays pending for the next run's jobs.
+    """
+    connector = app.connector.get_sync_connector()
+    rows = connector.execute_query_all(
+        "SELECT queue_name, status::text AS status, count(*) AS n"
+        " FROM procrastinate_jobs GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    jobs: dict[str, dict[str, int]] = {}
+    for r in rows:
+        jobs.setdefault(str(r["queue_name"]), {})[str(r["status"])] = int(r["n"])
+    live = connector.execute_query_one(
+        "SELECT count(*) AS n FROM procrastinate_workers"
+        " WHERE last_heartbeat > now() - make_interval(secs => %(secs)s)",
+        secs=STALLED_AFTER,
+    )
+    return {"jobs": jobs, "live_workers": int(live["n"])}
+
+
 def run_worker(app: procrastinate.App, *, concurrency: int, once: bool) -> None:
     """Process jobs until stopped (SIGINT/SIGTERM), or until none is left.
 

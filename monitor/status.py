@@ -161,6 +161,11 @@ def format_status(report: dict[str, Any]) -> str:
         counts = report["stages"].get(stage, {})
         shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
         lines.append(f"  {stage:<10} {shown}")
+    if "queue" in report:  # [queue] enabled (monitor/queue.py)
+        lines.append(f"Queue: {report['queue']['live_workers']} live workers")
+        for name, counts in sorted(report["queue"]["jobs"].items()):
+            shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            lines.append(f"  {name:<10} {shown}")
     if report.get("stories"):
         lines.append(
             "Stories: "

@@ -4,6 +4,7 @@ on the same PostgreSQL database do them."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from contextlib import closing
@@ -39,6 +40,12 @@ def test_run_queues_and_two_workers_extract_every_article(
         assert storage.get_stage_counts()["extract"] == {"pending": 3}
     assert http_server.requests_to("/news/protest") == []  # run fetched no page
 
+    report = json.loads(_monitor(tmp_path, env, "status", "--json").stdout)
+    assert report["queue"] == {"jobs": {"extract": {"todo": 3}}, "live_workers": 0}
+    human = _monitor(tmp_path, env, "status").stdout.splitlines()
+    assert "Queue: 0 live workers" in human
+    assert "  extract    3 todo" in human
+
     # a second run while the jobs wait queues nothing twice
     assert _monitor(tmp_path, env, "run", "-q").returncode == 0
     assert _jobs(pg_url) == {"todo": 3}
@@ -61,6 +68,9 @@ def test_run_queues_and_two_workers_extract_every_article(
         assert {a.title for a in storage.get_articles(range(1, 9))} == set(
             TITLES.values()
         )
+
+    report = json.loads(_monitor(tmp_path, env, "status", "--json").stdout)
+    assert report["queue"]["jobs"] == {"extract": {"succeeded": 3}}
 
     # the next run carries the extracted articles through the other stages
     assert _monitor(tmp_path, env, "run", "-q").returncode == 0
