@@ -5,6 +5,8 @@
                  (+ the pages it points at: sources.Parsed.follow, bounded)
                  ─urls.canonicalize_url─▶ store.add_feed_items          (per feed: 1 tx)
       extract    store.get_articles_needing_extraction ─fetch.fetch_many─▶ Page
+                 (with [queue] enabled: one job per article for `monitor worker`,
+                 which runs this same stage for it: monitor/queue.py)
                  ─extract.extract_article─▶ Extracted ─▶ store.save_extraction
       translate  store.get_articles_for_translation ─translate.make_translator─▶
                  Translation ─▶ store.save_translation            (titles first)
