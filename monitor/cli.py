@@ -747,13 +747,16 @@ def feeds_check(opts: Options, names: tuple[str, ...]) -> None:
     from . import fetch
 
     failed = 0
-    with fetch.make_client(cfg.fetch) as client:
+    clients = fetch.ClientPool(cfg.fetch)  # each feed on its own route (#20)
+    try:
         for spec in cfg.feeds:
             if names and spec.name not in names:
                 continue
-            ok, line = check_feed(cfg, client, spec, utc_now())
+            ok, line = check_feed(cfg, clients, spec, utc_now())
             failed += not ok
             _echo(f"{'ok ' if ok else 'ERR'} {spec.name}: {line}")
+    finally:
+        clients.close()
     if failed:
         sys.exit(1)
 

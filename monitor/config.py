@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .countries import is_country, suggest_country
 from .exceptions import ConfigError
 from .models import FeedSpec
+from .proxyspec import EnvironmentProxies, parse_proxy, split_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,16 @@ class FetchConfig:
     per_host_delay: float = 1.0  # minimum seconds between requests to one host
     workers: int = 8  # network calls in flight overall
     allow_private: bool = False  # allow loopback/private addresses for every feed
+    # "" / "none": direct; http://, socks5:// or socks5h:// host:port (issue #20)
+    proxy: str = ""
+    # credentials only from MONITOR_FETCH_PROXY_USERNAME / _PASSWORD, never TOML
+    proxy_username: str = field(default="", repr=False)
+    proxy_password: str = field(default="", repr=False)
+    # honour HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY (corporate networks)
+    use_environment_proxies: bool = False
+    # through a socks5h:// (Tor) proxy: at least these timeouts (circuits are slow)
+    remote_dns_timeout: float = 60.0
+    remote_dns_total_timeout: float = 180.0
     max_articles_per_run: int = 500
     max_attempts: int = 3  # page: fall back to feed text; article: parked (#11)
 
@@ -76,6 +87,8 @@ class FetchConfig:
 class PollConfig:
     min_interval: float = 15 * 60  # seconds between polls of the same feed
     max_backoff: float = 24 * 3600  # cap on failure backoff
+    # a feed served by a mirror tries its primary URL again after this (issue #20)
+    retry_primary_after: float = 6 * 3600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +215,8 @@ class Config:
     feeds: tuple[FeedSpec, ...] = ()
     feeds_file: Path = Path("feeds.toml")
     topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
+    # HTTPS_PROXY & co., read only with fetch.use_environment_proxies (issue #20)
+    environment_proxies: EnvironmentProxies | None = None
 
     def source_kinds(self) -> dict[str, str]:
         """Each enabled source's name -> its kind (feed, telegram, sitemap, page)."""
@@ -249,6 +264,7 @@ def load_config(
     cdir = Path(config_dir or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG_DIR)
     errors: list[str] = []
     data = _read_toml(cdir / "monitor.toml", errors, required=False)
+    _refuse_file_secrets(data, errors)
     _merge(data, _env_overrides(env, errors))
     _merge(data, _dotted(overrides or {}))
     cfg = _build_config(cdir, data, errors)
@@ -256,6 +272,8 @@ def load_config(
     _warn_unknown_env(env, cfg)
     feeds_raw = _read_toml(_resolve(cdir, cfg.feeds_file), errors, required=True)
     feeds = _build_feeds(feeds_raw, errors, f"{cfg.feeds_file}")
+    _check_feed_proxies(cfg, feeds, errors)
+    env_proxies = _environment_proxies(cfg, env, errors)
     topics_path = _resolve(cdir, cfg.classify.topics_file)
     topics = _read_toml(topics_path, errors, required=True)
     if rule_validator is not None and topics_path.exists():
@@ -264,7 +282,66 @@ def load_config(
         )
     if errors:
         raise ConfigError(errors)
-    return dataclasses.replace(cfg, feeds=feeds, topics=topics)
+    return dataclasses.replace(
+        cfg, feeds=feeds, topics=topics, environment_proxies=env_proxies
+    )
+
+
+def _environment_proxies(
+    cfg: Config, env: Mapping[str, str], errors: list[str]
+) -> EnvironmentProxies | None:
+    """HTTPS_PROXY & co. (either case, as curl reads them), when asked for."""
+    if not cfg.fetch.use_environment_proxies:
+        return None
+
+    def get(name: str) -> str:
+        return env.get(name) or env.get(name.lower()) or ""
+
+    found = EnvironmentProxies(
+        http=get("HTTP_PROXY"),
+        https=get("HTTPS_PROXY"),
+        all=get("ALL_PROXY"),
+        no_proxy=get("NO_PROXY"),
+    )
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        value = get(name)
+        bare = split_credentials(value)[0] if value else ""
+        try:
+            parse_proxy(bare if "://" in bare or not bare else f"http://{bare}")
+        except ValueError as e:  # the message never repeats credentials
+            errors.append(f"fetch.use_environment_proxies: {name}: {e}")
+    return found
+
+
+def _check_feed_proxies(
+    cfg: Config, feeds: tuple[FeedSpec, ...], errors: list[str]
+) -> None:
+    """``isolate`` needs a SOCKS proxy: the feed's own or the global one."""
+    for spec in feeds:
+        if not spec.isolate:
+            continue
+        try:
+            proxy = parse_proxy(cfg.fetch.proxy if spec.proxy is None else spec.proxy)
+        except ValueError:
+            continue  # reported already
+        if proxy is None or not proxy.scheme.startswith("socks"):
+            errors.append(
+                f"{cfg.feeds_file}: feed {spec.name!r}.isolate: needs a socks5:// or"
+                " socks5h:// proxy (the feed's `proxy` or fetch.proxy)"
+            )
+
+
+ENV_ONLY_KEYS = ("fetch.proxy_username", "fetch.proxy_password")
+
+
+def _refuse_file_secrets(data: Mapping[str, Any], errors: list[str]) -> None:
+    """Proxy credentials come from the environment only (issue #20)."""
+    for dotted in ENV_ONLY_KEYS:
+        section, key = dotted.split(".")
+        table = data.get(section)
+        if isinstance(table, dict) and key in table:
+            env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            errors.append(f"{dotted}: not allowed in a file; set {env} instead")
 
 
 def resolve_path(cfg: Config, path: Path) -> Path:
@@ -555,6 +632,9 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         "fetch.max_page_bytes": cfg.fetch.max_page_bytes,
         "fetch.per_host_concurrency": cfg.fetch.per_host_concurrency,
         "fetch.workers": cfg.fetch.workers,
+        "fetch.remote_dns_timeout": cfg.fetch.remote_dns_timeout,
+        "fetch.remote_dns_total_timeout": cfg.fetch.remote_dns_total_timeout,
+        "poll.retry_primary_after": cfg.poll.retry_primary_after,
         "translate.threads": cfg.translate.threads,
         "translate.batch_size": cfg.translate.batch_size,
         "translate.beam_size": cfg.translate.beam_size,
@@ -563,6 +643,10 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
     for key, value in positive.items():
         if value <= 0:
             errors.append(f"{key}: must be greater than 0, got {value}")
+    try:
+        parse_proxy(cfg.fetch.proxy)
+    except ValueError as e:
+        errors.append(f"fetch.proxy: {e}")
     if cfg.fetch.per_host_delay < 0:
         errors.append(
             f"fetch.per_host_delay: must be >= 0, got {cfg.fetch.per_host_delay}"
@@ -652,6 +736,35 @@ def _check_feed(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
             f"(like 'KZ') or 'intl'{hint}"
         )
     _check_source(raw, path, errors)
+    _check_route(raw, path, errors)
+
+
+def _check_route(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    """Per-feed proxy, mirrors and block-page settings (issue #20)."""
+    proxy = raw.get("proxy")
+    if isinstance(proxy, str):
+        try:
+            parse_proxy(proxy)
+        except ValueError as e:
+            errors.append(f"{path}.proxy: {e}")
+    urls = raw.get("urls")
+    if isinstance(urls, list):
+        if "url" in raw:
+            errors.append(f"{path}.urls: give `url` or `urls`, not both")
+        if not urls:
+            errors.append(f"{path}.urls: must list at least the primary URL")
+        for i, u in enumerate(urls):
+            parts = urlsplit(u) if isinstance(u, str) else None
+            if parts is not None and (
+                parts.scheme not in ("http", "https") or not parts.netloc
+            ):
+                errors.append(f"{path}.urls[{i}]: {u!r} is not an http(s) URL")
+    for i, status in enumerate(raw.get("block_statuses") or ()):
+        if isinstance(status, int) and not 200 <= status <= 599:
+            errors.append(f"{path}.block_statuses[{i}]: {status} is not an HTTP status")
+    for i, marker in enumerate(raw.get("block_markers") or ()):
+        if isinstance(marker, str) and not marker.strip():
+            errors.append(f"{path}.block_markers[{i}]: must not be empty")
 
 
 # --------------------------------------------------------------- source kinds (#14)
@@ -683,7 +796,7 @@ def _check_source(raw: Mapping[str, Any], path: str, errors: list[str]) -> None:
                 f" (this feed is kind = {kind!r})"
             )
     url, channel = raw.get("url"), raw.get("channel")
-    if url is None and not (kind == "telegram" and channel):
+    if url is None and "urls" not in raw and not (kind == "telegram" and channel):
         extra = " (or `channel` for kind = 'telegram')" if kind == "telegram" else ""
         errors.append(f"{path}.url: required key is missing{extra}")
     if isinstance(channel, str) and not TELEGRAM_CHANNEL_RE.match(channel):
@@ -717,9 +830,12 @@ def _check_range(
 
 
 def _source_url(spec: FeedSpec) -> FeedSpec:
-    """A telegram source given by `channel` polls https://t.me/s/<channel>."""
+    """A telegram source given by `channel` polls https://t.me/s/<channel>; a
+    feed given by `urls` (mirrors, #20) has the first, its primary, as `url`."""
     if spec.kind == "telegram" and spec.channel and not spec.url:
         return dataclasses.replace(spec, url=f"https://t.me/s/{spec.channel}")
+    if spec.urls:  # the primary (issue #20): what storage and status key on
+        return dataclasses.replace(spec, url=spec.urls[0])
     return spec
 
 

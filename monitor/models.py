@@ -66,6 +66,12 @@ class FeedSpec:
     fetch_linked: bool = False  # telegram: fetch the article a link post points at
     max_age_days: float = 3.0  # sitemap: drop URLs older than this (0: keep all)
     max_urls_per_poll: int = 50  # sitemap/page: new URLs per poll, newest first
+    # ---- reaching blocked outlets (issue #20; docs/adding-a-feed.md)
+    proxy: str | None = None  # None: fetch.proxy; "none": direct; or a proxy URL
+    isolate: bool = False  # its own Tor circuit (a SOCKS username of its own)
+    urls: tuple[str, ...] = ()  # primary, then mirrors; `url` is urls[0]
+    block_statuses: tuple[int, ...] = (451,)  # answers that mean "blocked here"
+    block_markers: tuple[str, ...] = ()  # text of an ISP block page (title, phrase)
 
 
 # Page failures count over this window in status, feeds list and the digest (#10.6).
@@ -109,6 +115,10 @@ class FeedState:
     last_status: str | None = None  # ok | not_modified | unchanged | error
     failure_count: int = 0
     last_error: str | None = None
+    # which URL and route served the last successful poll (issue #20)
+    served_url: str | None = None
+    served_via: str | None = None  # "direct" or a proxy label (no credentials)
+    primary_failed_at: datetime | None = None  # on a mirror since; None: primary
 
     def health(
         self, now: datetime, silent_hours: float, pages: PageHealth | None = None
@@ -452,6 +462,10 @@ class PollOutcome:
     error: str | None = None
     next_poll_at: datetime | None = None
     new_items: int = 0
+    # kept only when status is not "error" (issue #20)
+    served_url: str | None = None
+    served_via: str | None = None
+    primary_failed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

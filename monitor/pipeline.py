@@ -2,8 +2,11 @@
 
     monitor run
       poll       feeds due ─fetch.fetch_many─▶ Page ─sources.parse_page─▶ FeedItem*
-                 (+ the pages it points at: sources.Parsed.follow, bounded)
-                 ─urls.canonicalize_url─▶ store.add_feed_items          (per feed: 1 tx)
+                 (each on its fetch.feed_route; the next mirror on a block or no
+                 answer: mirrors.failover_reason; + the pages it points at:
+                 sources.Parsed.follow, bounded)
+                 ─mirrors.primary_link, urls.canonicalize_url─▶
+                 store.add_feed_items                                   (per feed: 1 tx)
       extract    store.get_articles_needing_extraction ─fetch.fetch_many─▶ Page
                  (with [queue] enabled: one job per article for `monitor worker`,
                  which runs this same stage for it: monitor/queue.py)
@@ -63,6 +66,7 @@ from . import (
     digest,
     extract,
     fetch,
+    mirrors,
     schedule,
     sources,
     stories,
@@ -175,7 +179,9 @@ class Pipeline:
         self.close()
 
     def close(self) -> None:
-        """Release the HTTP client and the translation model, if loaded."""
+        """Release the HTTP clients and the translation model, if loaded."""
+        if "_clients" in self.__dict__:
+            self._clients.close()
         self.client.close()
         if self._translator is not None:
             self._translator.close()
@@ -233,10 +239,8 @@ class Pipeline:
                 and schedule.feed_is_due(states.get(f.name), now, self._poll_cfg(f))
             )
         ]
-        requests = [self._feed_request(f, states.get(f.name)) for f in due]
-        with self._bar("poll", len(requests)) as bar:
-            for result in self._fetch_many(requests):
-                spec = specs[str(result.key)]
+        with self._bar("poll", len(due)) as bar:
+            for spec, result, tried in self._fetch_feeds(due, states):
                 state = states.get(spec.name)
                 try:
                     outcome = self._poll_one(spec, state, result)
@@ -244,8 +248,83 @@ class Pipeline:
                     raise
                 except ITEM_ERRORS as e:  # the feed is the boundary (issue #11)
                     outcome = self._poll_failed(spec, state, _ItemError("poll", e))
+                if outcome.status != "error":
+                    outcome = self._served(spec, state, tried, outcome)
                 self.storage.update_feed_polled(spec.name, outcome, self.now())
                 bar.update()
+
+    def _fetch_feeds(
+        self, due: list[FeedSpec], states: Mapping[str, FeedState]
+    ) -> Iterator[tuple[FeedSpec, StageResult[Page], tuple[str, ...]]]:
+        """Fetch each feed at its first candidate URL; on a block or no answer, at
+        the next (issue #20), in rounds that share the pool's politeness.
+
+        Yields:
+            (feed, final result, the URLs tried in order).
+        """
+        now, retry = self.now(), self.cfg.poll.retry_primary_after
+        plans = {
+            f.name: mirrors.candidate_urls(f, states.get(f.name), now, retry)
+            for f in due
+        }
+        by_name = {f.name: f for f in due}
+        tried: dict[str, list[str]] = {f.name: [] for f in due}
+        todo = due
+        while todo:
+            requests = [
+                self._feed_request(
+                    f, states.get(f.name), plans[f.name][len(tried[f.name])]
+                )
+                for f in todo
+            ]
+            todo = []
+            for result in self._fetch_many(requests):
+                spec = by_name[str(result.key)]
+                plan, done = plans[spec.name], tried[spec.name]
+                done.append(plan[len(done)])
+                reason = mirrors.failover_reason(result.value, spec)
+                if reason is not None and len(done) < len(plan):
+                    self._failed_over(spec, done[-1], reason, plan[len(done)])
+                    todo.append(spec)
+                    continue
+                if reason is not None and isinstance(result.value, Page):
+                    blocked = FetchError(reason, resource=done[-1])
+                    result = StageResult(result.key, blocked)
+                yield spec, result, tuple(done)
+
+    def _failed_over(self, spec: FeedSpec, url: str, reason: str, nxt: str) -> None:
+        logger.info(
+            "polled feed=%s url=%s status=failover error=%s next=%s",
+            spec.name,
+            url,
+            reason,
+            nxt,
+        )
+        self.storage.add_failure("poll", f"{spec.name} {url}", reason, self.now())
+
+    def _served(
+        self,
+        spec: FeedSpec,
+        state: FeedState | None,
+        tried: tuple[str, ...],
+        outcome: PollOutcome,
+    ) -> PollOutcome:
+        """Remember the URL and route that answered (`monitor status`; mirrors)."""
+        return dataclasses.replace(
+            outcome,
+            served_url=tried[-1],
+            served_via=self._route(spec, tried[-1]).label,
+            primary_failed_at=mirrors.primary_failed_at(spec, state, tried, self.now()),
+        )
+
+    def _route(self, spec: FeedSpec | None, url: str) -> fetch.Route:
+        """Direct or which proxy, for a feed's URL (fetch.feed_route's rules)."""
+        return fetch.feed_route(self.cfg.fetch, spec, url, self.cfg.environment_proxies)
+
+    @functools.cached_property
+    def _clients(self) -> fetch.ClientPool:
+        """One client per route; the injected `client` serves the default one."""
+        return fetch.ClientPool(self.cfg.fetch, default=self.client)
 
     def _poll_cfg(self, spec: FeedSpec) -> PollConfig:
         """Polling settings for one source: its own ``interval``, if it has one."""
@@ -254,15 +333,18 @@ class Pipeline:
         return dataclasses.replace(self.cfg.poll, min_interval=spec.interval)
 
     def _feed_request(
-        self, spec: FeedSpec, state: FeedState | None
+        self, spec: FeedSpec, state: FeedState | None, url: str
     ) -> fetch.FetchRequest:
+        # validators belong to the URL that sent them (a mirror's mean nothing here)
+        same = state is not None and url == (state.served_url or state.url)
         return fetch.FetchRequest(
             key=spec.name,
-            url=spec.url,
-            etag=state.etag if state else None,
-            last_modified=state.last_modified if state else None,
+            url=url,
+            etag=state.etag if state and same else None,
+            last_modified=state.last_modified if state and same else None,
             max_bytes=self.cfg.fetch.max_feed_bytes,
             allow_private=_allows_private(self.cfg, spec),
+            route=self._route(spec, url),
         )
 
     def _poll_one(
@@ -359,6 +441,7 @@ class Pipeline:
                 url=url,
                 max_bytes=self.cfg.fetch.max_feed_bytes,
                 allow_private=_allows_private(self.cfg, spec),
+                route=self._route(spec, url),
             )
             for url in urls_
         ]
@@ -394,7 +477,7 @@ class Pipeline:
         skipped = 0
         for item in items:
             try:
-                keyed.append((item, _item_key(item)))
+                keyed.append((item, _item_key(item, spec)))
             except FATAL_ERRORS:
                 raise
             except ITEM_ERRORS as e:
@@ -478,6 +561,7 @@ class Pipeline:
                 allow_private=private.get(
                     article.feed_name, self.cfg.fetch.allow_private
                 ),
+                route=self._route(self._specs.get(article.feed_name), article.url),
             )
             for key, (article, _) in by_id.items()
         ]
@@ -888,7 +972,7 @@ class Pipeline:
             self.cfg.fetch.per_host_concurrency, self.cfg.fetch.per_host_delay
         )
         return fetch.fetch_many(
-            self.client,
+            self._clients,
             requests,
             limiter=limiter,
             workers=self.cfg.fetch.workers,
@@ -942,32 +1026,31 @@ def _allows_private(cfg: Config, spec: FeedSpec) -> bool:
     return cfg.fetch.allow_private or spec.allow_private
 
 
-def _item_key(item: FeedItem) -> str:
-    """An article's identity: its canonical URL, or a URN for items with no link
-    (their page cannot be fetched, so extraction falls back to the feed's text)."""
+def _item_key(item: FeedItem, spec: FeedSpec) -> str:
+    """An article's identity: its canonical URL (a mirror's link on the primary's
+    host, issue #20), or a URN for items with no link (their page cannot be
+    fetched, so extraction falls back to the feed's text)."""
     if item.link:
-        return urls.canonicalize_url(item.link)
+        return urls.canonicalize_url(mirrors.primary_link(item.link, spec))
     return f"urn:monitor:{item.feed_name}:{item.entry_id}"
 
 
 def check_feed(
-    cfg: Config, client: httpx.Client, spec: FeedSpec, now: datetime
+    cfg: Config,
+    client: httpx.Client | fetch.ClientPool,
+    spec: FeedSpec,
+    now: datetime,
 ) -> tuple[bool, str]:
     """Fetch and parse one feed without storing anything (`monitor feeds check`).
+
+    Each of the feed's URLs (primary, then mirrors) is tried in turn, on the
+    feed's route, until one answers (issue #20).
 
     Returns:
         (ok, one-line description of what was found or what failed).
     """
     try:
-        page = fetch.fetch_url(
-            client,
-            spec.url,
-            max_bytes=cfg.fetch.max_feed_bytes,
-            allow_private=_allows_private(cfg, spec),
-            total_timeout=cfg.fetch.total_timeout,
-            max_redirects=cfg.fetch.max_redirects,
-            now=lambda: now,
-        )
+        page, note = _check_fetch(cfg, client, spec, now)
         parsed = sources.parse_page(page, spec, depth=0, first_poll=False)
     except FeedError as e:
         return False, str(e) + _advertised(page)
@@ -984,8 +1067,44 @@ def check_feed(
         warning += f"; points at {len(parsed.follow)} more documents"
     return True, (
         f"{len(parsed.items)} items ({dated} dated, newest {latest}), "
-        f"title {parsed.title!r}{warning}"
+        f"title {parsed.title!r}{warning}{note}"
     )
+
+
+def _check_fetch(
+    cfg: Config,
+    client: httpx.Client | fetch.ClientPool,
+    spec: FeedSpec,
+    now: datetime,
+) -> tuple[Page, str]:
+    """The first of the feed's URLs that answers, and a note naming the route."""
+    candidates = mirrors.feed_urls(spec)
+    for i, url in enumerate(candidates):
+        route = fetch.feed_route(cfg.fetch, spec, url, cfg.environment_proxies)
+        chosen = client.get(route) if isinstance(client, fetch.ClientPool) else client
+        try:
+            page = fetch.fetch_url(
+                chosen,
+                url,
+                max_bytes=cfg.fetch.max_feed_bytes,
+                allow_private=_allows_private(cfg, spec),
+                total_timeout=route.total_timeout,
+                max_redirects=cfg.fetch.max_redirects,
+                now=lambda: now,
+            )
+            reason: str | None = mirrors.failover_reason(page, spec)
+            error: FetchError = FetchError(reason or "", resource=url)
+        except FetchError as e:
+            reason, error = mirrors.failover_reason(e, spec), e
+            if reason is None:
+                raise
+        if reason is None:
+            via = "" if route.proxy is None else f" via {route.label}"
+            at = f"; served by mirror {url}" if i else ""
+            return page, f"{at}{via}"
+        if i == len(candidates) - 1:
+            raise error
+    raise AssertionError("a feed has at least one URL")
 
 
 def _advertised(page: Page) -> str:

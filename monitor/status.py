@@ -101,6 +101,10 @@ def _feed_entry(
         "last_error": state.last_error,
         "next_poll_at": _iso(state.next_poll_at),
         "pages_24h": {"attempted": pages.attempted, "failed": pages.failed},
+        # the last good poll's URL and route (issue #20; no credentials in either)
+        "served_url": state.served_url,
+        "served_via": state.served_via,
+        "on_mirror": state.served_url not in (None, state.url),
     }
 
 
@@ -149,6 +153,7 @@ def format_status(report: dict[str, Any]) -> str:
         fails = f" ×{f['failure_count']}" if f.get("failure_count") else ""
         kind = f" [{f['kind']}]" if f.get("kind", "feed") != "feed" else ""
         lines.append(f"  {f['health']:<13} {f['name']}{kind}{fails}: {detail}")
+    lines += _served_lines(report["feeds"])
     for key, what in (("disabled", "Disabled"), ("removed", "No longer configured")):
         if report.get(key):
             names = ", ".join(report[key][:10])
@@ -196,6 +201,19 @@ def format_status(report: dict[str, Any]) -> str:
             for f in report["recent_failures"][:10]
         ]
     return "\n".join(lines)
+
+
+def _served_lines(feeds: list[dict[str, Any]]) -> list[str]:
+    """Feeds whose last good poll came from a mirror or through a proxy (#20)."""
+    out = []
+    for f in feeds:
+        via = f.get("served_via")
+        if not f.get("on_mirror") and via in (None, "direct"):
+            continue
+        where = f"served by mirror {f['served_url']}" if f.get("on_mirror") else ""
+        how = f"via {via}" if via not in (None, "direct") else "direct"
+        out.append(f"  {f['name']}: {where}{' ' if where else ''}{how}")
+    return ["Served via mirror or proxy (last good poll):", *out] if out else []
 
 
 def feed_rows(storage: StorageType, cfg: Config, now: datetime) -> list[dict[str, Any]]:

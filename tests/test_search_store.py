@@ -11,6 +11,7 @@ from monitor.models import SearchFilters, SearchWord
 from monitor.search import index_pending, search_archive
 from monitor.store import VERSION, Storage
 from tests.searchdata import build_archive
+from tests.test_store import drop_feed_routes
 
 
 def test_v3_database_migrates_and_queues_its_articles(tmp_path: Path) -> None:
@@ -22,6 +23,7 @@ def test_v3_database_migrates_and_queues_its_articles(tmp_path: Path) -> None:
             raw.execute(f"DROP TRIGGER {name}")
         raw.execute("DROP TABLE search_fts")
         raw.execute("DROP TABLE search_queue")
+        drop_feed_routes(raw)  # and what v4 -> v5 adds (#20)
         raw.execute("PRAGMA user_version = 3")
     with Storage(db) as storage:
         assert storage._db.execute("PRAGMA user_version").fetchone()[0] == VERSION

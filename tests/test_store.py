@@ -269,8 +269,56 @@ def test_duplicate_sightings_keeps_one_row_per_feed_and_article():
 
 def make_v1(db) -> None:
     """Turn a fresh database into what 0.1.0 (schema v1) wrote: drop every later
-    object (v2 page_fetches, v3 delivery_claims, v4 the search index)."""
+    object (v2 page_fetches, v3 delivery_claims, v4 the search index, v5 the
+    feeds' served_* columns)."""
+    drop_feed_routes(db)
     for trigger in ("search_queue_update", "search_forget"):
         db.execute(f"DROP TRIGGER {trigger}")
     for table in ("search_fts", "search_queue", "delivery_claims", "page_fetches"):
         db.execute(f"DROP TABLE {table}")
+
+
+FEED_ROUTE_COLUMNS = ("served_url", "served_via", "primary_failed_at")
+
+
+def drop_feed_routes(db) -> None:
+    """Undo `_add_feed_routes` (issue #20) on a fresh database."""
+    for column in FEED_ROUTE_COLUMNS:
+        db.execute(f"ALTER TABLE feeds DROP COLUMN {column}")
+
+
+def test_migration_adds_feed_routes_and_keeps_feeds(tmp_path):
+    """The database before `_add_feed_routes` gains served_url/served_via/
+    primary_failed_at; its feeds keep their state, with nothing served yet."""
+    from monitor.store._feeds import PollOutcome
+
+    path = tmp_path / "before.db"
+    with Storage(path) as s:
+        s.sync_feeds(FEEDS)
+        drop_feed_routes(s._db)
+        before = next(
+            v for v, fn in _schema.MIGRATIONS.items() if fn is _schema._add_feed_routes
+        )
+        s._db.execute(f"PRAGMA user_version = {before}")
+        s._db.execute("UPDATE feeds SET failure_count = 2")
+    with Storage(path) as s:
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == _schema.VERSION
+        state = s.get_feed_states()[FEEDS[0].name]
+        assert state.failure_count == 2
+        assert (state.served_url, state.served_via, state.primary_failed_at) == (
+            None,
+            None,
+            None,
+        )
+        outcome = PollOutcome(
+            status="ok",
+            served_url="https://m.example/rss",
+            served_via="direct",
+            primary_failed_at=NOW,
+        )
+        s.update_feed_polled(FEEDS[0].name, outcome, NOW)
+        s.update_feed_polled(FEEDS[0].name, PollOutcome(status="error", error="x"), NOW)
+        state = s.get_feed_states()[FEEDS[0].name]
+    # an error keeps what served last
+    assert state.served_url == "https://m.example/rss"
+    assert state.primary_failed_at == NOW

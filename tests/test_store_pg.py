@@ -115,3 +115,31 @@ def test_urls():
     assert not is_postgres_url("sqlite:///x.db")
     assert redact_url("postgresql://u:pw@h:5433/d") == "postgresql://u:***@h:5433/d"
     assert redact_url("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def test_a_database_at_the_previous_version_is_migrated(pg_url):
+    """Built at the previous version by undoing the last migration's columns."""
+    from monitor.store.pg._schema import MIGRATIONS
+
+    PgStorage(pg_url).close()
+    added = [s.split("ADD COLUMN ")[1].split()[0] for s in MIGRATIONS[VERSION - 1]()]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for column in added:
+            conn.execute(f"ALTER TABLE feeds DROP COLUMN {column}")
+        conn.execute("UPDATE monitor_schema SET version = %s", (VERSION - 1,))
+    with closing(PgStorage(pg_url)) as storage:
+        storage.sync_feeds([FeedSpec(name="a", url="https://a/", outlet="A",
+                                     lang="ru", country="KZ")])  # fmt: skip
+        assert list(storage.get_feed_states()) == ["a"]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT version FROM monitor_schema").fetchone() == (
+            VERSION,
+        )
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'feeds'"
+            )
+        }
+    assert set(added) <= columns

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ._model import (
     CAlt,
@@ -98,7 +99,14 @@ def _analysed(
     tokens = analyse(text)
     if extra_keys is None:
         return tokens
-    return [Token(t.surface, t.keys | extra_keys(t.surface), t.folded) for t in tokens]
+    return [_extended(t, extra_keys) for t in tokens]
+
+
+@lru_cache(maxsize=1 << 16)
+def _extended(token: Token, extra_keys: Callable[[str], frozenset[str]]) -> Token:
+    """`token` with `extra_keys(surface)` added (shared, like the token itself)."""
+    extra = extra_keys(token.surface)
+    return Token(token.surface, token.keys | extra, token.folded) if extra else token
 
 
 # ---------------------------------------------------------------- evaluation

@@ -252,7 +252,13 @@ def strip_urls(text: str) -> str:
 
 def analyse(text: str) -> list[Token]:
     """Tokenise `text` (URLs left out) and attach match keys to every word."""
-    return [Token(w, word_keys(w), fold(w)) for w in tokenize(strip_urls(text))]
+    return [word_token(w) for w in tokenize(strip_urls(text))]
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def word_token(word: str) -> Token:
+    """The (immutable, shared) token of one surface word."""
+    return Token(word, word_keys(word), fold(word))
 
 
 def is_cyrillic(text: str) -> bool:

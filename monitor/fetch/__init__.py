@@ -6,6 +6,8 @@ The fetcher returns bytes; parsing happens elsewhere (STYLE.md 30)::
     fetch_url(client, url, ...) -> Page        # one URL, redirects checked hop by hop
     fetch_many(client, requests, ...)          # a thread pool, results on the caller
         -> Iterator[StageResult[Page]]
+    feed_route(cfg, spec, url) -> Route        # direct or which proxy (issue #20)
+    ClientPool(cfg).get(route) -> httpx.Client # one client per route
 
 Hostile servers are expected.  Every redirect hop is re-validated (scheme and
 resolved address, so ``169.254.169.254`` and ``file://`` are refused), the decoded
@@ -20,6 +22,7 @@ can schedule the next attempt; `Page.retry_after` is only set on a successful or
 
 from __future__ import annotations
 
+from ..proxyspec import Route
 from ._body import CHUNK_SIZE, MAX_COMPRESSION_RATIO, RATIO_CHECK_AFTER
 from ._headers import MAX_RETRY_AFTER, parse_content_type, parse_retry_after
 from ._http import (
@@ -29,7 +32,15 @@ from ._http import (
     fetch_url,
     make_client,
 )
-from ._many import FetchRequest, HostLimiter, fetch_many, host_key, interleave_by_host
+from ._many import (
+    ClientPool,
+    FetchRequest,
+    HostLimiter,
+    fetch_many,
+    host_key,
+    interleave_by_host,
+)
+from ._route import default_route, feed_route
 from ._safety import ALLOWED_SCHEMES, check_url
 
 __all__ = [
@@ -40,10 +51,14 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "RATIO_CHECK_AFTER",
     "REDIRECT_STATUSES",
+    "ClientPool",
     "FetchRequest",
     "FetchStatusError",
     "HostLimiter",
+    "Route",
     "check_url",
+    "default_route",
+    "feed_route",
     "fetch_many",
     "fetch_url",
     "host_key",

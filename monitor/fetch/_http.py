@@ -13,8 +13,11 @@ import httpx
 from ..config import FetchConfig
 from ..exceptions import FetchError
 from ..models import Page
+from ..proxyspec import ProxySpec, Route
 from ._body import read_body
 from ._headers import parse_content_type, parse_retry_after, sendable_validator
+from ._proxy import check_remote_target
+from ._route import default_route
 from ._safety import Resolver, check_peer, check_url
 from ._transport import (
     DeadlineTransport,
@@ -52,9 +55,18 @@ class FetchStatusError(FetchError):
         self.retry_after = retry_after
 
 
+class MonitorClient(httpx.Client):
+    """An `httpx.Client` that knows the proxy it goes through (issue #20)."""
+
+    proxy: ProxySpec | None = None
+
+
 def make_client(
-    cfg: FetchConfig, *, transport: httpx.BaseTransport | None = None
-) -> httpx.Client:
+    cfg: FetchConfig,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    route: Route | None = None,
+) -> MonitorClient:
     """Build the one HTTP client the run shares (STYLE.md 29).
 
     Redirects are not followed automatically: `fetch_url` follows them itself so
@@ -67,17 +79,24 @@ def make_client(
         cfg: the ``[fetch]`` config section (timeout, user agent).
         transport: a transport to use instead (e.g. ``httpx.MockTransport`` in
             tests); ``total_timeout`` is then only checked between body chunks.
+        route: the proxy, credentials and timeouts (default: ``[fetch] proxy``,
+            see `monitor.fetch._route`).
 
     Returns:
         An `httpx.Client`; close it (or use it as a context manager) when done.
     """
-    return httpx.Client(
-        timeout=httpx.Timeout(cfg.timeout),
+    route = route or default_route(cfg)  # validated by config already
+    if transport is None:
+        transport = DeadlineTransport(proxy=route.proxy, proxy_auth=route.auth)
+    client = MonitorClient(
+        timeout=httpx.Timeout(route.timeout),
         headers={"User-Agent": cfg.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
         trust_env=False,
-        transport=transport if transport is not None else DeadlineTransport(),
+        transport=transport,
     )
+    client.proxy = route.proxy
+    return client
 
 
 def fetch_url(
@@ -144,6 +163,9 @@ def fetch_url(
     except _NETWORK_ERRORS as e:
         logger.debug("fetch failed url=%s status=error error=%r", url, e)
         message = _describe(e)
+        proxy = getattr(client, "proxy", None)
+        if proxy is not None:  # the label never carries credentials (#20)
+            message += f" (via proxy {proxy.label})"
         if time.monotonic() - started >= total_timeout:
             message = (
                 f"total timeout exceeded ({total_timeout:g} s, {type(e).__name__})"
@@ -206,14 +228,16 @@ def _fetch_hop(
     now: Callable[[], datetime],
 ) -> Page | str:
     """One request; returns the Page, or the next URL to visit on a redirect."""
-    addresses = _check_hop(url, current, allow_private)
+    proxy = getattr(client, "proxy", None)
+    addresses = _check_hop(url, current, allow_private, proxy)
     timeout = _hop_timeout(client.timeout, url)
     host = httpx.URL(current).raw_host.decode("ascii")
     with (
         pin_addresses(host, addresses),
         client.stream("GET", current, headers=headers, timeout=timeout) as resp,
     ):
-        check_peer(resp, url, allow_private)
+        if proxy is None:  # through a proxy the peer is the (trusted) proxy
+            check_peer(resp, url, allow_private)
         status = resp.status_code
         if status in REDIRECT_STATUSES:
             return _next_location(resp, url, current)
@@ -233,16 +257,28 @@ def _fetch_hop(
         return _make_page(resp, url, current, body, now())
 
 
-def _check_hop(url: str, current: str, allow_private: bool) -> tuple[str, ...]:
+def _check_hop(
+    url: str, current: str, allow_private: bool, proxy: ProxySpec | None
+) -> tuple[str, ...]:
     """check_url, with errors about a redirect target charged to the requested URL.
 
+    With a remote-DNS proxy the name is not resolved here: `check_remote_target`
+    refuses what can still be seen (issue #20).
+
     Returns:
-        The checked addresses of ``current``'s host (see `check_url`).
+        The checked addresses of ``current``'s host (see `check_url`); empty
+        through a proxy, which dials the target itself.
     """
     try:
-        return check_url(
+        if proxy is not None and proxy.remote_dns:
+            check_url(current, allow_private=True)  # scheme and host only
+            if not allow_private:
+                check_remote_target(current)
+            return ()
+        addresses = check_url(
             current, allow_private=allow_private, resolve=current_resolver()
         )
+        return () if proxy is not None else addresses
     except FetchError as e:
         if current == url:
             raise

@@ -15,9 +15,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..config import FetchConfig
 from ..exceptions import FetchError
 from ..models import Page, StageResult
-from ._http import fetch_url
+from ..proxyspec import Route
+from ._http import fetch_url, make_client
+from ._route import default_route
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +33,47 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     allow_private: bool = False
+    route: Route | None = None  # None: the pool's default (``[fetch] proxy``)
+
+
+class ClientPool:
+    """One `httpx.Client` per `Route`, built on first use; thread-safe.
+
+    Args:
+        cfg: the ``[fetch]`` section (user agent, limits).
+        default: the client for `default_route` (the run's injected client:
+            tests pass one with ``httpx.MockTransport``); built when None.
+    """
+
+    def __init__(self, cfg: FetchConfig, default: httpx.Client | None = None) -> None:
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self._clients: dict[Route, httpx.Client] = {}
+        self._owned: list[httpx.Client] = []
+        self.default = default_route(cfg)
+        if default is not None:
+            self._clients[self.default] = default
+
+    def get(self, route: Route | None) -> httpx.Client:
+        """The client for ``route`` (None: the default route)."""
+        route = route or self.default
+        with self._lock:
+            client = self._clients.get(route)
+            if client is None:
+                client = make_client(self._cfg, route=route)
+                self._clients[route] = client
+                self._owned.append(client)
+            return client
+
+    def close(self) -> None:
+        """Close the clients this pool built (not the injected default)."""
+        with self._lock:
+            for client in self._owned:
+                client.close()
+            self._owned.clear()
+            self._clients = {
+                r: c for r, c in self._clients.items() if r == self.default
+            }
 
 
 class HostLimiter:
@@ -156,7 +200,7 @@ def interleave_by_host(requests: Iterable[FetchRequest]) -> list[FetchRequest]:
 
 
 def fetch_many(
-    client: httpx.Client,
+    client: httpx.Client | ClientPool,
     requests: Iterable[FetchRequest],
     *,
     limiter: HostLimiter,
@@ -174,11 +218,13 @@ def fetch_many(
     error, without waiting out the per-host delay (`UnresolvedHosts`).
 
     Args:
-        client: shared client from `make_client` (httpx.Client is thread-safe).
+        client: shared client from `make_client` (httpx.Client is thread-safe),
+            or a `ClientPool` that picks each request's client by its ``route``.
         requests: what to fetch.
         limiter: per-host politeness.
         workers: thread-pool size.
-        total_timeout: per-URL wall clock (see `fetch_url`).
+        total_timeout: per-URL wall clock (see `fetch_url`); a request's
+            ``route`` brings its own.
         max_redirects: per-URL redirect cap.
         now: the run clock.
 
@@ -188,6 +234,9 @@ def fetch_many(
     """
 
     unresolved = UnresolvedHosts()
+
+    def pick(route: Route | None) -> httpx.Client:
+        return client.get(route) if isinstance(client, ClientPool) else client
 
     def one(req: FetchRequest) -> Page | FetchError:
         known = unresolved.error_for(req.url)
@@ -201,13 +250,15 @@ def fetch_many(
                 return known
             try:
                 return fetch_url(
-                    client,
+                    pick(req.route),
                     req.url,
                     max_bytes=req.max_bytes,
                     etag=req.etag,
                     last_modified=req.last_modified,
                     allow_private=req.allow_private,
-                    total_timeout=total_timeout,
+                    total_timeout=req.route.total_timeout
+                    if req.route
+                    else total_timeout,
                     max_redirects=max_redirects,
                     now=now,
                 )

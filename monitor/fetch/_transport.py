@@ -23,7 +23,10 @@ certificate check) are the name, not the address.
 from __future__ import annotations
 
 import functools
+import logging
+import re
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -34,6 +37,7 @@ import httpcore
 import httpx
 
 from ..exceptions import BlockedURLError
+from ..proxyspec import ProxySpec
 from ._safety import Resolver, check_stream_peer
 
 
@@ -137,6 +141,10 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.SyncBackend):
+    def __init__(self, trusted: tuple[str, int] | None = None) -> None:
+        # the proxy's own address: trusted configuration, may be loopback (#20)
+        self._trusted = trusted
+
     def connect_tcp(
         self,
         host: str,
@@ -146,8 +154,10 @@ class _DeadlineBackend(httpcore.SyncBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         stream = self._dial(host, port, timeout, local_address, socket_options)
+        if (host, port) == self._trusted:
+            _last_proxy_stream.stream = stream  # httpcore leaks it on SOCKS errors
         g = _guard.get()
-        if g is not None and not g.allow_private:
+        if g is not None and not g.allow_private and (host, port) != self._trusted:
             try:
                 check_stream_peer(stream, g.url, f"when dialling {host}:{port}")
             except BlockedURLError:
@@ -181,6 +191,22 @@ class _DeadlineBackend(httpcore.SyncBackend):
         raise error
 
 
+class _RedactProxyAuth(logging.Filter):
+    """httpcore's trace logs the SOCKS ``auth=(user, password)`` at DEBUG (#20)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "auth=" in message:
+            record.msg = _AUTH_RE.sub("auth=<redacted>", message)
+            record.args = ()
+        return True
+
+
+_AUTH_RE = re.compile(r"auth=.*", re.DOTALL)
+for _name in ("httpcore.socks", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_RedactProxyAuth())
+
+
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """certifi roots, built once (loading them takes ~0.1 s); contexts are shareable."""
@@ -188,14 +214,29 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 class DeadlineTransport(httpx.HTTPTransport):
-    """`httpx.HTTPTransport` (no proxy, HTTP/1.1) honouring `guard()`."""
+    """`httpx.HTTPTransport` (HTTP/1.1) honouring `guard()`, direct or via a proxy.
 
-    def __init__(self, *, limits: httpx.Limits | None = None) -> None:
+    Through a proxy (issue #20) every connection goes to the proxy, whose address
+    is trusted configuration and skips the peer check; the target's addresses are
+    checked before the request (`check_url`) or, with remote DNS, by
+    `check_remote_target`.  Credentials go to httpcore only, never to a message.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits | None = None,
+        proxy: ProxySpec | None = None,
+        proxy_auth: tuple[str, str] | None = None,
+    ) -> None:
         limits = limits or httpx.Limits(
             max_connections=100, max_keepalive_connections=20
         )
         super().__init__(trust_env=False, limits=limits)
         # httpx builds its pool without a network_backend argument; replace it.
+        if proxy is not None:
+            self._pool = _proxy_pool(proxy, proxy_auth, limits)
+            return
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
@@ -203,3 +244,48 @@ class DeadlineTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_DeadlineBackend(),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except httpx.ProxyError:  # refused by the proxy: httpcore leaves it open
+            _close_last_proxy_stream()
+            raise
+        except Exception as e:  # socksio's errors are not httpx's (#20)
+            if type(e).__module__.startswith("socksio"):
+                _close_last_proxy_stream()
+                raise httpx.ProxyError(f"SOCKS proxy: {e}") from e
+            raise
+
+
+_last_proxy_stream = threading.local()
+
+
+def _close_last_proxy_stream() -> None:
+    stream = getattr(_last_proxy_stream, "stream", None)
+    _last_proxy_stream.stream = None
+    if stream is not None:
+        stream.close()
+
+
+def _proxy_pool(
+    proxy: ProxySpec, auth: tuple[str, str] | None, limits: httpx.Limits
+) -> httpcore.ConnectionPool:
+    common = {
+        "ssl_context": _ssl_context(),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "network_backend": _DeadlineBackend(trusted=(proxy.host, proxy.port)),
+    }
+    if proxy.scheme == "http":
+        return httpcore.HTTPProxy(
+            proxy_url=proxy.transport_url,
+            proxy_auth=auth,
+            **common,  # type: ignore[arg-type]
+        )
+    return httpcore.SOCKSProxy(
+        proxy_url=proxy.transport_url,
+        proxy_auth=auth,
+        **common,  # type: ignore[arg-type]
+    )

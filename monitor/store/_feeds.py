@@ -64,7 +64,11 @@ class FeedsMixin(StorageBase):
                     last_new_item_at = CASE WHEN :new_items > 0 THEN :now
                                             ELSE last_new_item_at END,
                     failure_count = CASE WHEN :ok = 1 THEN 0 ELSE failure_count + 1 END,
-                    last_error = CASE WHEN :ok = 1 THEN NULL ELSE :error END
+                    last_error = CASE WHEN :ok = 1 THEN NULL ELSE :error END,
+                    served_url = CASE WHEN :ok = 1 THEN :served_url ELSE served_url END,
+                    served_via = CASE WHEN :ok = 1 THEN :served_via ELSE served_via END,
+                    primary_failed_at = CASE WHEN :ok = 1 THEN :primary_failed_at
+                                             ELSE primary_failed_at END
                 WHERE name = :name
                 """,
                 {
@@ -78,6 +82,9 @@ class FeedsMixin(StorageBase):
                     "next_poll_at": to_db_time(outcome.next_poll_at),
                     "new_items": outcome.new_items,
                     "error": outcome.error,
+                    "served_url": outcome.served_url,
+                    "served_via": outcome.served_via,
+                    "primary_failed_at": to_db_time(outcome.primary_failed_at),
                 },
             )
 
@@ -99,4 +106,7 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         last_status=row["last_status"],
         failure_count=row["failure_count"],
         last_error=row["last_error"],
+        served_url=row["served_url"],
+        served_via=row["served_via"],
+        primary_failed_at=from_db_time(row["primary_failed_at"]),
     )

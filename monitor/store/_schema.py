@@ -18,7 +18,7 @@ from ..exceptions import StorageError
 from ._search import SEARCH_DDL, create_search_schema
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 4  # 4: search index (issue #15; see the search block below)
+VERSION = 5  # 4: search index (issue #15); 5: what served each feed (#20)
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -37,7 +37,10 @@ CREATE TABLE feeds (
     last_new_item_at  TEXT,
     last_status       TEXT,              -- ok | not_modified | unchanged | error
     failure_count     INTEGER NOT NULL DEFAULT 0,
-    last_error        TEXT
+    last_error        TEXT,
+    served_url        TEXT,              -- the URL (primary or mirror) of the last good poll
+    served_via        TEXT,              -- "direct" or the proxy, without credentials
+    primary_failed_at TEXT               -- on a mirror since the primary failed then (#20)
 );
 
 -- One row per distinct article, keyed by canonical URL: the same article reached
@@ -223,6 +226,15 @@ MIGRATIONS: dict[int, Migration] = {1: _add_page_fetches, 2: _add_delivery_claim
 SCHEMA += "".join(f"{statement};\n" for statement in SEARCH_DDL)
 MIGRATIONS[3] = create_search_schema  # v3 -> v4
 # ------------------------------------------------------------ end of search block
+
+
+def _add_feed_routes(db: sqlite3.Connection) -> None:
+    """v4 -> v5: which URL and proxy served each feed, for mirrors (issue #20)."""
+    for column in ("served_url", "served_via", "primary_failed_at"):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column} TEXT")
+
+
+MIGRATIONS[4] = _add_feed_routes  # v4 -> v5
 
 
 def setup_schema(db: sqlite3.Connection) -> None:

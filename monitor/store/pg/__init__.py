@@ -47,7 +47,7 @@ from ._conn import (
 )
 from ._copy import TableCopy, copy_archive
 from ._lock import pg_run_lock
-from ._schema import SCHEMA_LOCK, VERSION, WRITE_LOCK, statements
+from ._schema import MIGRATIONS, SCHEMA_LOCK, VERSION, WRITE_LOCK, statements
 
 if TYPE_CHECKING:
     import sqlite3
@@ -171,8 +171,9 @@ class PgStorage(
                     f"database schema v{version} is newer than this monitor"
                     f" (v{VERSION})"
                 )
-            elif version < VERSION:  # pragma: no cover - v4 is the first PG schema
-                raise StorageError(f"no migration from schema v{version}")
+            else:
+                for v in range(version, VERSION):
+                    _migrate(db, v)
 
     def integrity_check(self) -> str:
         """ "ok": the server checks its own pages; the schema version was read."""
@@ -186,6 +187,16 @@ class PgStorage(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _migrate(db: sqlite3.Connection, from_version: int) -> None:
+    """One step, inside the transaction (and schema lock) `_setup_schema` holds."""
+    migration = MIGRATIONS.get(from_version)
+    if migration is None:
+        raise StorageError(f"no migration from schema v{from_version}")
+    for statement in migration():
+        db.execute(statement)
+    db.execute("UPDATE monitor_schema SET version = ?", (from_version + 1,))
 
 
 def _schema_version(pg: PgConnection) -> int | None:

@@ -15,9 +15,9 @@ Differences from the SQLite DDL, each for a reason:
   `monitor search`, docs/scale-out.md).
 
 The version lives in ``monitor_schema`` (PostgreSQL has no ``user_version``).
-It follows the SQLite `VERSION`, so both backends name the same schema; there
-is no PostgreSQL migration yet because v4 is the first PostgreSQL schema.  A
-future SQLite migration adds its PostgreSQL twin to `MIGRATIONS` here.
+It follows the SQLite `VERSION`, so both backends name the same schema; v4 is
+the first PostgreSQL schema, and every later SQLite migration has its
+PostgreSQL twin in `MIGRATIONS` here (run by `PgStorage` inside the schema lock).
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ CREATE TABLE feeds (
     last_new_item_at  TEXT,
     last_status       TEXT,
     failure_count     INTEGER NOT NULL DEFAULT 0,
-    last_error        TEXT
+    last_error        TEXT,
+    served_url        TEXT,              -- issue #20: what served the last good poll
+    served_via        TEXT,
+    primary_failed_at TEXT
 );
 
 CREATE TABLE articles (
@@ -197,9 +200,19 @@ CREATE TABLE delivery_claims (
 );
 """.replace(" TEXT", ' TEXT COLLATE "C"')
 
-# {from_version: statements taking from_version -> from_version + 1}; empty: v4
-# is the first PostgreSQL schema.
-MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {}
+
+def _add_feed_routes() -> tuple[str, ...]:
+    """v4 -> v5: which URL and proxy served each feed (issue #20; SQLite twin:
+    monitor/store/_schema.py ``_add_feed_routes``)."""
+    return tuple(
+        f'ALTER TABLE feeds ADD COLUMN {column} TEXT COLLATE "C"'
+        for column in ("served_url", "served_via", "primary_failed_at")
+    )
+
+
+# {from_version: statements taking from_version -> from_version + 1}.  v4 is the
+# first PostgreSQL schema.  Each SQLite migration gets its twin here.
+MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {4: _add_feed_routes}
 
 
 def statements(script: str = SCHEMA) -> list[str]:
