@@ -99,6 +99,7 @@ def common_options(func: F) -> F:
 
 def load(opts: Options) -> Config:
     """Load and validate the configuration, or exit 1 listing every problem."""
+    from .alerts import validate_watches
     from .classify import compile_topics, validate_topics
 
     try:
@@ -106,6 +107,7 @@ def load(opts: Options) -> Config:
             opts.config_dir,
             overrides={"store.path": _from_cwd(opts.db)},
             rule_validator=validate_topics,
+            watch_validator=validate_watches,
         )
         rules = compile_topics(cfg.topics)  # compiled once: validation cached it
         headings = {t: rules.label_of("topic", t) for t in rules.topic_order}
@@ -201,7 +203,7 @@ def cli() -> None:
 @click.option("--no-digest", is_flag=True, help="Skip the digest step.")
 @click.option("--strict", is_flag=True, help="Exit 3 when any feed or article failed.")
 def run(opts: Options, no_digest: bool, strict: bool) -> None:
-    """Run every stage: poll, extract, translate, classify, stories, digest.
+    """Run every stage: poll, extract, translate, classify, stories, alerts, digest.
 
     Example:
 
@@ -1120,3 +1122,6 @@ def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[StorageType]:
         raise click.ClickException(f"database error: {e}") from e
     finally:
         storage.close()
+
+
+from . import cli_alerts as _cli_alerts  # noqa: E402,F401  (registers its commands)

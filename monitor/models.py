@@ -358,8 +358,18 @@ class RunSummary:
             f"{c.get('articles_translated', 0)} translated, "
             f"{c.get('articles_classified', 0)} classified, "
             f"{c.get('articles_failed', 0)} failed; "
-            f"stories {c.get('stories_new', 0)} new"
+            f"stories {c.get('stories_new', 0)} new" + self._alerts_part()
         )
+
+    def _alerts_part(self) -> str:
+        """``; alerts 2 sent, 1 failed`` when the run sent or tried any (#16)."""
+        sent, failed = (
+            self.counts.get("alerts_sent", 0),
+            self.counts.get("alerts_failed", 0),
+        )
+        if not (sent or failed):
+            return ""
+        return f"; alerts {sent} sent" + (f", {failed} failed" if failed else "")
 
 
 def stable_hash(*parts: str | None) -> str:
@@ -520,3 +530,43 @@ class DigestRecord:
     generated_at: datetime
     content_hash: str
     path: str
+
+
+# --------------------------------------------------------------------------- alerts
+# Records of the alerts contract (issue #16; monitor/alerts, docs/alerts.md).
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """One delivery of one alert: a watch, a story, the outlet level reached, and
+    the notify target it goes to."""
+
+    watch: str
+    story_id: int
+    level: int
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRecord:
+    """What storage remembers about one delivery (claim -> send -> mark).
+
+    Attributes:
+        key: watch, story, level and target.
+        created_at: when the alert was first claimed.
+        claimed_at: set while a send is under way; None once it ended.
+        attempts: sends started (a kill -9 leaves ``claimed_at`` behind).
+        failures: sends that ended in a known failure.
+        sent_at: when it was delivered (None: not yet).
+        last_error: the last failure, one line.
+        payload: the JSON document that is (re)sent.
+    """
+
+    key: AlertKey
+    created_at: datetime
+    claimed_at: datetime | None = None
+    attempts: int = 0
+    failures: int = 0
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    payload: str = "{}"

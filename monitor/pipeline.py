@@ -18,6 +18,8 @@
       index      store.get_search_queue ─search.build_search_doc─▶ store.save_search_docs
       stories    store.get_articles_needing_story ─stories.StoryClusterer─▶ Assignment
                  ─▶ store.add_story_members
+      alerts     store stories grown lately ─alerts.plan_alerts─▶ AlertDecision
+                 ─alerts.Sender─▶ mailto / webhook / atom   (claim → send → mark)
       digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
 
 Rules (STYLE.md): this module has no SQL and no HTTP of its own.  Network calls run
@@ -204,6 +206,7 @@ class Pipeline:
         self._run_stage("classify", self.classify_articles)
         self._run_stage("index", self.index_articles)
         self._run_stage("stories", self.cluster_stories)
+        self._run_stage("alerts", self.send_alerts)
         if digest:
             self._run_stage("digest", self.write_digest_if_due)
         self.storage.finish_run(run_id, self.summary.counts, self.now())
@@ -851,6 +854,29 @@ class Pipeline:
                 article_of=lambda item: by_id[item[0].article_id],
             )
 
+    # ------------------------------------------------------------------ alerts
+
+    def send_alerts(self) -> None:
+        """Send the alerts the watches raise on new and grown stories (#16).
+
+        A delivery that fails is one warning and one line in the failures log
+        (`monitor status`); it never fails the run, and is retried next run.
+        """
+        from . import alerts
+
+        watches, _errors = alerts.compile_watches(self.cfg.watches, self.rules())
+        if not watches:
+            return
+        sender = alerts.Sender(cfg=self.cfg, client=self.client, env=self.env)
+        for r in alerts.run_alerts(
+            self.storage, self.cfg, watches, sender, now=self.now
+        ):
+            self.summary.add(f"alerts_{r.status}")
+            if r.status == "failed":
+                self._record(
+                    "alerts", f"{r.key.watch} -> {r.key.target}", _Msg(r.error)
+                )
+
     # ------------------------------------------------------------------ digest
 
     def write_digest_if_due(self) -> None:
@@ -992,6 +1018,10 @@ class _ItemError(MonitorError):
 
     def __init__(self, step: str, error: BaseException) -> None:
         super().__init__(f"{step} failed: {_message(error)}")
+
+
+class _Msg(MonitorError):
+    """A failure already described in one line (an alert delivery)."""
 
 
 def _message(error: BaseException) -> str:

@@ -361,3 +361,18 @@ def _topics() -> Topics:
             TopicMatch(facet="country", label="KZ", score=1.0, rule="c", terms=(), matched=()),
         )
     )  # fmt: skip
+
+
+def test_alert_deliveries_round_trip(store):
+    from monitor.models import AlertKey
+
+    key = AlertKey(watch="w", story_id=7, level=1, target="mailto:ed@x.org")
+    assert store.claim_alert(key, payload="{}", now=NOW, decide=lambda r: True)
+    assert [r.key for r in store.get_unsent_alerts()] == [key]
+    store.mark_alert_sent(key, now=NOW)
+    assert [r.sent_at for r in store.get_sent_alerts()] == [NOW]
+    assert store.get_sent_alerts(NOW + timedelta(hours=1)) == []
+    assert store.get_sent_alerts(watch="other") == []
+    assert len(store.get_alert_records([7])) == 1
+    assert store.get_story_ids_grown_since(NOW) == []
+    assert store.get_filing_times(NOW) == []

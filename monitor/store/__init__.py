@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..exceptions import StorageError
+from ._alerts import AlertsMixin
 from ._articles import ArticlesMixin
 from ._base import StorageBase
 from ._deliveries import DeliveriesMixin
@@ -39,6 +40,7 @@ class Storage(
     DigestsMixin,
     DeliveriesMixin,
     SearchMixin,
+    AlertsMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""

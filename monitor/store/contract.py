@@ -34,6 +34,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
+from ..alerts import AlertStore
 from ..classify import ExplainStore, FilingStore
 from ..digest import DigestStore
 from ..models import (
@@ -200,7 +201,14 @@ class SearchIndex(SearchStore, IndexStore, Protocol):
     def get_latest_published(self) -> datetime | None: ...
 
 
+class AlertArchive(AlertStore, Protocol):
+    """Alerts (issue #16): beyond what `alerts.AlertStore` declares."""
+
+    def get_filing_times(self, since: datetime) -> list[tuple[str, str, datetime]]: ...
+
+
 class StorageType(
+    AlertArchive,
     FeedStore,
     ArticleStore,
     RunStore,
@@ -222,6 +230,7 @@ class StorageType(
 
 
 __all__ = [
+    "AlertArchive",
     "ArticleStore",
     "DigestArchive",
     "FeedStore",

@@ -25,6 +25,7 @@ import psycopg
 
 from ...exceptions import StorageError
 from ...models import SearchDoc, SearchFilters, SearchNode
+from .._alerts import AlertsMixin
 from .._articles import ArticlesMixin
 from .._base import StorageBase
 from .._deliveries import DeliveriesMixin
@@ -113,6 +114,7 @@ class _PgSearchMixin(SearchMixin):
 
 
 class PgStorage(
+    AlertsMixin,
     FeedsMixin,
     ArticlesMixin,
     RunsMixin,

@@ -41,6 +41,7 @@ TABLES: tuple[str, ...] = (
     "digests",
     "deliveries",
     "delivery_claims",
+    "alerts",
 )
 IDENTITY_TABLES = ("articles", "runs", "failures", "page_fetches", "stories")
 BATCH = 1000

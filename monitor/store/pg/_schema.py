@@ -191,6 +191,21 @@ CREATE TABLE deliveries (
     message_id TEXT NOT NULL,
     PRIMARY KEY (day, recipient)
 );
+CREATE TABLE alerts (
+    watch       TEXT NOT NULL,
+    story_id    BIGINT NOT NULL,             -- no FK: the alert outlives its story
+    level       INTEGER NOT NULL,
+    target      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    claimed_at  TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    failures    INTEGER NOT NULL DEFAULT 0,
+    sent_at     TEXT,
+    last_error  TEXT,
+    payload     TEXT NOT NULL,
+    PRIMARY KEY (watch, story_id, level, target)
+);
+CREATE INDEX alerts_sent ON alerts(sent_at);
 CREATE TABLE delivery_claims (
     day        TEXT NOT NULL,
     recipient  TEXT NOT NULL,
@@ -210,9 +225,19 @@ def _add_feed_routes() -> tuple[str, ...]:
     )
 
 
+def _add_alerts() -> tuple[str, ...]:
+    """v5 -> v6: the alerts deliveries table (issue #16; SQLite twin:
+    monitor/store/_schema.py ``_add_alerts``)."""
+    ddl = SCHEMA[SCHEMA.index("CREATE TABLE alerts") :]
+    return tuple(statements(ddl[: ddl.index("CREATE TABLE delivery_claims")]))
+
+
 # {from_version: statements taking from_version -> from_version + 1}.  v4 is the
 # first PostgreSQL schema.  Each SQLite migration gets its twin here.
-MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {4: _add_feed_routes}
+MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
+    4: _add_feed_routes,
+    5: _add_alerts,
+}
 
 
 def statements(script: str = SCHEMA) -> list[str]:
