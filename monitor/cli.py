@@ -19,7 +19,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,8 +33,9 @@ from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
+from .models import RunSummary
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
-from .store import Storage
+from .store import Storage, StorageType
 from .termsafe import json_safe, term_safe
 
 logger = logging.getLogger(__name__)
@@ -212,12 +213,91 @@ def run(opts: Options, no_digest: bool, strict: bool) -> None:
     cfg = load(opts)
     with _locked(cfg), _storage(cfg) as storage:
         with _pipeline(cfg, storage) as pipeline:
-            summary = pipeline.run(digest=not no_digest)
+            if cfg.queue.enabled:
+                summary = _run_queued(cfg, storage, pipeline, digest=not no_digest)
+            else:
+                summary = pipeline.run(digest=not no_digest)
     _summary(summary.line())
     if strict and (
         summary.counts.get("feeds_error") or summary.counts.get("articles_failed")
     ):
         sys.exit(3)
+
+
+def _run_queued(
+    cfg: Config, storage: StorageType, pipeline: Pipeline, *, digest: bool
+) -> RunSummary:
+    """`monitor run` with ``[queue] enabled``: extraction goes to the workers."""
+    from . import queue
+
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():
+        queue.ensure_schema(app)
+
+        def enqueue() -> None:
+            pending = storage.get_articles_needing_extraction(
+                cfg.fetch.max_articles_per_run
+            )
+            queue.enqueue_extraction(app, [a.id for a, _ in pending], pipeline.summary)
+
+        return pipeline.run(digest=digest, extract=enqueue)
+
+
+def _queue_status(cfg: Config) -> dict[str, object]:
+    from . import queue
+
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():
+        queue.ensure_schema(app)
+        return queue.queue_status(app)
+
+
+def _extract_one(cfg: Config) -> Callable[[int], None]:
+    """A worker job: the pipeline's extraction of one article, on its own store."""
+
+    def run_extract(article_id: int) -> None:
+        from . import fetch
+
+        # a worker thread: no click context, no progress bar
+        with (
+            closing(open_storage(cfg)) as storage,
+            Pipeline(
+                cfg=cfg,
+                storage=storage,
+                client=fetch.make_client(cfg.fetch),
+                env=os.environ,
+            ) as pipeline,
+        ):
+            pipeline.extract_articles([article_id])
+
+    return run_extract
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--concurrency", default=1, show_default=True, help="Jobs run at the same time."
+)
+@click.option("--once", is_flag=True, help="Exit when no job is left (scripts, tests).")
+def worker(opts: Options, concurrency: int, once: bool) -> None:
+    """Process queued jobs (article extraction) from the PostgreSQL store.
+
+    Needs [queue] enabled and [store] url.  Run one or more on any machine that
+    reaches the database; `monitor run` queues the work (docs/scale-out.md).
+
+    Example:
+
+        MONITOR_STORE_URL=postgresql://monitor@db/monitor monitor worker
+    """
+    from . import queue
+
+    cfg = load(opts)
+    if not cfg.queue.enabled:
+        raise click.UsageError("monitor worker needs [queue] enabled = true")
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():  # synchronous: the schema check
+        queue.ensure_schema(app)
+    queue.run_worker(app, concurrency=concurrency, once=once)  # opens its own loop
 
 
 @cli.command()
@@ -233,10 +313,51 @@ def status(opts: Options, as_json: bool) -> None:
     cfg = load(opts)
     with _storage(cfg, must_exist=True) as storage:
         report = status_mod.build_status(storage, cfg, utc_now())
+    if cfg.queue.enabled:
+        report["queue"] = _queue_status(cfg)
     if as_json:
         _echo_json(report, indent=2, sort_keys=True)
     else:
         _echo(status_mod.format_status(report))
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--to",
+    "url",
+    required=True,
+    metavar="URL",
+    help="An empty PostgreSQL database: postgresql://user@host/dbname.",
+)
+def migrate(opts: Options, url: str) -> None:
+    """Copy the SQLite archive into an empty PostgreSQL database, then verify.
+
+    Every table is copied in one transaction and its row count compared; any
+    difference keeps nothing.  Nothing in the SQLite file changes.  Then set
+    [store] url (or MONITOR_STORE_URL) to use the new store.
+
+    Example:
+
+        monitor migrate --to postgresql://monitor@db.internal/monitor
+    """
+    from .store.pg import PgStorage, copy_archive, is_postgres_url
+
+    cfg = load(opts)
+    if cfg.store.url is not None:
+        raise click.UsageError("the source must be the SQLite file: unset store.url")
+    if not is_postgres_url(url):
+        raise click.UsageError(f"--to: not a PostgreSQL URL: {url.split('@')[-1]!r}")
+    with _storage(cfg, must_exist=True) as source:
+        assert isinstance(source, Storage)  # store.url is unset: the SQLite file
+        try:
+            with PgStorage(url) as target:
+                counts = copy_archive(source, target)
+        except MonitorError as e:
+            raise click.ClickException(str(e)) from e
+    if not _quiet():
+        for c in counts:
+            _echo(f"{c.table:<18} {c.source:>9} rows copied, {c.target} verified")
 
 
 @cli.command("init-db")
@@ -252,7 +373,7 @@ def init_db(opts: Options) -> None:
     with _storage(cfg) as storage:
         storage.sync_feeds(cfg.feeds)
         if not _quiet():
-            _echo(f"database ready: {storage.path}")
+            _echo(f"database ready: {storage.location}")
 
 
 @cli.command()
@@ -347,7 +468,7 @@ def explain(opts: Options, article: str) -> None:
     _echo(text)
 
 
-def _article_id(storage: Storage, article: str) -> int:
+def _article_id(storage: StorageType, article: str) -> int:
     """An article id, given as a number or as the article's URL."""
     from .urls import canonicalize_url
 
@@ -999,6 +1120,11 @@ def serve_cmd(opts: Options, host: str | None, port: int | None) -> None:
     from . import web
 
     cfg = load(opts)
+    if cfg.store.url is not None:
+        raise click.ClickException(
+            "monitor serve needs the SQLite store (it opens the file read-only);"
+            " the PostgreSQL store has no workbench yet (docs/scale-out.md)"
+        )
     host = host or cfg.serve.host
     try:
         credential = web.credential_for(host, cfg, os.environ)
@@ -1029,18 +1155,28 @@ def _check_names(cfg: Config, names: tuple[str, ...]) -> None:
 
 @contextmanager
 def _locked(cfg: Config) -> Iterator[None]:
-    """Hold the run lock; a second concurrent writer exits 0 with a message."""
+    """Hold the run lock; a second concurrent writer exits 0 with a message.
+
+    SQLite: an flock(2) file beside the database.  PostgreSQL: an advisory lock
+    in the database itself, so it holds across machines (issue #13).
+    """
     db_path = resolve_path(cfg, cfg.store.path)
     path = resolve_path(cfg, cfg.store.lock_path or Path(f"{db_path}.lock"))
     try:
-        with run_lock(path, utc_now()):
+        if cfg.store.url is not None:
+            from .store.pg import pg_run_lock
+
+            lock = pg_run_lock(cfg.store.url, utc_now())
+        else:
+            lock = run_lock(path, utc_now())
+        with lock:
             yield
     except LockedError as e:
         click.echo(f"monitor: skipped, {e.message}", err=True)
         sys.exit(0)
 
 
-def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
+def _pipeline(cfg: Config, storage: StorageType) -> Pipeline:
     from . import fetch
 
     return Pipeline(
@@ -1053,14 +1189,14 @@ def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
 
 
 @contextmanager
-def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[Storage]:
+def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[StorageType]:
     """Open storage; a database failure becomes one line and exit 1.
 
     Read-only commands pass ``must_exist``: a missing database is refused, and
     nothing is created (a typo in --db must not look like a fresh install).
     """
     path = resolve_path(cfg, cfg.store.path)
-    if must_exist and not path.exists():
+    if must_exist and cfg.store.url is None and not path.exists():
         raise click.ClickException(
             f"no database at {path} (run `monitor init-db`, or check --db)"
         )

@@ -51,6 +51,10 @@ ROUTE_KINDS = ("argos", *MODEL_FAMILIES, "none")
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     path: Path = Path("../var/monitor.db")
+    # A PostgreSQL database instead of the SQLite file (issue #13), e.g.
+    # "postgresql://monitor@db.internal/monitor"; no password here (STYLE.md 20):
+    # libpq reads PGPASSWORD or ~/.pgpass.
+    url: str | None = None
     lock_path: Path | None = (
         None  # default: <db>.lock (flock: released if the holder dies)
     )
@@ -196,6 +200,12 @@ class ServeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueueConfig:
+    # Workers on a task queue (issue #13 part 3); PostgreSQL stores only.
+    enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertsConfig:
     """Alerts between digests (issue #16; docs/alerts.md)."""
 
@@ -247,6 +257,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     watches: tuple[WatchConfig, ...] = ()
     feeds: tuple[FeedSpec, ...] = ()
@@ -271,6 +282,7 @@ SECTIONS: tuple[str, ...] = (
     "digest",
     "mail",
     "serve",
+    "queue",
     "alerts",
 )
 TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file", "watch")
@@ -422,7 +434,7 @@ def _warn_unknown_env(env: Mapping[str, str], cfg: Config) -> None:
 def _known_env_names(cfg: Config) -> set[str]:
     """MONITOR_CONFIG, MONITOR_DB, MONITOR_<SECTION>_<KEY>, and the secrets'
     variables the config names (every ``*_env`` setting)."""
-    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB"}
+    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB", f"{ENV_PREFIX}DATABASE_URL"}
     for section in SECTIONS:
         values = getattr(cfg, section)
         for f in dataclasses.fields(_section_class(section)):
@@ -481,6 +493,9 @@ def _env_overrides(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
         rest = name[len(ENV_PREFIX) :].lower()
         if rest == "db":
             out.setdefault("store", {})["path"] = _EnvString(raw)
+            continue
+        if rest == "database_url":  # the usual name; MONITOR_STORE_URL also works
+            out.setdefault("store", {})["url"] = _EnvString(raw)
             continue
         section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
         if section is None:
@@ -661,7 +676,34 @@ def _suggest(word: str, choices: typing.Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+STORE_URL_SCHEMES = ("postgresql", "postgres")
+
+
+def _check_store(cfg: Config, errors: list[str]) -> None:
+    url = cfg.store.url
+    if url is None:
+        return
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in STORE_URL_SCHEMES:
+        hint = _suggest(scheme, list(STORE_URL_SCHEMES)) if sep else ""
+        errors.append(
+            f"store.url: {url.split('@')[-1]!r} is not a PostgreSQL URL"
+            f' ("postgresql://user@host/dbname"){hint}; leave it unset for SQLite'
+        )
+
+
+def _check_queue(cfg: Config, errors: list[str]) -> None:
+    # The queue lives in PostgreSQL (procrastinate); an SQLite file cannot hold it.
+    if cfg.queue.enabled and cfg.store.url is None:
+        errors.append(
+            "queue.enabled: needs a PostgreSQL store ([store] url ="
+            ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
+        )
+
+
 def _check_semantics(cfg: Config, errors: list[str]) -> None:
+    _check_store(cfg, errors)
+    _check_queue(cfg, errors)
     positive = {
         "fetch.timeout": cfg.fetch.timeout,
         "fetch.total_timeout": cfg.fetch.total_timeout,

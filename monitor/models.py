@@ -457,6 +457,82 @@ class SearchDoc:
     aliases: str  # Latin spellings of the original's Cyrillic names
 
 
+# ------------------------------------------------------------ storage records (#13)
+# What the storage contract (monitor/store/contract.py) takes and returns beyond
+# the stage records above.  They lived in the SQLite modules; those re-export them.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollOutcome:
+    """What one poll of one feed changed."""
+
+    status: str  # ok | not_modified | unchanged | error
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    error: str | None = None
+    next_poll_at: datetime | None = None
+    new_items: int = 0
+    # kept only when status is not "error" (issue #20)
+    served_url: str | None = None
+    served_via: str | None = None
+    primary_failed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranslationTask:
+    """An article that needs the translation stage."""
+
+    article_id: int
+    title: str
+    text: str
+    lang: str | None
+    status: TranslationStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """One entry of the failures log, as `monitor status` shows it."""
+
+    at: datetime
+    stage: str
+    resource: str
+    error: str
+    count: int = 1  # the same stage, resource and error recorded this many times
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInfo:
+    """One `monitor run` as recorded (summary: the run's counts)."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    summary: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sighting:
+    """One feed entry that pointed at an article (a copy carried by another feed)."""
+
+    article_id: int
+    feed_name: str
+    outlet: str
+    country: str
+    lang: str
+    link: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestRecord:
+    """A digest that was written: its key (local day or ``since:<iso>``) and file."""
+
+    day: str
+    generated_at: datetime
+    content_hash: str
+    path: str
+
+
 # --------------------------------------------------------------------------- alerts
 # Records of the alerts contract (issue #16; monitor/alerts, docs/alerts.md).
 

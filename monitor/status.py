@@ -7,11 +7,11 @@ from typing import Any
 
 from .config import Config, resolve_path
 from .models import PAGE_HEALTH_WINDOW, FeedState, PageHealth
-from .store import Storage
+from .store import StorageType
 from .translate import list_installed
 
 
-def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]:
+def build_status(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
     """Collect feed health, stage counts, the last run and recent failures.
 
     Returns:
@@ -64,7 +64,7 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
     }
 
 
-def _alerts(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]:
+def _alerts(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
     """Watches, alerts sent in 24 h, deliveries waiting for a retry or given up."""
     from .alerts import SendAction, decide_delivery
 
@@ -189,6 +189,11 @@ def format_status(report: dict[str, Any]) -> str:
         counts = report["stages"].get(stage, {})
         shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
         lines.append(f"  {stage:<10} {shown}")
+    if "queue" in report:  # [queue] enabled (monitor/queue.py)
+        lines.append(f"Queue: {report['queue']['live_workers']} live workers")
+        for name, counts in sorted(report["queue"]["jobs"].items()):
+            shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            lines.append(f"  {name:<10} {shown}")
     if report.get("stories"):
         lines.append(
             "Stories: "
@@ -247,7 +252,7 @@ def _served_lines(feeds: list[dict[str, Any]]) -> list[str]:
     return ["Served via mirror or proxy (last good poll):", *out] if out else []
 
 
-def feed_rows(storage: Storage, cfg: Config, now: datetime) -> list[dict[str, Any]]:
+def feed_rows(storage: StorageType, cfg: Config, now: datetime) -> list[dict[str, Any]]:
     """Configured feeds with their health, for `monitor feeds list`."""
     states = storage.get_feed_states()
     pages = storage.get_page_health(now - PAGE_HEALTH_WINDOW, now)

@@ -29,11 +29,11 @@ from ..models import (
     Article,
     FeedState,
     PageHealth,
+    Sighting,
     TopicMatch,
     TranslationStatus,
     stable_hash,
 )
-from ..store._digests import Sighting
 from ..urls import canonicalize_url
 from ._model import (
     OTHER_LABEL,

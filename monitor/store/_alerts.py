@@ -80,8 +80,9 @@ class AlertsMixin(StorageBase):
         """Delivered alerts, oldest first (``since``: sent at or after)."""
         rows = self._query(
             f"SELECT {_COLUMNS} FROM alerts WHERE sent_at IS NOT NULL"
-            " AND (:since IS NULL OR sent_at >= :since)"
-            " AND (:watch IS NULL OR watch = :watch)"
+            # CAST: PostgreSQL cannot type a bare NULL parameter (portable SQL)
+            " AND (CAST(:since AS TEXT) IS NULL OR sent_at >= :since)"
+            " AND (CAST(:watch AS TEXT) IS NULL OR watch = :watch)"
             " ORDER BY sent_at, watch, story_id, level, target",
             {"since": to_db_time(since), "watch": watch},
         )
