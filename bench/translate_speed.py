@@ -18,10 +18,17 @@ loosened for the pipeline so random output is not retried (a real model rarely i
 
 Each method runs in its own process (peak RSS is per method; patching stays local).
 
+With ``--nllb`` (issue #18) it also builds a random-weight model of the
+NLLB-200 distilled 600M shape (d_model 1024, 12+12 layers, 16 heads, FFN 4096,
+vocabulary 256,206; tests/ct2build.py), int8, installs it as a CTranslate2
+folder and runs the same pipeline with ``[translate.routes] ru = "nllb"``: the
+ratio NLLB / Argos-shaped model is the cost of switching a language to NLLB.
+
 Needs `transformers` (the ``bench`` extra)::
 
     .venv/bin/pip install -c constraints.txt -e '.[bench]'
     .venv/bin/python bench/translate_speed.py [--articles 50] [--decode-length 24]
+    .venv/bin/python bench/translate_speed.py --nllb   # + NLLB-600M shape (~3 min build)
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("MONITOR_TEST_SHARED") or REPO.parent / "shared")
 WMT = SHARED / "corpus" / "parallel" / "wmt20-newstest-ru-en"
 FLORES = SHARED / "corpus" / "parallel" / "flores200-devtest"
 VOCAB_SIZE = 62_500  # OPUS-MT ru-en
@@ -179,6 +186,33 @@ def _blank_spacy(out: Path) -> None:
     spacy.blank("ru").to_disk(out)
 
 
+def build_nllb_model(work: Path, models_dir: Path, *, rebuild: bool) -> None:
+    """Build (once, cached in `work`) the NLLB-600M-shaped model and install it."""
+    from dataclasses import replace
+
+    from monitor.translate import install_ct2_from_dir, list_ct2_models
+    from tests.ct2build import NLLB_600M, build_nllb
+
+    folder = work / "nllb-600m-random"
+    if rebuild or not (folder / "model.bin").is_file():
+        started = time.perf_counter()
+        text = "\n".join(
+            (FLORES / f).read_text(encoding="utf-8")
+            for f in ("rus_Cyrl.txt", "eng_Latn.txt")
+        )
+        build_nllb(
+            folder,
+            replace(NLLB_600M, spm_vocab=SP_VOCAB),
+            text=text,
+            vocab_size=256_206,
+        )
+        print(
+            f"built random-weight NLLB-600M-shape model in {time.perf_counter() - started:.0f}s"
+        )
+    if rebuild or not list_ct2_models(models_dir):
+        install_ct2_from_dir(folder, models_dir, sources=["ru"])
+
+
 # --------------------------------------------------------------------------- articles
 
 
@@ -228,6 +262,8 @@ def worker(
     forced = {"min_decoding_length": length, "max_decoding_length": length}
     if method == "pipeline":
         return _pipeline(models_dir, articles, forced, threads)
+    if method == "nllb":
+        return _pipeline(models_dir, articles, forced, threads, routes={"ru": "nllb"})
     if method == "argos":
         return _argos(models_dir, articles, forced)
     return _raw(models_dir, articles, forced, threads)
@@ -238,8 +274,14 @@ def _pipeline(
     articles: list[dict[str, str]],
     forced: dict[str, int],
     threads: int,
+    routes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    from monitor.translate import ArgosTranslator, ArticleText, GuardLimits, MemoryCache
+    from monitor.translate import (
+        ArticleText,
+        GuardLimits,
+        LocalTranslator,
+        MemoryCache,
+    )
 
     loose = GuardLimits(
         max_cyrillic=1.0,
@@ -249,8 +291,9 @@ def _pipeline(
         max_ngram_repeats=10**6,
     )
     t0 = time.perf_counter()
-    tr = ArgosTranslator(
+    tr = LocalTranslator(  # routes={} with Argos alone: the ArgosTranslator path
         models_dir,
+        routes=routes or {"ru": "argos"},
         threads=threads,
         cache=MemoryCache(),
         limits=loose,
@@ -371,6 +414,7 @@ def run_worker(
         "--decode-length",
         str(args.decode_length),
     ]
+    cmd += ["--nllb"] if args.nllb else []
     cmd += [
         "--threads",
         str(args.threads),
@@ -386,12 +430,15 @@ def run_worker(
 
 def run_rounds(args: argparse.Namespace, models_dir: Path) -> dict[str, dict[str, Any]]:
     """Each method on each 1/rounds slice of the articles, methods interleaved; summed."""
-    methods = ("raw", "pipeline", "argos")
+    methods: tuple[str, ...] = ("raw", "pipeline", "argos")
+    if args.nllb:
+        methods += ("nllb",)
     totals: dict[str, dict[str, Any]] = {
         m: {"peak_mb": 0.0, "load": 0.0} for m in methods
     }
     for rnd in range(args.rounds):
-        for method in methods[rnd % 3 :] + methods[: rnd % 3]:
+        k = rnd % len(methods)
+        for method in methods[k:] + methods[:k]:
             t = totals[method]
             for key, value in run_worker(method, args, models_dir, rnd).items():
                 if key in ("peak_mb", "load"):
@@ -444,6 +491,13 @@ def report(
             f"pipeline vs {label:<21} {other['seconds'] / p['seconds']:5.2f}x wall, "
             f"{other['cpu'] / p['cpu']:5.2f}x CPU time  (goal {goal})"
         )
+    if "nllb pipeline" in results:
+        nl = results["nllb pipeline"]
+        print(
+            f"nllb-600M shape vs argos (Marian base) shape, same pipeline: "
+            f"{nl['seconds'] / p['seconds']:5.2f}x wall, {nl['cpu'] / p['cpu']:5.2f}x CPU"
+            f" time, {nl['peak_mb']:.0f} vs {p['peak_mb']:.0f} MB peak"
+        )
     print(
         f"cache: second pass {p['second_pass']:.3f}s wall, {p['second_model_seconds']:.3f}s "
         f"model time, {p['second_calls']} model calls (first pass {p['seconds']:.2f}s wall, "
@@ -471,7 +525,12 @@ def main() -> None:
     )
     parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--worker", choices=["pipeline", "argos", "raw"], help=argparse.SUPPRESS
+        "--worker",
+        choices=["pipeline", "argos", "raw", "nllb"],
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument(
+        "--nllb", action="store_true", help="also an NLLB-600M-shaped model (#18)"
     )
     parser.add_argument("--models-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -493,12 +552,17 @@ def main() -> None:
             "needs transformers: .venv/bin/pip install -c constraints.txt -e '.[bench]'"
         )
     models_dir = build_package(args.work_dir, rebuild=args.rebuild)
+    if args.nllb:
+        nllb_work = args.work_dir.parent / "monitor-bench-nllb"
+        build_nllb_model(nllb_work, models_dir, rebuild=args.rebuild)
     totals = run_rounds(args, models_dir)
     names = {
         "pipeline": "pipeline",
         "argos": "argostranslate plain",
         "raw": "raw ctranslate2",
     }
+    if args.nllb:
+        names["nllb"] = "nllb pipeline"
     report(
         {names[m]: totals[m] for m in names}, articles, models_dir, args.decode_length
     )

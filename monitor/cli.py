@@ -16,9 +16,10 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -32,8 +33,9 @@ from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
+from .models import RunSummary
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
-from .store import Storage
+from .store import Storage, StorageType
 from .termsafe import json_safe, term_safe
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ def common_options(func: F) -> F:
 
 def load(opts: Options) -> Config:
     """Load and validate the configuration, or exit 1 listing every problem."""
+    from .alerts import validate_watches
     from .classify import compile_topics, validate_topics
 
     try:
@@ -105,6 +108,7 @@ def load(opts: Options) -> Config:
             opts.config_dir,
             overrides={"store.path": _from_cwd(opts.db)},
             rule_validator=validate_topics,
+            watch_validator=validate_watches,
         )
         rules = compile_topics(cfg.topics)  # compiled once: validation cached it
         headings = {t: rules.label_of("topic", t) for t in rules.topic_order}
@@ -200,7 +204,7 @@ def cli() -> None:
 @click.option("--no-digest", is_flag=True, help="Skip the digest step.")
 @click.option("--strict", is_flag=True, help="Exit 3 when any feed or article failed.")
 def run(opts: Options, no_digest: bool, strict: bool) -> None:
-    """Run every stage: poll, extract, translate, classify, stories, digest.
+    """Run every stage: poll, extract, translate, classify, stories, alerts, digest.
 
     Example:
 
@@ -209,12 +213,91 @@ def run(opts: Options, no_digest: bool, strict: bool) -> None:
     cfg = load(opts)
     with _locked(cfg), _storage(cfg) as storage:
         with _pipeline(cfg, storage) as pipeline:
-            summary = pipeline.run(digest=not no_digest)
+            if cfg.queue.enabled:
+                summary = _run_queued(cfg, storage, pipeline, digest=not no_digest)
+            else:
+                summary = pipeline.run(digest=not no_digest)
     _summary(summary.line())
     if strict and (
         summary.counts.get("feeds_error") or summary.counts.get("articles_failed")
     ):
         sys.exit(3)
+
+
+def _run_queued(
+    cfg: Config, storage: StorageType, pipeline: Pipeline, *, digest: bool
+) -> RunSummary:
+    """`monitor run` with ``[queue] enabled``: extraction goes to the workers."""
+    from . import queue
+
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():
+        queue.ensure_schema(app)
+
+        def enqueue() -> None:
+            pending = storage.get_articles_needing_extraction(
+                cfg.fetch.max_articles_per_run
+            )
+            queue.enqueue_extraction(app, [a.id for a, _ in pending], pipeline.summary)
+
+        return pipeline.run(digest=digest, extract=enqueue)
+
+
+def _queue_status(cfg: Config) -> dict[str, object]:
+    from . import queue
+
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():
+        queue.ensure_schema(app)
+        return queue.queue_status(app)
+
+
+def _extract_one(cfg: Config) -> Callable[[int], None]:
+    """A worker job: the pipeline's extraction of one article, on its own store."""
+
+    def run_extract(article_id: int) -> None:
+        from . import fetch
+
+        # a worker thread: no click context, no progress bar
+        with (
+            closing(open_storage(cfg)) as storage,
+            Pipeline(
+                cfg=cfg,
+                storage=storage,
+                client=fetch.make_client(cfg.fetch),
+                env=os.environ,
+            ) as pipeline,
+        ):
+            pipeline.extract_articles([article_id])
+
+    return run_extract
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--concurrency", default=1, show_default=True, help="Jobs run at the same time."
+)
+@click.option("--once", is_flag=True, help="Exit when no job is left (scripts, tests).")
+def worker(opts: Options, concurrency: int, once: bool) -> None:
+    """Process queued jobs (article extraction) from the PostgreSQL store.
+
+    Needs [queue] enabled and [store] url.  Run one or more on any machine that
+    reaches the database; `monitor run` queues the work (docs/scale-out.md).
+
+    Example:
+
+        MONITOR_STORE_URL=postgresql://monitor@db/monitor monitor worker
+    """
+    from . import queue
+
+    cfg = load(opts)
+    if not cfg.queue.enabled:
+        raise click.UsageError("monitor worker needs [queue] enabled = true")
+    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    with app.open():  # synchronous: the schema check
+        queue.ensure_schema(app)
+    queue.run_worker(app, concurrency=concurrency, once=once)  # opens its own loop
 
 
 @cli.command()
@@ -230,10 +313,51 @@ def status(opts: Options, as_json: bool) -> None:
     cfg = load(opts)
     with _storage(cfg, must_exist=True) as storage:
         report = status_mod.build_status(storage, cfg, utc_now())
+    if cfg.queue.enabled:
+        report["queue"] = _queue_status(cfg)
     if as_json:
         _echo_json(report, indent=2, sort_keys=True)
     else:
         _echo(status_mod.format_status(report))
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--to",
+    "url",
+    required=True,
+    metavar="URL",
+    help="An empty PostgreSQL database: postgresql://user@host/dbname.",
+)
+def migrate(opts: Options, url: str) -> None:
+    """Copy the SQLite archive into an empty PostgreSQL database, then verify.
+
+    Every table is copied in one transaction and its row count compared; any
+    difference keeps nothing.  Nothing in the SQLite file changes.  Then set
+    [store] url (or MONITOR_STORE_URL) to use the new store.
+
+    Example:
+
+        monitor migrate --to postgresql://monitor@db.internal/monitor
+    """
+    from .store.pg import PgStorage, copy_archive, is_postgres_url
+
+    cfg = load(opts)
+    if cfg.store.url is not None:
+        raise click.UsageError("the source must be the SQLite file: unset store.url")
+    if not is_postgres_url(url):
+        raise click.UsageError(f"--to: not a PostgreSQL URL: {url.split('@')[-1]!r}")
+    with _storage(cfg, must_exist=True) as source:
+        assert isinstance(source, Storage)  # store.url is unset: the SQLite file
+        try:
+            with PgStorage(url) as target:
+                counts = copy_archive(source, target)
+        except MonitorError as e:
+            raise click.ClickException(str(e)) from e
+    if not _quiet():
+        for c in counts:
+            _echo(f"{c.table:<18} {c.source:>9} rows copied, {c.target} verified")
 
 
 @cli.command("init-db")
@@ -249,7 +373,7 @@ def init_db(opts: Options) -> None:
     with _storage(cfg) as storage:
         storage.sync_feeds(cfg.feeds)
         if not _quiet():
-            _echo(f"database ready: {storage.path}")
+            _echo(f"database ready: {storage.location}")
 
 
 @cli.command()
@@ -344,7 +468,7 @@ def explain(opts: Options, article: str) -> None:
     _echo(text)
 
 
-def _article_id(storage: Storage, article: str) -> int:
+def _article_id(storage: StorageType, article: str) -> int:
     """An article id, given as a number or as the article's URL."""
     from .urls import canonicalize_url
 
@@ -466,7 +590,8 @@ def digest_cmd(
 
 @cli.group()
 def models() -> None:
-    """Install and list offline translation models (Argos packages)."""
+    """Install, list and remove offline translation models (Argos packages,
+    CTranslate2 folders of NLLB-200, M2M100 or OPUS-MT)."""
 
 
 @models.command("install")
@@ -476,13 +601,29 @@ def models() -> None:
     "--from",
     "from_path",
     type=click.Path(exists=True, path_type=Path),
-    help="Install a .argosmodel file or package folder (air-gapped).",
+    help="A .argosmodel file, an Argos package folder, or a converted "
+    "CTranslate2 model folder (air-gapped).",
 )
 @click.option("--index", "index_url", help="Package index URL [Argos index].")
+@click.option("--name", help="Installed name of a CTranslate2 folder [its name].")
+@click.option(
+    "--src",
+    "sources",
+    help="CTranslate2 folder: languages it translates from, e.g. kk,uz "
+    "(required for OPUS-MT; NLLB/M2M100: all it knows).",
+)
+@click.option("--dst", "targets", help="CTranslate2 folder: into [en].")
 def models_install(
-    opts: Options, langs: tuple[str, ...], from_path: Path | None, index_url: str | None
+    opts: Options,
+    langs: tuple[str, ...],
+    from_path: Path | None,
+    index_url: str | None,
+    name: str | None,
+    sources: str | None,
+    targets: str | None,
 ) -> None:
-    """Install a model: from the Argos package index (SRC DST), or --from a file.
+    """Install a model: from the Argos package index (SRC DST), or --from a
+    file or folder.
 
     Only this command downloads anything, and only when given SRC DST.
 
@@ -490,6 +631,8 @@ def models_install(
     Example:
         monitor models install ru en
         monitor models install --from translate-ru_en-1_9.argosmodel
+        monitor models install --from nllb-200-distilled-600M-ct2
+        monitor models install --from opus-mt-trk-en-ct2 --src kk,uz,ky,tk
     """
     from . import translate
 
@@ -498,6 +641,18 @@ def models_install(
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
     try:
+        if from_path and translate.is_ct2_dir(from_path):
+            _install_ct2(from_path, models_dir, name, sources, targets)
+            return
+        if (
+            from_path
+            and from_path.is_dir()
+            and not (from_path / "metadata.json").exists()
+        ):
+            raise click.ClickException(
+                f"{from_path}: neither an Argos package nor a CTranslate2 model folder"
+                " (no metadata.json, no model.bin)"
+            )
         if from_path:
             pkg = translate.install_from_path(from_path, models_dir)
         else:
@@ -516,6 +671,32 @@ def models_install(
     )
 
 
+def _install_ct2(
+    path: Path,
+    models_dir: Path,
+    name: str | None,
+    sources: str | None,
+    targets: str | None,
+) -> None:
+    from . import translate
+
+    model = translate.install_ct2_from_dir(
+        path,
+        models_dir,
+        name=name,
+        sources=(sources or "").split(","),
+        targets=(targets or "").split(","),
+    )
+    click.echo(
+        f"installed {model.name} ({model.model_id}) for "
+        f"{','.join(model.sources)}→{','.join(model.targets)} in {model.path}"
+    )
+    if model.family == "nllb":
+        click.echo(
+            "note: NLLB-200 weights are licensed CC-BY-NC 4.0 (non-commercial use)"
+        )
+
+
 @models.command("list")
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -531,10 +712,12 @@ def models_list(opts: Options, as_json: bool) -> None:
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
     pkgs = translate.list_installed(models_dir)
+    ct2 = translate.list_ct2_models(models_dir)
     if as_json:
         _echo_json(
             [
                 {
+                    "family": "argos",
                     "code": p.code,
                     "from": p.from_code,
                     "to": p.to_code,
@@ -542,36 +725,64 @@ def models_list(opts: Options, as_json: bool) -> None:
                     "path": str(p.path),
                 }
                 for p in pkgs
+            ]
+            + [
+                {
+                    "family": m.family,
+                    "name": m.name,
+                    "model": m.model_id,
+                    "from": list(m.sources),
+                    "to": list(m.targets),
+                    "path": str(m.path),
+                }
+                for m in ct2
             ],
             indent=2,
         )
         return
-    if not pkgs:
+    if not pkgs and not ct2:
         _echo(
             f"no models installed in {models_dir}: "
             "run `monitor models install ru en` or `--from FILE`"
         )
     for p in pkgs:
         _echo(f"{p.from_code}→{p.to_code}  {p.code} {p.version}  {p.path}")
+    for m in ct2:
+        _echo(
+            f"{','.join(m.sources)}→{','.join(m.targets)}  {m.name} ({m.family})"
+            f"  {m.path}"
+        )
 
 
 @models.command("remove")
 @common_options
-@click.argument("pair", nargs=-1, required=True)
-def models_remove(opts: Options, pair: tuple[str, ...]) -> None:
-    """Remove the installed model(s) for a language pair, e.g. ru-en or ru en.
+@click.argument("what", nargs=-1, required=True)
+def models_remove(opts: Options, what: tuple[str, ...]) -> None:
+    """Remove the Argos package(s) for a pair (ru-en or ru en), or an installed
+    CTranslate2 model by name.
 
     \b
     Example:
         monitor models remove ru-en
+        monitor models remove nllb-200-distilled-600M
     """
     from . import translate
 
-    langs = pair[0].split("-") if len(pair) == 1 else list(pair)
-    if len(langs) != 2 or not all(langs):
-        raise click.UsageError("give a pair as SRC-DST or SRC DST (e.g. 'ru-en')")
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
+    if len(what) == 1 and not re.fullmatch(r"[a-z]{2,3}-[a-z]{2,3}", what[0]):
+        model = translate.remove_ct2_model(models_dir, what[0])
+        if model is None:
+            raise click.ClickException(
+                f"no model {what[0]!r} installed in {models_dir}"
+            )
+        _echo(f"removed {model.name} ({model.family}) {model.path}")
+        return
+    langs = what[0].split("-") if len(what) == 1 else list(what)
+    if len(langs) != 2 or not all(langs):
+        raise click.UsageError(
+            "give a pair as SRC-DST or SRC DST (e.g. 'ru-en'), or a model name"
+        )
     removed = translate.remove_installed(models_dir, langs[0], langs[1])
     if not removed:
         raise click.ClickException(
@@ -909,6 +1120,11 @@ def serve_cmd(opts: Options, host: str | None, port: int | None) -> None:
     from . import web
 
     cfg = load(opts)
+    if cfg.store.url is not None:
+        raise click.ClickException(
+            "monitor serve needs the SQLite store (it opens the file read-only);"
+            " the PostgreSQL store has no workbench yet (docs/scale-out.md)"
+        )
     host = host or cfg.serve.host
     try:
         credential = web.credential_for(host, cfg, os.environ)
@@ -939,18 +1155,28 @@ def _check_names(cfg: Config, names: tuple[str, ...]) -> None:
 
 @contextmanager
 def _locked(cfg: Config) -> Iterator[None]:
-    """Hold the run lock; a second concurrent writer exits 0 with a message."""
+    """Hold the run lock; a second concurrent writer exits 0 with a message.
+
+    SQLite: an flock(2) file beside the database.  PostgreSQL: an advisory lock
+    in the database itself, so it holds across machines (issue #13).
+    """
     db_path = resolve_path(cfg, cfg.store.path)
     path = resolve_path(cfg, cfg.store.lock_path or Path(f"{db_path}.lock"))
     try:
-        with run_lock(path, utc_now()):
+        if cfg.store.url is not None:
+            from .store.pg import pg_run_lock
+
+            lock = pg_run_lock(cfg.store.url, utc_now())
+        else:
+            lock = run_lock(path, utc_now())
+        with lock:
             yield
     except LockedError as e:
         click.echo(f"monitor: skipped, {e.message}", err=True)
         sys.exit(0)
 
 
-def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
+def _pipeline(cfg: Config, storage: StorageType) -> Pipeline:
     from . import fetch
 
     return Pipeline(
@@ -963,14 +1189,14 @@ def _pipeline(cfg: Config, storage: Storage) -> Pipeline:
 
 
 @contextmanager
-def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[Storage]:
+def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[StorageType]:
     """Open storage; a database failure becomes one line and exit 1.
 
     Read-only commands pass ``must_exist``: a missing database is refused, and
     nothing is created (a typo in --db must not look like a fresh install).
     """
     path = resolve_path(cfg, cfg.store.path)
-    if must_exist and not path.exists():
+    if must_exist and cfg.store.url is None and not path.exists():
         raise click.ClickException(
             f"no database at {path} (run `monitor init-db`, or check --db)"
         )
@@ -984,3 +1210,6 @@ def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[Storage]:
         raise click.ClickException(f"database error: {e}") from e
     finally:
         storage.close()
+
+
+from . import cli_alerts as _cli_alerts  # noqa: E402,F401  (registers its commands)

@@ -43,11 +43,18 @@ USER_AGENT = (
     "monitor/0.1 (press monitor; +https://example.org/monitor; set fetch.user_agent)"
 )
 LANG_RE = re.compile(r"^[a-z]{2,3}$")
+# What a ``[translate.routes]`` value may name (monitor.translate._routes).
+MODEL_FAMILIES = ("nllb", "m2m100", "opus-mt")
+ROUTE_KINDS = ("argos", *MODEL_FAMILIES, "none")
 
 
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     path: Path = Path("../var/monitor.db")
+    # A PostgreSQL database instead of the SQLite file (issue #13), e.g.
+    # "postgresql://monitor@db.internal/monitor"; no password here (STYLE.md 20):
+    # libpq reads PGPASSWORD or ~/.pgpass.
+    url: str | None = None
     lock_path: Path | None = (
         None  # default: <db>.lock (flock: released if the holder dies)
     )
@@ -110,6 +117,10 @@ class TranslateConfig:
     libretranslate_api_key_env: str = "MONITOR_LIBRETRANSLATE_KEY"
     timeout: float = 120.0
     max_articles_per_run: int = 1000
+    # Source language (or "*") -> "argos", a model family or "FAMILY:NAME", or
+    # "none" (issue #18; monitor.translate._routes).  Unrouted: Argos, then
+    # NLLB, M2M100, OPUS-MT, whichever has the pair.
+    routes: Mapping[str, str] = field(default_factory=dict)
     # Argos package index, used only by `monitor models install SRC DST`.
     index_url: str = (
         "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
@@ -190,6 +201,51 @@ class ServeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueueConfig:
+    # Workers on a task queue (issue #13 part 3); PostgreSQL stores only.
+    enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertsConfig:
+    """Alerts between digests (issue #16; docs/alerts.md)."""
+
+    watches_file: Path = Path("watches.toml")  # more [[watch]] tables (optional file)
+    lookback_hours: float = 48.0  # stories that grew this recently are evaluated
+    timezone: str = ""  # for quiet_hours; default: digest.timezone
+    webhook_timeout: float = 10.0  # seconds per webhook POST (connect, read, total)
+    webhook_attempts: int = 3  # POSTs per alert and run, with back-off between them
+    webhook_backoff: float = 1.0  # seconds before the 2nd POST, doubled after
+    max_failures: int = 5  # failed sends (over runs) before an alert is given up
+    atom_entries: int = 50  # entries kept in each watch's Atom file
+    # Bursts (docs/alerts.md "Bursts"; measured by bench/alerts_bursts.py)
+    burst_hours: float = 2.0  # story burst: new outlets counted over this window
+    burst_outlets_per_hour: float = 2.5  # ... at least this many per hour
+    burst_min_outlets: int = 5  # ... and at least this many outlets in all
+    volume_hours: int = 3  # volume burst: articles of a topic/country in this window
+    volume_baseline_days: int = 28  # ... against its hourly counts over these days
+    volume_min_z: float = 4.0  # ... at least this many standard deviations above
+    volume_min_count: int = 5  # ... and at least this many articles
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchConfig:
+    """One ``[[watch]]`` table: what to look for and whom to tell (issue #16)."""
+
+    name: str
+    query: str = ""  # topic rule language (docs/topics.md); all given filters must hold
+    topic: str = ""  # a topic id or heading from topics.toml
+    country: str = ""  # a country id from topics.toml
+    notify: tuple[str, ...]  # mailto:ADDRESS, http(s)://webhook, atom:PATH
+    min_outlets: int = 1  # first alert when the story reaches this many outlets
+    follow_up: tuple[int, ...] = ()  # outlet counts that send a follow-up (e.g. [10])
+    quiet_hours: str = ""  # "22:00-07:00" local: alerts wait until it ends
+    allow_private: bool = False  # allow a webhook on a loopback/private address
+    bursts: bool = False  # also alert (once) when a matching story spreads fast
+    enabled: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     config_dir: Path = DEFAULT_CONFIG_DIR
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -202,6 +258,9 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    watches: tuple[WatchConfig, ...] = ()
     feeds: tuple[FeedSpec, ...] = ()
     feeds_file: Path = Path("feeds.toml")
     topics: Mapping[str, Any] = field(default_factory=dict)  # raw; compiled by classify
@@ -224,8 +283,10 @@ SECTIONS: tuple[str, ...] = (
     "digest",
     "mail",
     "serve",
+    "queue",
+    "alerts",
 )
-TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file")
+TOP_LEVEL_KEYS = (*SECTIONS, "feeds_file", "watch")
 
 
 # --------------------------------------------------------------------------- loading
@@ -237,6 +298,7 @@ def load_config(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     rule_validator: Callable[[Mapping[str, Any]], list[str]] | None = None,
+    watch_validator: WatchValidator | None = None,
 ) -> Config:
     """Load and validate ``monitor.toml``, ``feeds.toml`` and the topics file.
 
@@ -245,6 +307,8 @@ def load_config(
         env: environment to read ``MONITOR_*`` overrides from (default os.environ).
         overrides: dotted keys from CLI flags, e.g. ``{"store.path": "x.db"}``.
         rule_validator: checks the raw topics table; returns error strings.
+        watch_validator: checks the watches against the raw topics table
+            (queries, topic and country names); returns error strings.
 
     Raises:
         ConfigError: listing every problem found, each with its key path.
@@ -269,10 +333,17 @@ def load_config(
         errors.extend(
             f"{cfg.classify.topics_file}: {e}" for e in rule_validator(topics)
         )
+    watches = _load_watches(cdir, cfg, data, errors)
+    if watch_validator is not None and watches:
+        errors.extend(watch_validator(watches, topics))
     if errors:
         raise ConfigError(errors)
     return dataclasses.replace(
-        cfg, feeds=feeds, topics=topics, environment_proxies=env_proxies
+        cfg,
+        feeds=feeds,
+        topics=topics,
+        watches=watches,
+        environment_proxies=env_proxies,
     )
 
 
@@ -364,7 +435,7 @@ def _warn_unknown_env(env: Mapping[str, str], cfg: Config) -> None:
 def _known_env_names(cfg: Config) -> set[str]:
     """MONITOR_CONFIG, MONITOR_DB, MONITOR_<SECTION>_<KEY>, and the secrets'
     variables the config names (every ``*_env`` setting)."""
-    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB"}
+    known = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}DB", f"{ENV_PREFIX}DATABASE_URL"}
     for section in SECTIONS:
         values = getattr(cfg, section)
         for f in dataclasses.fields(_section_class(section)):
@@ -424,6 +495,9 @@ def _env_overrides(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
         if rest == "db":
             out.setdefault("store", {})["path"] = _EnvString(raw)
             continue
+        if rest == "database_url":  # the usual name; MONITOR_STORE_URL also works
+            out.setdefault("store", {})["url"] = _EnvString(raw)
+            continue
         section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
         if section is None:
             continue  # not ours (e.g. MONITOR_SMTP_PASSWORD is read by mail at send time)
@@ -432,6 +506,9 @@ def _env_overrides(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
         if key in {f.name for f in dataclasses.fields(cls)}:
             out.setdefault(section, {})[key] = _EnvString(raw)
     return out
+
+
+WatchValidator = Callable[[tuple["WatchConfig", ...], Mapping[str, Any]], list[str]]
 
 
 class _EnvString(str):
@@ -513,6 +590,8 @@ def _coerce(tp: Any, value: Any, path: str, errors: list[str]) -> Any:
         return _INVALID
     if origin is tuple:
         return _coerce_tuple(args[0], value, path, errors)
+    if origin in (dict, Mapping):
+        return _coerce_mapping(args[1], value, path, errors)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
             errors.append(f"{path}: expected a table, got {type(value).__name__}")
@@ -530,6 +609,21 @@ def _coerce_tuple(item_tp: Any, value: Any, path: str, errors: list[str]) -> Any
         return _INVALID
     items = [_coerce(item_tp, v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
     return _INVALID if _INVALID in items else tuple(items)
+
+
+def _coerce_mapping(value_tp: Any, value: Any, path: str, errors: list[str]) -> Any:
+    """A TOML table of str keys (from the environment: ``"kk=nllb,ru=argos"``)."""
+    if isinstance(value, _EnvString):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            errors.append(f"{path} (from environment): expected KEY=VALUE,...")
+            return _INVALID
+        value = {k.strip(): _EnvString(v.strip()) for k, _, v in pairs}
+    if not isinstance(value, dict):
+        errors.append(f"{path}: expected a table, got {type(value).__name__}")
+        return _INVALID
+    items = {k: _coerce(value_tp, v, f"{path}.{k}", errors) for k, v in value.items()}
+    return _INVALID if _INVALID in items.values() else items
 
 
 def _coerce_scalar(tp: Any, value: Any, path: str, errors: list[str]) -> Any:
@@ -583,7 +677,34 @@ def _suggest(word: str, choices: typing.Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+STORE_URL_SCHEMES = ("postgresql", "postgres")
+
+
+def _check_store(cfg: Config, errors: list[str]) -> None:
+    url = cfg.store.url
+    if url is None:
+        return
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in STORE_URL_SCHEMES:
+        hint = _suggest(scheme, list(STORE_URL_SCHEMES)) if sep else ""
+        errors.append(
+            f"store.url: {url.split('@')[-1]!r} is not a PostgreSQL URL"
+            f' ("postgresql://user@host/dbname"){hint}; leave it unset for SQLite'
+        )
+
+
+def _check_queue(cfg: Config, errors: list[str]) -> None:
+    # The queue lives in PostgreSQL (procrastinate); an SQLite file cannot hold it.
+    if cfg.queue.enabled and cfg.store.url is None:
+        errors.append(
+            "queue.enabled: needs a PostgreSQL store ([store] url ="
+            ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
+        )
+
+
 def _check_semantics(cfg: Config, errors: list[str]) -> None:
+    _check_store(cfg, errors)
+    _check_queue(cfg, errors)
     positive = {
         "fetch.timeout": cfg.fetch.timeout,
         "fetch.total_timeout": cfg.fetch.total_timeout,
@@ -643,6 +764,30 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         errors.append(
             f"translate.target: {cfg.translate.target!r} is not a language code"
         )
+    _check_routes(cfg.translate, errors)
+
+
+def _check_routes(cfg: TranslateConfig, errors: list[str]) -> None:
+    """``[translate.routes]``: language (or "*") -> argos / family[:NAME] / none."""
+    if cfg.routes and cfg.backend != "argos":
+        errors.append(
+            f'translate.routes: used only with backend = "argos" (local models),'
+            f" not {cfg.backend!r}"
+        )
+    for lang, value in cfg.routes.items():
+        where = f"translate.routes.{lang}"
+        if lang != "*" and not LANG_RE.match(lang):
+            errors.append(f'{where}: {lang!r} is not a language code (or "*")')
+        family, _, name = value.partition(":")
+        if family not in ROUTE_KINDS:
+            errors.append(
+                f"{where}: {value!r} is not one of {', '.join(ROUTE_KINDS)}"
+                f" or FAMILY:NAME{_suggest(family, ROUTE_KINDS)}"
+            )
+        elif name and family not in MODEL_FAMILIES:
+            errors.append(f"{where}: {value!r}: only a model family takes a :NAME")
+        elif ":" in value and not name:
+            errors.append(f"{where}: {value!r}: the model name after ':' is empty")
 
 
 DIGEST_FORMATS = ("html", "txt", "md", "json", "atom")
@@ -801,6 +946,142 @@ def _source_url(spec: FeedSpec) -> FeedSpec:
     if spec.urls:  # the primary (issue #20): what storage and status key on
         return dataclasses.replace(spec, url=spec.urls[0])
     return spec
+
+
+# --------------------------------------------------------------- watches (issue #16)
+
+NOTIFY_SCHEMES = ("mailto", "http", "https", "atom")
+QUIET_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int] | None:
+    """``"22:00-07:00"`` -> (start, end) in minutes after local midnight.
+
+    The span may cross midnight; "" means no quiet hours.
+
+    Raises:
+        ValueError: not ``HH:MM-HH:MM``, a time out of range, or an empty span.
+    """
+    if not text.strip():
+        return None
+    m = QUIET_RE.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not HH:MM-HH:MM (e.g. '22:00-07:00')")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"{text!r}: hours are 0..23 and minutes 0..59")
+    if (h1, m1) == (h2, m2):
+        raise ValueError(f"{text!r}: start and end are the same time")
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
+def _load_watches(
+    cdir: Path, cfg: Config, data: Mapping[str, Any], errors: list[str]
+) -> tuple[WatchConfig, ...]:
+    """``[[watch]]`` tables from monitor.toml, then from alerts.watches_file."""
+    tables = [("monitor.toml", data.get("watch", []))]
+    path = _resolve(cdir, cfg.alerts.watches_file)
+    if path.exists():
+        raw = _read_toml(path, errors, required=False)
+        _check_unknown(raw, ["watch"], str(cfg.alerts.watches_file), errors)
+        tables.append((str(cfg.alerts.watches_file), raw.get("watch", [])))
+    watches: list[WatchConfig] = []
+    seen: set[str] = set()
+    for where, entries in tables:
+        if not isinstance(entries, list):
+            errors.append(f"{where}: 'watch' must be an array of tables ([[watch]])")
+            continue
+        for i, entry in enumerate(entries):
+            watch = _build_watch(entry, f"{where}: watch[{i}]", errors)
+            if watch is None:
+                continue
+            if watch.name in seen:
+                errors.append(f"{where}: watch[{i}].name: duplicate {watch.name!r}")
+            seen.add(watch.name)
+            watches.append(watch)
+    _check_alerts(cfg, errors)
+    return tuple(watches)
+
+
+def _build_watch(entry: Any, path: str, errors: list[str]) -> WatchConfig | None:
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        path = f"{path} ({entry['name']})"
+    watch = _coerce(WatchConfig, entry, path, errors)
+    if watch is _INVALID or watch is None:
+        return None
+    assert isinstance(watch, WatchConfig)
+    _check_watch(watch, path, errors)
+    return watch
+
+
+def _check_watch(w: WatchConfig, path: str, errors: list[str]) -> None:
+    if not w.name.strip():
+        errors.append(f"{path}.name: must not be empty")
+    if not (w.query.strip() or w.topic.strip() or w.country.strip()):
+        errors.append(f"{path}: set query, topic or country (what to watch for)")
+    if not w.notify:
+        errors.append(f"{path}.notify: list at least one mailto:, http(s):// or atom:")
+    for i, target in enumerate(w.notify):
+        problem = notify_problem(target)
+        if problem:
+            errors.append(f"{path}.notify[{i}]: {problem}")
+    if w.min_outlets < 1:
+        errors.append(f"{path}.min_outlets: must be >= 1, got {w.min_outlets}")
+    for n in w.follow_up:
+        if n <= w.min_outlets:
+            errors.append(
+                f"{path}.follow_up: {n} must be above min_outlets ({w.min_outlets})"
+            )
+    try:
+        parse_quiet_hours(w.quiet_hours)
+    except ValueError as e:
+        errors.append(f"{path}.quiet_hours: {e}")
+
+
+def notify_problem(target: str) -> str:
+    """Why a ``notify`` entry is unusable ("" when it is fine)."""
+    scheme, sep, rest = target.partition(":")
+    if not sep or scheme.lower() not in NOTIFY_SCHEMES:
+        hint = _suggest(scheme.lower(), NOTIFY_SCHEMES)
+        return f"{target!r}: start with mailto:, http://, https:// or atom:{hint}"
+    scheme = scheme.lower()
+    if scheme == "mailto" and ("@" not in rest or any(c in rest for c in " ,;<>")):
+        return f"{target!r} is not one e-mail address (mailto:analyst@example.org)"
+    if scheme in ("http", "https"):
+        parts = urlsplit(target)
+        if not parts.netloc:
+            return f"{target!r} has no host"
+    if scheme == "atom" and not rest.strip():
+        return f"{target!r}: give the file, e.g. atom:alerts/protests.xml"
+    return ""
+
+
+def _check_alerts(cfg: Config, errors: list[str]) -> None:
+    a = cfg.alerts
+    for key in (
+        "lookback_hours",
+        "webhook_timeout",
+        "webhook_attempts",
+        "max_failures",
+        "atom_entries",
+        "burst_hours",
+        "burst_outlets_per_hour",
+        "burst_min_outlets",
+        "volume_hours",
+        "volume_baseline_days",
+        "volume_min_count",
+    ):
+        if getattr(a, key) <= 0:
+            errors.append(
+                f"alerts.{key}: must be greater than 0, got {getattr(a, key)}"
+            )
+    if a.webhook_backoff < 0:
+        errors.append(f"alerts.webhook_backoff: must be >= 0, got {a.webhook_backoff}")
+    if a.timezone:
+        try:
+            ZoneInfo(a.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(f"alerts.timezone: unknown time zone {a.timezone!r}")
 
 
 def resolve_recipient_topics(cfg: Config, topics: Mapping[str, str]) -> Config:

@@ -58,7 +58,16 @@ class RuleError(MonitorError):
 
 
 class StorageError(MonitorError):
-    """The database failed (wraps sqlite3.Error)."""
+    """The database failed: locked, full, read-only, unreachable (wraps
+    sqlite3 / psycopg operational errors; programming errors are not wrapped)."""
+
+
+class NotFoundError(MonitorError):
+    """A write named a row that does not exist (e.g. ``save_translation(999)``).
+
+    An item error: the pipeline records it on the item and goes on.  Not a
+    `StorageError`, which means the database itself failed and stops the run.
+    """
 
 
 class LockedError(MonitorError):

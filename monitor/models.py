@@ -259,6 +259,7 @@ class Article:
     title_en: str | None = None
     text_en: str | None = None
     translation_note: str | None = None
+    translation_engine: str | None = None  # model id, e.g. nllb:NAME@sha (#18)
     summary: str = ""
     story_id: int | None = None
     last_error: str | None = None
@@ -358,8 +359,18 @@ class RunSummary:
             f"{c.get('articles_translated', 0)} translated, "
             f"{c.get('articles_classified', 0)} classified, "
             f"{c.get('articles_failed', 0)} failed; "
-            f"stories {c.get('stories_new', 0)} new"
+            f"stories {c.get('stories_new', 0)} new" + self._alerts_part()
         )
+
+    def _alerts_part(self) -> str:
+        """``; alerts 2 sent, 1 failed`` when the run sent or tried any (#16)."""
+        sent, failed = (
+            self.counts.get("alerts_sent", 0),
+            self.counts.get("alerts_failed", 0),
+        )
+        if not (sent or failed):
+            return ""
+        return f"; alerts {sent} sent" + (f", {failed} failed" if failed else "")
 
 
 def stable_hash(*parts: str | None) -> str:
@@ -444,3 +455,119 @@ class SearchDoc:
     title_en: str
     body_en: str
     aliases: str  # Latin spellings of the original's Cyrillic names
+
+
+# ------------------------------------------------------------ storage records (#13)
+# What the storage contract (monitor/store/contract.py) takes and returns beyond
+# the stage records above.  They lived in the SQLite modules; those re-export them.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollOutcome:
+    """What one poll of one feed changed."""
+
+    status: str  # ok | not_modified | unchanged | error
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    error: str | None = None
+    next_poll_at: datetime | None = None
+    new_items: int = 0
+    # kept only when status is not "error" (issue #20)
+    served_url: str | None = None
+    served_via: str | None = None
+    primary_failed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranslationTask:
+    """An article that needs the translation stage."""
+
+    article_id: int
+    title: str
+    text: str
+    lang: str | None
+    status: TranslationStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """One entry of the failures log, as `monitor status` shows it."""
+
+    at: datetime
+    stage: str
+    resource: str
+    error: str
+    count: int = 1  # the same stage, resource and error recorded this many times
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInfo:
+    """One `monitor run` as recorded (summary: the run's counts)."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    summary: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sighting:
+    """One feed entry that pointed at an article (a copy carried by another feed)."""
+
+    article_id: int
+    feed_name: str
+    outlet: str
+    country: str
+    lang: str
+    link: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestRecord:
+    """A digest that was written: its key (local day or ``since:<iso>``) and file."""
+
+    day: str
+    generated_at: datetime
+    content_hash: str
+    path: str
+
+
+# --------------------------------------------------------------------------- alerts
+# Records of the alerts contract (issue #16; monitor/alerts, docs/alerts.md).
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """One delivery of one alert: a watch, a story, the outlet level reached, and
+    the notify target it goes to."""
+
+    watch: str
+    story_id: int
+    level: int
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRecord:
+    """What storage remembers about one delivery (claim -> send -> mark).
+
+    Attributes:
+        key: watch, story, level and target.
+        created_at: when the alert was first claimed.
+        claimed_at: set while a send is under way; None once it ended.
+        attempts: sends started (a kill -9 leaves ``claimed_at`` behind).
+        failures: sends that ended in a known failure.
+        sent_at: when it was delivered (None: not yet).
+        last_error: the last failure, one line.
+        payload: the JSON document that is (re)sent.
+    """
+
+    key: AlertKey
+    created_at: datetime
+    claimed_at: datetime | None = None
+    attempts: int = 0
+    failures: int = 0
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    payload: str = "{}"

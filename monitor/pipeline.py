@@ -8,6 +8,8 @@
                  ─mirrors.primary_link, urls.canonicalize_url─▶
                  store.add_feed_items                                   (per feed: 1 tx)
       extract    store.get_articles_needing_extraction ─fetch.fetch_many─▶ Page
+                 (with [queue] enabled: one job per article for `monitor worker`,
+                 which runs this same stage for it: monitor/queue.py)
                  ─extract.extract_article─▶ Extracted ─▶ store.save_extraction
       translate  store.get_articles_for_translation ─translate.make_translator─▶
                  Translation ─▶ store.save_translation            (titles first)
@@ -16,6 +18,8 @@
       index      store.get_search_queue ─search.build_search_doc─▶ store.save_search_docs
       stories    store.get_articles_needing_story ─stories.StoryClusterer─▶ Assignment
                  ─▶ store.add_story_members
+      alerts     store stories grown lately ─alerts.plan_alerts─▶ AlertDecision
+                 ─alerts.Sender─▶ mailto / webhook / atom   (claim → send → mark)
       digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
 
 Rules (STYLE.md): this module has no SQL and no HTTP of its own.  Network calls run
@@ -48,7 +52,7 @@ import functools
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -88,14 +92,14 @@ from .models import (
     FeedSpec,
     FeedState,
     Page,
+    PollOutcome,
     RunSummary,
     StageResult,
     Topics,
     TranslationStatus,
+    TranslationTask,
 )
-from .store import Storage
-from .store._feeds import PollOutcome
-from .store._translations import TranslationTask
+from .store import Storage, StorageType
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +160,7 @@ class Pipeline:
     """Everything a run needs, injected (reader's Reader: storage, parser, clock)."""
 
     cfg: Config
-    storage: Storage
+    storage: StorageType
     client: httpx.Client
     now: Callable[[], datetime] = utc_now
     progress: Progress = no_progress
@@ -185,15 +189,25 @@ class Pipeline:
         if self._translator is not None:
             self._translator.close()
 
-    def run(self, *, digest: bool = True) -> RunSummary:
-        """Run every stage once.  Returns the counts for the summary line."""
+    def run(
+        self, *, digest: bool = True, extract: Callable[[], object] | None = None
+    ) -> RunSummary:
+        """Run every stage once.  Returns the counts for the summary line.
+
+        Args:
+            digest: also write (and mail) the digest when it is due.
+            extract: what to do in place of the extract stage; with ``[queue]
+                enabled`` the CLI passes one that enqueues the pending articles
+                for `monitor worker` (monitor/queue.py).
+        """
         run_id = self.storage.start_run(self.now())
         self._run_stage("poll", self.poll_feeds)
-        self._run_stage("extract", self.extract_articles)
+        self._run_stage("extract", extract or self.extract_articles)
         self._run_stage("translate", self.translate_articles)
         self._run_stage("classify", self.classify_articles)
         self._run_stage("index", self.index_articles)
         self._run_stage("stories", self.cluster_stories)
+        self._run_stage("alerts", self.send_alerts)
         if digest:
             self._run_stage("digest", self.write_digest_if_due)
         self.storage.finish_run(run_id, self.summary.counts, self.now())
@@ -525,10 +539,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ extract
 
-    def extract_articles(self) -> None:
-        """Fetch and extract every article still pending, up to the per-run cap."""
+    def extract_articles(self, article_ids: Sequence[int] | None = None) -> None:
+        """Fetch and extract every article still pending, up to the per-run cap
+        (only ``article_ids`` when given: one job of `monitor worker`)."""
         pending = self.storage.get_articles_needing_extraction(
-            self.cfg.fetch.max_articles_per_run
+            self.cfg.fetch.max_articles_per_run, article_ids=article_ids
         )
         by_id = {
             str(a.id): (a, item)
@@ -849,6 +864,29 @@ class Pipeline:
                 article_of=lambda item: by_id[item[0].article_id],
             )
 
+    # ------------------------------------------------------------------ alerts
+
+    def send_alerts(self) -> None:
+        """Send the alerts the watches raise on new and grown stories (#16).
+
+        A delivery that fails is one warning and one line in the failures log
+        (`monitor status`); it never fails the run, and is retried next run.
+        """
+        from . import alerts
+
+        watches, _errors = alerts.compile_watches(self.cfg.watches, self.rules())
+        if not watches:
+            return
+        sender = alerts.Sender(cfg=self.cfg, client=self.client, env=self.env)
+        for r in alerts.run_alerts(
+            self.storage, self.cfg, watches, sender, now=self.now
+        ):
+            self.summary.add(f"alerts_{r.status}")
+            if r.status == "failed":
+                self._record(
+                    "alerts", f"{r.key.watch} -> {r.key.target}", _Msg(r.error)
+                )
+
     # ------------------------------------------------------------------ digest
 
     def write_digest_if_due(self) -> None:
@@ -992,6 +1030,10 @@ class _ItemError(MonitorError):
         super().__init__(f"{step} failed: {_message(error)}")
 
 
+class _Msg(MonitorError):
+    """A failure already described in one line (an alert delivery)."""
+
+
 def _message(error: BaseException) -> str:
     """A failure's message as recorded: our errors as they are, others with their
     type; surrogates escaped (storage cannot hold them), cut to MESSAGE_CHARS."""
@@ -1116,8 +1158,13 @@ def _advertised(page: Page) -> str:
     return f"; the page advertises: {urls_} (monitor feeds add URL)"
 
 
-def open_storage(cfg: Config) -> Storage:
-    """Open the configured database."""
+def open_storage(cfg: Config) -> StorageType:
+    """Open the configured database: PostgreSQL when ``store.url`` is set,
+    else the SQLite file at ``store.path``."""
+    if cfg.store.url is not None:
+        from .store.pg import PgStorage  # psycopg only when it is used
+
+        return PgStorage(cfg.store.url)
     return Storage(resolve_path(cfg, cfg.store.path))
 
 

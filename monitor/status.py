@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Config, resolve_path
 from .models import PAGE_HEALTH_WINDOW, FeedState, PageHealth
-from .store import Storage
+from .store import StorageType
 from .translate import list_installed
 
 
-def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]:
+def build_status(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
     """Collect feed health, stage counts, the last run and recent failures.
 
     Returns:
@@ -50,6 +50,7 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
             "finished_at": last.finished_at.isoformat() if last.finished_at else None,
             "summary": last.summary,
         },
+        "alerts": _alerts(storage, cfg, now),
         "recent_failures": [
             {
                 "at": f.at.isoformat(),
@@ -60,6 +61,28 @@ def build_status(storage: Storage, cfg: Config, now: datetime) -> dict[str, Any]
             }
             for f in storage.get_recent_failures(20)
         ],
+    }
+
+
+def _alerts(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
+    """Watches, alerts sent in 24 h, deliveries waiting for a retry or given up."""
+    from .alerts import SendAction, decide_delivery
+
+    waiting, gave_up = 0, []
+    for r in storage.get_unsent_alerts():
+        action = decide_delivery(r, now=now, max_failures=cfg.alerts.max_failures)
+        if action == SendAction.GAVE_UP:
+            gave_up.append(
+                f"{r.key.watch} -> {r.key.target} (story {r.key.story_id}):"
+                f" {r.last_error or 'interrupted twice while sending'}"
+            )
+        else:
+            waiting += 1
+    return {
+        "watches": len([w for w in cfg.watches if w.enabled]),
+        "sent_24h": len(storage.get_sent_alerts(now - timedelta(hours=24))),
+        "waiting": waiting,
+        "given_up": gave_up,
     }
 
 
@@ -166,6 +189,11 @@ def format_status(report: dict[str, Any]) -> str:
         counts = report["stages"].get(stage, {})
         shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
         lines.append(f"  {stage:<10} {shown}")
+    if "queue" in report:  # [queue] enabled (monitor/queue.py)
+        lines.append(f"Queue: {report['queue']['live_workers']} live workers")
+        for name, counts in sorted(report["queue"]["jobs"].items()):
+            shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            lines.append(f"  {name:<10} {shown}")
     if report.get("stories"):
         lines.append(
             "Stories: "
@@ -182,6 +210,19 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append(f"Translation: argos, models installed: {pairs}{warn}")
     elif tr:
         lines.append(f"Translation: {tr['backend']} {tr.get('url', '')}".rstrip())
+    al = report.get("alerts") or {}
+    if (
+        al.get("watches")
+        or al.get("sent_24h")
+        or al.get("waiting")
+        or al.get("given_up")
+    ):
+        lines.append(
+            f"Alerts: {al.get('watches', 0)} watches, {al.get('sent_24h', 0)} sent"
+            f" in 24 h, {al.get('waiting', 0)} waiting to be retried,"
+            f" {len(al.get('given_up', []))} given up"
+        )
+        lines += [f"  given up: {g}" for g in al.get("given_up", [])[:10]]
     last = report["last_run"]
     lines.append(
         "Last run: never"
@@ -211,7 +252,7 @@ def _served_lines(feeds: list[dict[str, Any]]) -> list[str]:
     return ["Served via mirror or proxy (last good poll):", *out] if out else []
 
 
-def feed_rows(storage: Storage, cfg: Config, now: datetime) -> list[dict[str, Any]]:
+def feed_rows(storage: StorageType, cfg: Config, now: datetime) -> list[dict[str, Any]]:
     """Configured feeds with their health, for `monitor feeds list`."""
     states = storage.get_feed_states()
     pages = storage.get_page_health(now - PAGE_HEALTH_WINDOW, now)

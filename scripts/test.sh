@@ -11,6 +11,9 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
    && [ "$(id -u)" = 0 ]; then
   apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
 fi
+# Debian's PostgreSQL server for the storage tests on the PostgreSQL backend (#13);
+# the suite starts (and stops) its own throw-away cluster: tests/pgcluster.py.
+scripts/setup_postgres.sh
 # A real LibreTranslate server in its own virtualenv, for the second translation backend.
 if [ -x scripts/setup_libretranslate.sh ]; then
   scripts/setup_libretranslate.sh

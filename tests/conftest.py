@@ -6,6 +6,9 @@
 - ``mock_http``: builds `make_client` clients on an ``httpx.MockTransport`` (unit
   layer, STYLE.md 37a); prefer ``http_server`` for anything on the wire.
 - ``now``: a fixed aware UTC datetime.
+- ``pg_cluster`` (session): a throw-away PostgreSQL cluster (`tests.pgcluster`);
+  ``pg_url``: a fresh empty database in it, dropped afterwards.  Skipped only
+  when the server binaries are absent (``scripts/test.sh`` installs them).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +26,7 @@ from aiosmtpd.controller import Controller
 from monitor.config import FetchConfig
 from monitor.fetch import make_client
 from tests.httpserver import LocalHTTPServer
+from tests.pgcluster import PgCluster, find_bindir, unique_name
 from tests.smtpserver import Inbox, free_port
 
 # MONITOR_TEST_SHARED points elsewhere (a worktree whose ../shared is not the corpus)
@@ -118,3 +123,51 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         ctl.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One PostgreSQL cluster for the session (each xdist worker has its own)."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries not installed (scripts/setup_postgres.sh"
+            " installs Debian's postgresql; scripts/test.sh runs it)"
+        )
+    cluster = PgCluster(bindir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """The URL of a new, empty database on `pg_cluster`; dropped at teardown."""
+    name = unique_name("monitor")
+    url = pg_cluster.create_database(name)
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """An empty store on each backend: SQLite in a temporary file, then a fresh
+    database on the session's PostgreSQL cluster (issue #13).
+
+    Modules that define their own ``storage`` fixture keep it (SQLite only).
+    """
+    if request.param == "sqlite":
+        from monitor.store import Storage
+
+        store: Any = Storage(tmp_path / "m.db")
+    else:
+        from monitor.store.pg import PgStorage
+
+        store = PgStorage(request.getfixturevalue("pg_url"))
+    try:
+        yield store
+    finally:
+        store.close()

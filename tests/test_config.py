@@ -231,3 +231,58 @@ def test_translation_cache_days_is_checked(tmp_path):
     assert cfg.translate.cache_days == 0
     errs = errors_of(write(tmp_path, "[translate]\ncache_days = -3\n"))
     assert errs == ["translate.cache_days: must be >= 0 (0 keeps everything), got -3"]
+
+
+def test_queue_is_off_by_default(tmp_path):
+    assert load_config(write(tmp_path), env={}).queue.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("monitor", "env"),
+    [("[queue]\nenabled = true\n", {}), ("", {"MONITOR_QUEUE_ENABLED": "yes"})],
+)
+def test_queue_needs_postgresql_and_joins_the_other_errors(tmp_path, monitor, env):
+    text = monitor + "[fetch]\nworkers = 0\n"
+    errs = errors_of(write(tmp_path, text), env=env)
+    assert "fetch.workers: must be greater than 0, got 0" in errs
+    assert [e for e in errs if e.startswith("queue.enabled: ")] == [
+        "queue.enabled: needs a PostgreSQL store ([store] url ="
+        ' "postgresql://..." or MONITOR_STORE_URL); this store is SQLite'
+    ]
+
+
+def test_queue_key_typo_has_a_suggestion(tmp_path):
+    errs = errors_of(write(tmp_path, "[queue]\nenable = false\n"))
+    assert any("queue.enable" in e and "'enabled'" in e for e in errs), errs
+
+
+def test_store_url_is_unset_by_default(tmp_path):
+    assert load_config(write(tmp_path), env={}).store.url is None
+
+
+@pytest.mark.parametrize(
+    ("monitor", "env"),
+    [
+        ('[store]\nurl = "postgresql://m@127.0.0.1/m"\n', {}),
+        ("", {"MONITOR_STORE_URL": "postgresql://m@127.0.0.1/m"}),
+        ("", {"MONITOR_DATABASE_URL": "postgresql://m@127.0.0.1/m"}),
+    ],
+)
+def test_store_url_from_file_or_environment(tmp_path, monitor, env):
+    cfg = load_config(write(tmp_path, monitor), env=env)
+    assert cfg.store.url == "postgresql://m@127.0.0.1/m"
+
+
+def test_store_url_must_be_postgresql_and_joins_the_other_errors(tmp_path):
+    text = '[store]\nurl = "postgresq://m:secret@db/m"\n[fetch]\nworkers = 0\n'
+    errs = errors_of(write(tmp_path, text))
+    assert "fetch.workers: must be greater than 0, got 0" in errs
+    (err,) = [e for e in errs if e.startswith("store.url: ")]
+    assert "not a PostgreSQL URL" in err
+    assert "did you mean 'postgresql'?" in err
+    assert "secret" not in err  # a password in the URL is not echoed
+
+
+def test_queue_on_postgresql_is_accepted(tmp_path):
+    text = '[store]\nurl = "postgresql://m@db/m"\n[queue]\nenabled = true\n'
+    assert load_config(write(tmp_path, text), env={}).queue.enabled is True

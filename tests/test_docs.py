@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -26,6 +27,8 @@ def test_cli_reference_is_current():
         capture_output=True,
         text=True,
         check=False,
+        # this checkout's code, not whichever checkout the venv's editable install names
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,4 +1,8 @@
-"""The pipeline end to end against real bytes on a local HTTP server."""
+"""The pipeline end to end against real bytes on a local HTTP server.
+
+Every test runs twice: on SQLite and on the suite's PostgreSQL cluster (issue
+#13), selected through the environment as a user selects it (MONITOR_STORE_URL).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,23 @@ from monitor.models import TextSource
 from monitor.pipeline import Pipeline, open_storage
 from tests.sitegen import NOW, PARAGRAPHS, TITLES, build_site, write_config
 
+# The environment of the backend the current test runs on (set by `backend`).
+BACKEND_ENV: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "postgresql"])
+def backend(request):
+    """Run each test on SQLite, then on a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        BACKEND_ENV["MONITOR_STORE_URL"] = request.getfixturevalue("pg_url")
+    try:
+        yield request.param
+    finally:
+        BACKEND_ENV.clear()
+
 
 def make_pipeline(tmp_path, storage, clock=None):
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     return Pipeline(
         cfg=cfg,
         storage=storage,
@@ -49,7 +67,7 @@ def site(http_server, tmp_path):
 
 
 def test_run_stores_articles_and_records_failures(site, http_server, tmp_path):
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     with closing(open_storage(cfg)) as storage:
         summary = _run(make_pipeline(tmp_path, storage))
         assert summary.counts["feeds_ok"] == 1
@@ -73,7 +91,7 @@ def test_run_stores_articles_and_records_failures(site, http_server, tmp_path):
 
 
 def test_rerun_does_no_repeated_work(site, http_server, tmp_path):
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     clock = [NOW]
     with closing(open_storage(cfg)) as storage:
         _run(make_pipeline(tmp_path, storage, lambda: clock[0]))
@@ -94,7 +112,7 @@ def test_dead_article_link_falls_back_to_feed_text_after_retries(http_server, tm
     site = build_site(http_server, ["court"], NOW)
     http_server.add("/news/court", status=500, body=b"oops")
     write_config(tmp_path, [("kz-news", site.feed_url, "ru")], "")
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     clock = [NOW]
     with closing(open_storage(cfg)) as storage:
         for i in range(cfg.fetch.max_attempts):
@@ -121,7 +139,7 @@ def test_full_run_files_groups_translates_and_writes_the_digest(
     write_config(
         tmp_path, [("kz-news", site.feed_url, "ru"), ("kz-other", copy.feed_url, "ru")]
     )
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     translate.install_from_path(shared_dir / FIXTURE_MODEL, tmp_path / "models")
     later = [NOW + timedelta(days=1, hours=2)]  # the next Almaty morning: digest due
     with closing(open_storage(cfg)) as storage:
@@ -147,7 +165,7 @@ def test_full_run_files_groups_translates_and_writes_the_digest(
 
 
 def test_without_a_model_everything_else_works(site, tmp_path):
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     later = NOW + timedelta(days=1, hours=2)
     with closing(open_storage(cfg)) as storage:
         summary = _run(make_pipeline(tmp_path, storage, lambda: later))
@@ -197,7 +215,7 @@ def test_one_hostile_article_is_parked_and_the_stage_goes_on(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(target, broken)
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     clock = [NOW]
     with closing(open_storage(cfg)) as storage:
         for i in range(cfg.fetch.max_attempts + 1):
@@ -224,7 +242,7 @@ def test_a_programming_error_stops_the_run_with_its_traceback(
         raise TypeError("bug in our code")
 
     monkeypatch.setattr("monitor.classify.classify_article", bug)
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     with closing(open_storage(cfg)) as storage, pytest.raises(TypeError, match="bug"):
         _run(make_pipeline(tmp_path, storage))
 
@@ -242,7 +260,7 @@ def test_a_page_that_breaks_extraction_falls_back_to_feed_text(
         return real(page, item, cfg)
 
     monkeypatch.setattr("monitor.extract.extract_article", fragile)
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     with closing(open_storage(cfg)) as storage:
         _run(make_pipeline(tmp_path, storage))
         arts = {a.title: a for a in storage.get_articles(range(1, 9))}
@@ -272,7 +290,7 @@ def test_one_entry_that_storage_refuses_leaves_the_others(
         content_type="application/feed+json",
     )
     write_config(tmp_path, [("json", url, "ru")])
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     with closing(open_storage(cfg)) as storage:
         real = storage.add_feed_items
 
@@ -301,7 +319,7 @@ def test_feeds_check_reports_a_parser_crash_as_one_line(site, tmp_path, monkeypa
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr("monitor.feeds.parse_feed", deep)
-    cfg = load_config(tmp_path, env={})
+    cfg = load_config(tmp_path, env=dict(BACKEND_ENV))
     spec = next(f for f in cfg.feeds if f.name == "kz-news")
     with fetch.make_client(cfg.fetch) as client:
         ok, line = check_feed(cfg, client, spec, NOW)

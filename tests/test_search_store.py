@@ -24,6 +24,7 @@ def test_v3_database_migrates_and_queues_its_articles(tmp_path: Path) -> None:
         raw.execute("DROP TABLE search_fts")
         raw.execute("DROP TABLE search_queue")
         drop_feed_routes(raw)  # and what v4 -> v5 adds (#20)
+        raw.execute("DROP TABLE alerts")  # v5 (issue #16)
         raw.execute("PRAGMA user_version = 3")
     with Storage(db) as storage:
         assert storage._db.execute("PRAGMA user_version").fetchone()[0] == VERSION

@@ -270,11 +270,17 @@ def test_duplicate_sightings_keeps_one_row_per_feed_and_article():
 def make_v1(db) -> None:
     """Turn a fresh database into what 0.1.0 (schema v1) wrote: drop every later
     object (v2 page_fetches, v3 delivery_claims, v4 the search index, v5 the
-    feeds' served_* columns)."""
+    feeds' served_* columns, v6 alerts)."""
     drop_feed_routes(db)
     for trigger in ("search_queue_update", "search_forget"):
         db.execute(f"DROP TRIGGER {trigger}")
-    for table in ("search_fts", "search_queue", "delivery_claims", "page_fetches"):
+    for table in (
+        "search_fts",
+        "search_queue",
+        "delivery_claims",
+        "page_fetches",
+        "alerts",
+    ):
         db.execute(f"DROP TABLE {table}")
 
 
@@ -296,6 +302,7 @@ def test_migration_adds_feed_routes_and_keeps_feeds(tmp_path):
     with Storage(path) as s:
         s.sync_feeds(FEEDS)
         drop_feed_routes(s._db)
+        s._db.execute("DROP TABLE alerts")  # what the later v5 -> v6 adds (#16)
         before = next(
             v for v, fn in _schema.MIGRATIONS.items() if fn is _schema._add_feed_routes
         )

@@ -68,6 +68,7 @@ __all__ = [
     "classify_article",
     "compile_query",
     "compile_topics",
+    "compile_topics_lenient",
     "evaluate",
     "explain_article",
     "explain_stored_article",
@@ -114,6 +115,12 @@ def validate_topics(raw: Mapping[str, Any]) -> list[str]:
     reported together with configuration errors.
     """
     return _compile_once(raw)[1]
+
+
+def compile_topics_lenient(raw: Mapping[str, Any]) -> RuleSet:
+    """The rules that do compile, errors or not: for validating what refers to
+    them (watches, issue #16) in the same pass as the rules themselves."""
+    return _compile_once(raw)[0]
 
 
 def compile_topics(raw: Mapping[str, Any]) -> RuleSet:

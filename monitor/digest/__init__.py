@@ -28,8 +28,7 @@ from ..mail import (
     send_message,
     smtp_session,
 )
-from ..models import DeliveryClaim
-from ..store._digests import DigestRecord
+from ..models import DeliveryClaim, DigestRecord
 from ._archive import content_hash, read_archive, write_archive_files
 from ._build import DigestSource, collect_digest, filter_digest
 from ._model import (

@@ -29,11 +29,11 @@ from ..models import (
     Article,
     FeedState,
     PageHealth,
+    Sighting,
     TopicMatch,
     TranslationStatus,
     stable_hash,
 )
-from ..store._digests import Sighting
 from ..urls import canonicalize_url
 from ._model import (
     OTHER_LABEL,
@@ -408,6 +408,7 @@ def _story(
         outlets=len(outlets),
         countries=tuple(countries),
         translation_marker=_marker(a),
+        translated_by=_translated_by(a),
         is_teaser=a.is_teaser,
         article_id=a.id,
         article_ids=tuple(sorted(m.article.id for m in group)),
@@ -438,6 +439,18 @@ def _headlines(a: Article) -> tuple[str, str | None]:
         english = clean_text(a.title_en)
         return english, (title if title and title != english else None)
     return title, None
+
+
+def _translated_by(a: Article) -> str | None:
+    """The model that gave the article its English text (weights hash dropped)."""
+    if _readable_in_english(a) or a.translation_status not in _TRANSLATED:
+        return None
+    model = clean_text((a.translation_engine or "").partition("@")[0])
+    if not model:
+        return None
+    if a.translation_status is TranslationStatus.PARTIAL and not a.title_en:
+        return f"tried {model}"  # its output was held back: say whose
+    return f"translated by {model}"
 
 
 def _marker(a: Article) -> str | None:

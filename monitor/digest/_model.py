@@ -114,6 +114,7 @@ class DigestStory:
     terms: tuple[str, ...] = ()
     other_topics: tuple[str, ...] = ()  # the other topics, in configured order
     translation_marker: str | None = None  # e.g. "untranslated (no kk→en model)"
+    translated_by: str | None = None  # "translated by nllb:NAME" / "tried ..."
     is_teaser: bool = False
     article_id: int = 0  # the shown article (`monitor explain ID`)
     article_ids: tuple[int, ...] = ()  # every article of the story in the window

@@ -211,6 +211,8 @@ def meta_text(s: DigestStory) -> str:
         parts.append(f"{s.outlets} outlets")
     if s.translation_marker:
         parts.append(f"[{s.translation_marker}]")
+    if s.translated_by:
+        parts.append(s.translated_by)
     if s.is_teaser:
         parts.append("[teaser only]")
     parts.append(f"id\u00a0{s.article_id}")  # no break inside
@@ -364,5 +366,6 @@ def _story_dict(s: DigestStory) -> dict[str, Any]:
             for f in s.filings
         ],
         "translation_marker": s.translation_marker,
+        "translated_by": s.translated_by,
         "teaser": s.is_teaser,
     }

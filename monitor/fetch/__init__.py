@@ -40,6 +40,7 @@ from ._many import (
     host_key,
     interleave_by_host,
 )
+from ._post import post_json
 from ._route import default_route, feed_route
 from ._safety import ALLOWED_SCHEMES, check_url
 
@@ -66,4 +67,5 @@ __all__ = [
     "make_client",
     "parse_content_type",
     "parse_retry_after",
+    "post_json",
 ]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..exceptions import StorageError
+from ._alerts import AlertsMixin
 from ._articles import ArticlesMixin
 from ._base import StorageBase
 from ._deliveries import DeliveriesMixin
@@ -23,8 +25,9 @@ from ._search import SearchMixin
 from ._stories import StoriesMixin
 from ._topics import TopicsMixin
 from ._translations import TranslationsMixin
+from .contract import StorageType
 
-__all__ = ["VERSION", "Storage"]
+__all__ = ["VERSION", "Storage", "StorageType"]
 
 
 class Storage(
@@ -37,6 +40,7 @@ class Storage(
     DigestsMixin,
     DeliveriesMixin,
     SearchMixin,
+    AlertsMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""
@@ -97,6 +101,11 @@ class Storage(
             )
         return self
 
+    @property
+    def location(self) -> str:
+        """The database file (the contract's `StorageType.location`)."""
+        return self.path
+
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""
         return str(self._query("PRAGMA integrity_check")[0][0])
@@ -113,3 +122,9 @@ class Storage(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if TYPE_CHECKING:  # mypy checks that the SQLite backend meets the contract
+
+    def _meets_contract(storage: Storage) -> StorageType:
+        return storage

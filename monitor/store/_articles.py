@@ -22,24 +22,30 @@ from ..models import (
     TextSource,
     TranslationStatus,
 )
+from ..stages import STAGE_COLUMNS, error_text, merge_target, next_attempt
 from ..text import clean_text
-from ._base import StorageBase, from_db_time, to_db_time
+from ._base import StorageBase, from_db_time, require_row, reset_sql, to_db_time
 
 # An entry whose content keeps changing is re-processed at most this many times
 # (reader's HASH_CHANGED_LIMIT): some feeds rewrite every item on every poll.
 HASH_CHANGED_LIMIT = 3
 
 # The status column of each stage that can park an article (see park_article).
-_STAGE_COLUMNS = {
-    "extract": "extract_status",
-    "translate": "translation_status",
-    "classify": "classify_status",
-    "stories": "story_status",
-}
+_STAGE_COLUMNS = STAGE_COLUMNS
 
+# The one Article projection (issue #13: get_article and the digest disagreed on
+# lang).  ``lang`` is the detected language, else the feed item's, else the
+# feed's configured one; ``story_id`` comes from the member row when there is one.
 _ARTICLE_SELECT = """
-    SELECT a.*, f.outlet AS outlet, f.country AS country
+    SELECT a.id, a.canonical_url, a.url, a.feed_name, a.title, a.summary, a.text,
+        a.feed_content, a.feed_lang, a.source, a.is_teaser, a.author, a.published,
+        a.first_seen, COALESCE(a.lang, a.feed_lang, NULLIF(f.lang, '')) AS lang,
+        a.extract_status, a.translation_status, a.title_en, a.text_en,
+        a.translation_note, a.translation_engine,
+        COALESCE(sm.story_id, a.story_id) AS story_id,
+        a.last_error, f.outlet AS outlet, f.country AS country
     FROM articles a JOIN feeds f ON f.name = a.feed_name
+    LEFT JOIN story_members sm ON sm.article_id = a.id
 """
 
 
@@ -64,13 +70,21 @@ class ArticlesMixin(StorageBase):
         return new
 
     def get_articles_needing_extraction(
-        self, limit: int
+        self, limit: int, *, article_ids: Sequence[int] | None = None
     ) -> list[tuple[Article, FeedItem]]:
-        """Articles whose page still has to be fetched and extracted, oldest first."""
+        """Articles whose page still has to be fetched and extracted, oldest first.
+
+        Args:
+            limit: at most this many.
+            article_ids: only these (a worker's job); None: any.
+        """
+        only = ""
+        if article_ids is not None:
+            only = f" AND a.id IN ({','.join('?' * len(article_ids)) or 'NULL'})"
         rows = self._query(
             _ARTICLE_SELECT
-            + " WHERE a.extract_status = 'pending' ORDER BY a.id LIMIT ?",
-            (limit,),
+            + f" WHERE a.extract_status = 'pending'{only} ORDER BY a.id LIMIT ?",
+            (*(article_ids or ()), limit),
         )
         return [(_article(r), _feed_item(r)) for r in rows]
 
@@ -82,20 +96,23 @@ class ArticlesMixin(StorageBase):
 
         Returns:
             The id of the article that now holds the text.
+
+        Raises:
+            NotFoundError: there is no article ``article_id``.
         """
         with self._tx() as db:
-            target = _merge_target(db, article_id, ex.canonical_url)
-            if target != article_id:
+            target = merge_target(article_id, _holder(db, article_id, ex.canonical_url))
+            if target is not None:
+                _require_article(db, article_id)
                 _merge_into(db, article_id, target)
                 return target
-            db.execute(
-                """
+            cur = db.execute(
+                f"""
                 UPDATE articles SET
                     canonical_url = :canonical_url, title = :title, text = :text,
                     source = :source, is_teaser = :is_teaser, author = :author,
                     lang = :lang, published = COALESCE(published, :published),
-                    extract_status = 'done', last_error = NULL,
-                    translation_status = 'pending', classify_status = 'pending',
+                    extract_status = 'done', last_error = NULL{reset_sql("extract")},
                     updated_at = :now
                 WHERE id = :id
                 """,
@@ -105,13 +122,14 @@ class ArticlesMixin(StorageBase):
                     "title": ex.title,
                     "text": ex.text,
                     "source": ex.source.value,
-                    "is_teaser": ex.is_teaser,
+                    "is_teaser": int(ex.is_teaser),
                     "author": ex.author,
                     "lang": ex.lang,
                     "published": to_db_time(ex.published),
                     "now": to_db_time(now),
                 },
             )
+            require_row(cur.rowcount, "article", article_id)
         return article_id
 
     def record_article_error(
@@ -124,28 +142,33 @@ class ArticlesMixin(StorageBase):
 
         Returns:
             The number of attempts so far in this stage.
+
+        Raises:
+            NotFoundError: there is no article ``article_id``.
         """
         with self._tx() as db:
-            db.execute(
-                "UPDATE articles SET attempts = CASE WHEN last_error LIKE ?"
-                " THEN attempts + 1 ELSE 1 END, last_error = ?,"
-                " updated_at = ? WHERE id = ?",
-                (f"{stage}:%", f"{stage}: {error}", to_db_time(now), article_id),
-            )
             row = db.execute(
-                "SELECT attempts FROM articles WHERE id = ?", (article_id,)
+                "SELECT attempts, last_error FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+            require_row(0 if row is None else 1, "article", article_id)
+            attempts = next_attempt(row["last_error"], stage, int(row["attempts"]))
+            db.execute(
+                "UPDATE articles SET attempts = ?, last_error = ?,"
+                " updated_at = ? WHERE id = ?",
+                (attempts, error_text(stage, error), to_db_time(now), article_id),
             )
-            return int(row.fetchone()[0])
+            return attempts
 
     def park_article(self, article_id: int, stage: str, now: datetime) -> None:
         """Give up on an article in one stage (issue #11): its status becomes
         'failed', so the stage no longer selects it; `monitor status` counts it."""
         column = _STAGE_COLUMNS[stage]
         with self._tx() as db:
-            db.execute(
+            cur = db.execute(
                 f"UPDATE articles SET {column} = 'failed', updated_at = ? WHERE id = ?",
                 (to_db_time(now), article_id),
             )
+            require_row(cur.rowcount, "article", article_id)
 
     def get_article(self, article_id: int) -> Article | None:
         row = self._one(_ARTICLE_SELECT + " WHERE a.id = ?", (article_id,))
@@ -290,9 +313,9 @@ def _update_known_entry(
         (item.hash, item.title, item.feed_name, item.entry_id),
     )
     db.execute(
-        """
+        f"""
         UPDATE articles SET title = :title, summary = :summary, feed_content = :content,
-            extract_status = 'pending', attempts = 0, updated_at = :now
+            attempts = 0, updated_at = :now{reset_sql("entry_changed")}
         WHERE id = :id AND feed_name = :feed
         """,
         {
@@ -306,12 +329,18 @@ def _update_known_entry(
     )
 
 
-def _merge_target(db: sqlite3.Connection, article_id: int, canonical: str) -> int:
+def _holder(db: sqlite3.Connection, article_id: int, canonical: str) -> int | None:
+    """Another article that already has this canonical URL, if any."""
     row = db.execute(
         "SELECT id FROM articles WHERE canonical_url = ? AND id != ?",
         (canonical, article_id),
     ).fetchone()
-    return article_id if row is None else int(row[0])
+    return None if row is None else int(row[0])
+
+
+def _require_article(db: sqlite3.Connection, article_id: int) -> None:
+    row = db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone()
+    require_row(0 if row is None else 1, "article", article_id)
 
 
 def _merge_into(db: sqlite3.Connection, duplicate: int, target: int) -> None:
@@ -335,27 +364,34 @@ def _merge_into(db: sqlite3.Connection, duplicate: int, target: int) -> None:
 
 
 def _article(row: sqlite3.Row) -> Article:
+    """A row of `_ARTICLE_SELECT` as an `Article` (every query uses this one)."""
+    source, status = row["source"], row["translation_status"]
     return Article(
         id=row["id"],
         canonical_url=row["canonical_url"],
         url=row["url"],
         feed_name=row["feed_name"],
-        outlet=row["outlet"],
-        country=row["country"],
-        title=row["title"],
+        outlet=row["outlet"] or row["feed_name"],
+        country=row["country"] or "",
+        title=row["title"] or "",
         text=row["text"] or "",
-        source=TextSource(row["source"]) if row["source"] else None,
+        source=TextSource(source) if source in set(TextSource) else None,
         is_teaser=bool(row["is_teaser"]),
         author=row["author"],
         published=from_db_time(row["published"]),
         first_seen=from_db_time(row["first_seen"]),  # type: ignore[arg-type]
         lang=row["lang"],
         extract_status=row["extract_status"],
-        translation_status=TranslationStatus(row["translation_status"]),
+        translation_status=(
+            TranslationStatus(status)
+            if status in set(TranslationStatus)
+            else TranslationStatus.PENDING
+        ),
         title_en=row["title_en"],
         text_en=row["text_en"],
         translation_note=row["translation_note"],
-        summary=row["summary"],
+        translation_engine=row["translation_engine"],
+        summary=row["summary"] or "",
         story_id=row["story_id"],
         last_error=row["last_error"],
     )

@@ -10,7 +10,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..dates import clamp_stored
-from ..exceptions import StorageError
+from ..exceptions import NotFoundError, StorageError
+from ..stages import STAGE_COLUMNS, stages_reset_by
+
+# sqlite3.OperationalError also covers mistakes in our own SQL; those keep their
+# type and traceback (issue #13: "no such column" is a bug, not a database failure).
+_SQL_BUGS = (
+    "no such column",
+    "no such table",
+    "no such function",
+    "syntax error",
+    "ambiguous column",
+    'near "',
+    "wrong number of arguments",
+)
 
 
 def to_db_time(value: datetime | None) -> str | None:
@@ -26,6 +39,17 @@ def from_db_time(value: str | None) -> datetime | None:
     """Stored text → aware datetime; a year-1/9999 date from an old database is
     pulled into a range where arithmetic cannot overflow (issue #11)."""
     return None if value is None else clamp_stored(datetime.fromisoformat(value))
+
+
+def reset_sql(event: str) -> str:
+    """``SET`` assignments for `monitor.stages.stages_reset_by` (``""`` for none)."""
+    return "".join(f", {STAGE_COLUMNS[s]} = 'pending'" for s in stages_reset_by(event))
+
+
+def require_row(rowcount: int, what: str, key: object) -> None:
+    """A write that touched no row named one that does not exist."""
+    if rowcount == 0:
+        raise NotFoundError(f"no such {what}", resource=key)
 
 
 def to_json(value: Any) -> str:
@@ -47,6 +71,8 @@ class StorageBase:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
         except sqlite3.Error as e:
+            if is_sql_bug(e):
+                raise
             raise _wrap(e) from e
 
     def _query(
@@ -55,6 +81,8 @@ class StorageBase:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as e:
+            if is_sql_bug(e):
+                raise
             raise _wrap(e) from e
 
     def _one(
@@ -62,6 +90,16 @@ class StorageBase:
     ) -> sqlite3.Row | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
+
+
+def is_sql_bug(e: sqlite3.Error) -> bool:
+    """A mistake in our SQL or its bindings, as opposed to the database failing."""
+    if isinstance(e, sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return True
+    if isinstance(e, sqlite3.IntegrityError):
+        return False  # bad data (a foreign key, NOT NULL): the caller's item
+    msg = str(e).lower()
+    return isinstance(e, sqlite3.OperationalError) and msg.startswith(_SQL_BUGS)
 
 
 def _wrap(e: sqlite3.Error) -> StorageError:

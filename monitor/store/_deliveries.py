@@ -49,7 +49,7 @@ class DeliveriesMixin(StorageBase):
                 db.execute(
                     "INSERT INTO delivery_claims (day, recipient, claimed_at, attempts)"
                     " VALUES (:day, :rcpt, :now, 1) ON CONFLICT(day, recipient)"
-                    " DO UPDATE SET claimed_at = :now, attempts = attempts + 1",
+                    " DO UPDATE SET claimed_at = :now, attempts = delivery_claims.attempts + 1",
                     {"day": day, "rcpt": rcpt, "now": to_db_time(now)},
                 )
         return action

@@ -11,48 +11,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
-from ..models import Article, TextSource, TopicMatch, TranslationStatus
-from ._base import StorageBase, from_db_time, to_db_time
-
-_ARTICLE_COLUMNS = """
-    a.id, a.canonical_url, a.url, a.feed_name, a.title, a.summary, a.text,
-    a.source, a.is_teaser, a.author, a.published, a.first_seen,
-    COALESCE(a.lang, a.feed_lang, f.lang) AS lang, a.extract_status,
-    a.translation_status, a.title_en, a.text_en, a.translation_note,
-    COALESCE(sm.story_id, a.story_id) AS story_id, a.last_error,
-    f.outlet AS outlet, f.country AS country
-"""
-
-_ARTICLE_FROM = """
-    FROM articles a
-    JOIN feeds f ON f.name = a.feed_name
-    LEFT JOIN story_members sm ON sm.article_id = a.id
-"""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Sighting:
-    """One feed entry that pointed at an article (a copy carried by another feed)."""
-
-    article_id: int
-    feed_name: str
-    outlet: str
-    country: str
-    lang: str
-    link: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestRecord:
-    """A digest that was written: its key (local day or ``since:<iso>``) and file."""
-
-    day: str
-    generated_at: datetime
-    content_hash: str
-    path: str
+from ..models import (  # DigestRecord, Sighting: re-exported
+    Article,
+    DigestRecord,
+    Sighting,
+    TopicMatch,
+)
+from ._articles import _ARTICLE_SELECT, _article
+from ._base import StorageBase, to_db_time
 
 
 class DigestsMixin(StorageBase):
@@ -86,10 +54,7 @@ class DigestsMixin(StorageBase):
             )
         elif by != "first_seen":
             raise ValueError(f"unknown window rule {by!r}")
-        sql = (
-            f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM}"
-            f" WHERE a.id IN ({ids}) ORDER BY a.id"
-        )
+        sql = f"{_ARTICLE_SELECT} WHERE a.id IN ({ids}) ORDER BY a.id"
         return [_article(row) for row in self._query(sql, params)]
 
     def get_story_articles(self, story_ids: Iterable[int]) -> list[Article]:
@@ -101,7 +66,7 @@ class DigestsMixin(StorageBase):
         # story_members by story keeps a story page off a full articles scan.
         marks = ",".join("?" * len(ids))
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS} {_ARTICLE_FROM} WHERE a.id IN "
+            f"{_ARTICLE_SELECT} WHERE a.id IN "
             f"(SELECT article_id FROM story_members WHERE story_id IN ({marks})) "
             "ORDER BY a.id"
         )
@@ -259,39 +224,6 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
 
 def _aware(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def _article(row: sqlite3.Row) -> Article:
-    source = row["source"]
-    status = row["translation_status"] or TranslationStatus.PENDING.value
-    try:
-        tstatus = TranslationStatus(status)
-    except ValueError:
-        tstatus = TranslationStatus.PENDING
-    return Article(
-        id=row["id"],
-        canonical_url=row["canonical_url"],
-        url=row["url"],
-        feed_name=row["feed_name"],
-        outlet=row["outlet"] or row["feed_name"],
-        country=row["country"] or "",
-        title=row["title"] or "",
-        text=row["text"] or "",
-        source=TextSource(source) if source in set(TextSource) else None,
-        is_teaser=bool(row["is_teaser"]),
-        author=row["author"],
-        published=from_db_time(row["published"]),
-        first_seen=_aware(row["first_seen"]),
-        lang=row["lang"],
-        extract_status=row["extract_status"],
-        translation_status=tstatus,
-        title_en=row["title_en"],
-        text_en=row["text_en"],
-        translation_note=row["translation_note"],
-        summary=row["summary"] or "",
-        story_id=row["story_id"],
-        last_error=row["last_error"],
-    )
 
 
 def _json_list(raw: str | None) -> tuple[str, ...]:

@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import FeedSpec, FeedState
+from ..models import FeedSpec, FeedState, PollOutcome  # PollOutcome: re-export
 from ._base import StorageBase, from_db_time, to_db_time
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PollOutcome:
-    """What one poll of one feed changed."""
-
-    status: str  # ok | not_modified | unchanged | error
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    error: str | None = None
-    next_poll_at: datetime | None = None
-    new_items: int = 0
-    # kept only when status is not "error" (issue #20)
-    served_url: str | None = None
-    served_via: str | None = None
-    primary_failed_at: datetime | None = None
 
 
 class FeedsMixin(StorageBase):
@@ -40,9 +22,11 @@ class FeedsMixin(StorageBase):
                     INSERT INTO feeds (name, url, outlet, lang, country)
                     VALUES (:name, :url, :outlet, :lang, :country)
                     ON CONFLICT(name) DO UPDATE SET
-                        etag = CASE WHEN url = excluded.url THEN etag END,
-                        last_modified = CASE WHEN url = excluded.url THEN last_modified END,
-                        content_hash = CASE WHEN url = excluded.url THEN content_hash END,
+                        etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
+                        last_modified = CASE WHEN feeds.url = excluded.url
+                                             THEN feeds.last_modified END,
+                        content_hash = CASE WHEN feeds.url = excluded.url
+                                            THEN feeds.content_hash END,
                         url = excluded.url, outlet = excluded.outlet,
                         lang = excluded.lang, country = excluded.country
                     """,
@@ -72,18 +56,18 @@ class FeedsMixin(StorageBase):
                     last_polled_at = :now,
                     last_status = :status,
                     next_poll_at = :next_poll_at,
-                    etag = CASE WHEN :ok AND :status != 'not_modified' THEN :etag ELSE etag END,
-                    last_modified = CASE WHEN :ok AND :status != 'not_modified'
+                    etag = CASE WHEN :ok = 1 AND :status != 'not_modified' THEN :etag ELSE etag END,
+                    last_modified = CASE WHEN :ok = 1 AND :status != 'not_modified'
                                          THEN :last_modified ELSE last_modified END,
                     content_hash = COALESCE(:content_hash, content_hash),
-                    last_ok_at = CASE WHEN :ok THEN :now ELSE last_ok_at END,
+                    last_ok_at = CASE WHEN :ok = 1 THEN :now ELSE last_ok_at END,
                     last_new_item_at = CASE WHEN :new_items > 0 THEN :now
                                             ELSE last_new_item_at END,
-                    failure_count = CASE WHEN :ok THEN 0 ELSE failure_count + 1 END,
-                    last_error = CASE WHEN :ok THEN NULL ELSE :error END,
-                    served_url = CASE WHEN :ok THEN :served_url ELSE served_url END,
-                    served_via = CASE WHEN :ok THEN :served_via ELSE served_via END,
-                    primary_failed_at = CASE WHEN :ok THEN :primary_failed_at
+                    failure_count = CASE WHEN :ok = 1 THEN 0 ELSE failure_count + 1 END,
+                    last_error = CASE WHEN :ok = 1 THEN NULL ELSE :error END,
+                    served_url = CASE WHEN :ok = 1 THEN :served_url ELSE served_url END,
+                    served_via = CASE WHEN :ok = 1 THEN :served_via ELSE served_via END,
+                    primary_failed_at = CASE WHEN :ok = 1 THEN :primary_failed_at
                                              ELSE primary_failed_at END
                 WHERE name = :name
                 """,
@@ -91,7 +75,7 @@ class FeedsMixin(StorageBase):
                     "name": name,
                     "now": to_db_time(now),
                     "status": outcome.status,
-                    "ok": ok,
+                    "ok": int(ok),  # booleans bound as ints (portable SQL)
                     "etag": outcome.etag,
                     "last_modified": outcome.last_modified,
                     "content_hash": outcome.content_hash,

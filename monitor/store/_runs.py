@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from ..models import PageHealth
+from ..models import Failure, PageHealth, RunInfo  # Failure, RunInfo: re-exported
 from ._base import StorageBase, from_db_time, to_db_time
 
 # Failures older than the newest this-many are pruned: status shows recent ones.
@@ -16,32 +14,16 @@ FAILURES_KEPT = 5000
 PAGE_FETCHES_KEPT = timedelta(days=7)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Failure:
-    at: datetime
-    stage: str
-    resource: str
-    error: str
-    count: int = 1  # the same stage, resource and error recorded this many times
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunInfo:
-    id: int
-    started_at: datetime
-    finished_at: datetime | None
-    summary: dict[str, Any]
-
-
 class RunsMixin(StorageBase):
     """SQL for `runs` and `failures`, plus the aggregate counts `status` shows."""
 
     def start_run(self, now: datetime) -> int:
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO runs (started_at) VALUES (?)", (to_db_time(now),)
-            )
-            return int(cur.lastrowid or 0)
+            row = db.execute(
+                "INSERT INTO runs (started_at) VALUES (?) RETURNING id",
+                (to_db_time(now),),
+            ).fetchone()
+            return int(row[0])
 
     def finish_run(self, run_id: int, summary: dict[str, int], now: datetime) -> None:
         with self._tx() as db:
@@ -104,7 +86,8 @@ class RunsMixin(StorageBase):
         same second as `end` (a `status` right after a run) still counts.
         """
         rows = self._query(
-            "SELECT feed_name, count(*) AS attempted, sum(ok = 0) AS failed"
+            "SELECT feed_name, count(*) AS attempted,"
+            " sum(CASE WHEN ok = 0 THEN 1 ELSE 0 END) AS failed"
             " FROM page_fetches WHERE at >= ? AND at <= ?"
             " GROUP BY feed_name ORDER BY feed_name",
             (to_db_time(start), to_db_time(end)),

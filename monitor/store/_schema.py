@@ -21,7 +21,7 @@ from ._search import SEARCH_DDL, create_search_schema
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 6  # 4: search index (#15); 5: what served each feed (#20); 6: indexes (#19)
+VERSION = 7  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -237,6 +237,38 @@ SCHEMA += "".join(f"{statement};\n" for statement in SEARCH_DDL)
 MIGRATIONS[3] = create_search_schema  # v3 -> v4
 # ------------------------------------------------------------ end of search block
 
+# ---------------------------------------------------------------- alerts (issue #16)
+ALERTS_DDL = (
+    # One row per delivery: (watch, story, outlet level reached, notify target).
+    # claim -> send -> mark (monitor/alerts/_decide.py: decide_delivery).
+    """CREATE TABLE alerts (
+    watch       TEXT NOT NULL,
+    story_id    INTEGER NOT NULL,            -- no FK: the alert outlives its story
+    level       INTEGER NOT NULL,            -- min_outlets or a follow_up value
+    target      TEXT NOT NULL,               -- mailto:... | http(s)://... | atom:...
+    created_at  TEXT NOT NULL,
+    claimed_at  TEXT,                        -- set while a send is under way
+    attempts    INTEGER NOT NULL DEFAULT 0,  -- sends started
+    failures    INTEGER NOT NULL DEFAULT 0,  -- sends that ended in a failure
+    sent_at     TEXT,
+    last_error  TEXT,
+    payload     TEXT NOT NULL,               -- the JSON document sent
+    PRIMARY KEY (watch, story_id, level, target)
+)""",
+    "CREATE INDEX alerts_sent ON alerts(sent_at)",
+)
+SCHEMA += "".join(f"{statement};\n" for statement in ALERTS_DDL)
+
+
+def _add_alerts(db: sqlite3.Connection) -> None:
+    """v5 -> v6: the alerts deliveries table (issue #16)."""
+    for statement in ALERTS_DDL:
+        db.execute(statement)
+
+
+MIGRATIONS[5] = _add_alerts  # v5 -> v6
+# ------------------------------------------------------------ end of alerts block
+
 
 def _add_feed_routes(db: sqlite3.Connection) -> None:
     """v4 -> v5: which URL and proxy served each feed, for mirrors (issue #20)."""
@@ -248,7 +280,7 @@ MIGRATIONS[4] = _add_feed_routes  # v4 -> v5
 
 
 def _index_hot_queries(db: sqlite3.Connection) -> None:
-    """v5 -> v6: indexes behind the per-run queries, then statistics (issue #19).
+    """v6 -> v7: indexes behind the per-run queries, then statistics (issue #19).
 
     The translate queue gets (status, extract status), which replaces the
     single-column index (a prefix of it), and (status, language, extract
@@ -273,7 +305,7 @@ def _index_hot_queries(db: sqlite3.Connection) -> None:
     analyze(db)
 
 
-MIGRATIONS[5] = _index_hot_queries  # v5 -> v6
+MIGRATIONS[6] = _index_hot_queries  # v6 -> v7
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.

@@ -50,7 +50,7 @@ FROM story_members m
 JOIN articles a ON a.id = m.article_id
 LEFT JOIN feeds fd ON fd.name = a.feed_name
 LEFT JOIN story_features f ON f.article_id = m.article_id
-WHERE m.story_id IN (SELECT value FROM json_each(:ids))
+WHERE m.story_id IN ({marks})
 ORDER BY m.story_id, coalesce(f.published, a.first_seen), m.article_id
 """
 
@@ -77,13 +77,12 @@ class StoriesMixin(StorageBase):
             WHERE a.story_status = 'pending' AND a.extract_status = 'done'
               AND (:wait = 0 OR a.translation_status != 'pending')
             ORDER BY coalesce(a.published, a.first_seen), a.id
-            LIMIT :limit
         """
         )
-        params = {
-            "wait": int(wait_for_translation),
-            "limit": -1 if limit is None else limit,
-        }
+        params = {"wait": int(wait_for_translation)}
+        if limit is not None:  # no LIMIT -1: not portable
+            sql += " LIMIT :limit"
+            params["limit"] = limit
         return [_article(r) for r in self._query(sql, params)]
 
     def get_story_features(self, since: datetime) -> list[tuple[int, int, bytes]]:
@@ -141,8 +140,7 @@ class StoriesMixin(StorageBase):
         if not ids:
             return {}
         rows = self._query(
-            "SELECT * FROM stories WHERE id IN (SELECT value FROM json_each(:ids))",
-            {"ids": _json_ids(ids)},
+            f"SELECT * FROM stories WHERE id IN ({_marks(ids)})", tuple(ids)
         )
         members = self._members_of(ids)
         return {
@@ -180,7 +178,8 @@ class StoriesMixin(StorageBase):
             SELECT
               (SELECT count(*) FROM stories) AS stories,
               (SELECT count(*) FROM (SELECT story_id FROM story_members
-                 GROUP BY story_id HAVING count(*) > 1)) AS multi_member_stories,
+                 GROUP BY story_id HAVING count(*) > 1) AS multi)
+                 AS multi_member_stories,
               (SELECT count(*) FROM story_members) AS assigned_articles,
               (SELECT count(*) FROM articles WHERE story_status = 'pending')
                  AS pending_articles
@@ -190,13 +189,15 @@ class StoriesMixin(StorageBase):
 
     def _members_of(self, ids: Sequence[int]) -> dict[int, list[StoryMember]]:
         members: dict[int, list[StoryMember]] = {}
-        for r in self._query(_MEMBER_QUERY, {"ids": _json_ids(ids)}):
+        sql = _MEMBER_QUERY.format(marks=_marks(ids))
+        for r in self._query(sql, tuple(ids)):
             members.setdefault(int(r["story_id"]), []).append(_member_from_row(r))
         return members
 
 
-def _json_ids(ids: Iterable[int]) -> str:
-    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+def _marks(ids: Sequence[int]) -> str:
+    """``?, ?, ...`` for an IN list (portable: no json_each)."""
+    return ",".join("?" * len(ids))
 
 
 def _write_assignment(

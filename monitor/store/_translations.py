@@ -8,29 +8,21 @@ The sentence cache (`translation_cache`) and the translation columns of
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..models import Translation, TranslationStatus
-from ._base import StorageBase, to_db_time
+from ..models import (  # TranslationTask: re-exported
+    Translation,
+    TranslationStatus,
+    TranslationTask,
+)
+from ._base import StorageBase, require_row, reset_sql, to_db_time
 
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
 _TASK_SELECT = (
     "SELECT id, title, coalesce(text, '') AS text, lang, translation_status"
     " FROM articles"
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TranslationTask:
-    """An article that needs the translation stage."""
-
-    article_id: int
-    title: str
-    text: str
-    lang: str | None
-    status: TranslationStatus
 
 
 class TranslationsMixin(StorageBase):
@@ -148,31 +140,36 @@ class TranslationsMixin(StorageBase):
     def save_translation(
         self, article_id: int, translation: Translation, now: datetime
     ) -> None:
-        """Record an article's translation outcome."""
+        """Record an article's translation outcome.
+
+        Raises:
+            NotFoundError: there is no article ``article_id``.
+        """
         with self._tx() as db:
-            db.execute(
+            cur = db.execute(
                 "UPDATE articles SET translation_status = :status, title_en = :title,"
                 " text_en = :text, translation_engine = :engine,"
                 " translation_note = :note,"
-                " translation_flagged = :flagged, updated_at = :now,"
+                " translation_flagged = :flagged,"
                 # the translator's language check refines a feed's label (Kazakh
                 # text labelled ru): keep it, so a NO_MODEL row is selected again
                 # only when a model for its real language appears
                 " lang = coalesce(nullif(:src, ''), lang),"
                 # rules also read the English text: file the article again
-                " classify_status = 'pending' WHERE id = :id",
+                f" updated_at = :now{reset_sql('translate')} WHERE id = :id",
                 {
                     "status": translation.status.value,
                     "title": translation.title,
                     "text": translation.text,
                     "engine": translation.engine,
                     "note": translation.note,
-                    "flagged": translation.flagged,
+                    "flagged": int(translation.flagged),
                     "src": translation.src,
                     "now": to_db_time(now),
                     "id": article_id,
                 },
             )
+            require_row(cur.rowcount, "article", article_id)
 
     def set_translation_status(
         self,
@@ -183,8 +180,9 @@ class TranslationsMixin(StorageBase):
     ) -> None:
         """Set an article's translation status only (e.g. FAILED with a note)."""
         with self._tx() as db:
-            db.execute(
+            cur = db.execute(
                 "UPDATE articles SET translation_status = ?, translation_note = ?,"
                 " updated_at = ? WHERE id = ?",
                 (status.value, note, to_db_time(now), article_id),
             )
+            require_row(cur.rowcount, "article", article_id)

@@ -1,4 +1,6 @@
-"""Offline ru→en translation (issue #3): Argos models used directly, or LibreTranslate.
+"""Offline translation into English (issues #3, #18): Argos packages and
+CTranslate2 model folders (NLLB-200, M2M100, OPUS-MT) used directly, routed per
+source language, or LibreTranslate.
 
 Public API:
 
@@ -7,7 +9,10 @@ Public API:
 - `make_translator(cfg, models_dir=..., cache=..., now=...)`: the configured backend.
 - `ArgosTranslator`, `LibreTranslateTranslator`, `FakeTranslator` (test double).
 - Model management: `install_from_path`, `install_from_index`, `list_installed`,
-  `apply_argos_environment` (before any ``import argostranslate``).
+  `apply_argos_environment` (before any ``import argostranslate``);
+  `install_ct2_from_dir`, `list_ct2_models`, `remove_ct2_model` for
+  CTranslate2 folders.
+- Routing: `RoutedEngine`, `choose_engine` (``[translate.routes]``).
 - Pure helpers: `check_output` (guards), `split_sentences`, `detect_source`.
 
 Nothing here touches the network, except `install_from_index` and the
@@ -26,6 +31,14 @@ from ..models import Translation
 from ._argos import RETRY_OPTIONS, ArgosEngine
 from ._cache import MemoryCache, TranslationCache, cache_key, cache_prune_before
 from ._core import ArticleText, ArticleTranslator, SentenceEngine, TranslateStats
+from ._ct2 import Ct2Engine, encode_source, target_prefix, uzbek_latin
+from ._ct2models import (
+    Ct2Model,
+    install_ct2_from_dir,
+    is_ct2_dir,
+    list_ct2_models,
+    remove_ct2_model,
+)
 from ._fake import FakeEngine, FakeTranslator
 from ._guards import DEFAULT_LIMITS, GuardLimits, check_output
 from ._langs import detect_source
@@ -40,6 +53,7 @@ from ._packages import (
     list_installed,
     remove_installed,
 )
+from ._routes import Offer, RoutedEngine, choose_engine
 from ._split import split_paragraphs, split_sentences
 
 __all__ = [
@@ -49,12 +63,17 @@ __all__ = [
     "ArgosTranslator",
     "ArticleText",
     "ArticleTranslator",
+    "Ct2Engine",
+    "Ct2Model",
     "FakeEngine",
     "FakeTranslator",
     "GuardLimits",
     "InstalledPackage",
     "LibreTranslateTranslator",
+    "LocalTranslator",
     "MemoryCache",
+    "Offer",
+    "RoutedEngine",
     "SentenceEngine",
     "TranslateStats",
     "TranslationCache",
@@ -64,14 +83,22 @@ __all__ = [
     "cache_key",
     "cache_prune_before",
     "check_output",
+    "choose_engine",
     "detect_source",
+    "encode_source",
+    "install_ct2_from_dir",
     "install_from_index",
     "install_from_path",
+    "is_ct2_dir",
+    "list_ct2_models",
     "list_installed",
     "make_translator",
+    "remove_ct2_model",
     "remove_installed",
     "split_paragraphs",
     "split_sentences",
+    "target_prefix",
+    "uzbek_latin",
 ]
 
 Clock = Callable[[], datetime]
@@ -132,6 +159,52 @@ class ArgosTranslator(ArticleTranslator):
         )
         super().__init__(
             engine,
+            target=target,
+            cache=cache,
+            now=now,
+            limits=limits,
+            max_sentence_chars=max_sentence_chars,
+        )
+
+
+class LocalTranslator(ArticleTranslator):
+    """Argos packages and CTranslate2 model folders in `models_dir`, each source
+    language handed to the engine ``routes`` names (`RoutedEngine`)."""
+
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        routes: Mapping[str, str] | None = None,
+        target: str = "en",
+        threads: int = 2,
+        device: str = "auto",
+        compute_type: str = "int8",
+        beam_size: int = 2,
+        batch_size: int = 32,
+        max_sentence_chars: int = 1000,
+        cache: TranslationCache | None = None,
+        now: Clock = _utcnow,
+        limits: GuardLimits = DEFAULT_LIMITS,
+        decode_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        settings: dict[str, Any] = {
+            "threads": threads,
+            "device": device,
+            "compute_type": compute_type,
+            "beam_size": beam_size,
+            "batch_size": batch_size,
+            "decode_options": decode_options,
+        }
+        argos = ArgosEngine(models_dir, **settings)
+        engines: list[tuple[Offer, SentenceEngine]] = [
+            (Offer(family="argos", name="", pairs=argos.pairs()), argos)
+        ]
+        for model in list_ct2_models(models_dir):
+            offer = Offer(family=model.family, name=model.name, pairs=model.pairs())
+            engines.append((offer, Ct2Engine(model, **settings)))
+        super().__init__(
+            RoutedEngine(engines, routes or {}),
             target=target,
             cache=cache,
             now=now,
@@ -209,12 +282,14 @@ def make_translator(
         )
     if cfg.backend == "none":
         return FakeTranslator(pairs=(), target=cfg.target, cache=None, now=now)
-    return ArgosTranslator(
-        models_dir,
-        threads=cfg.threads,
-        device=cfg.device,
-        compute_type=cfg.compute_type,
-        beam_size=cfg.beam_size,
-        batch_size=cfg.batch_size,
+    local: dict[str, Any] = {
+        "threads": cfg.threads,
+        "device": cfg.device,
+        "compute_type": cfg.compute_type,
+        "beam_size": cfg.beam_size,
+        "batch_size": cfg.batch_size,
         **common,
-    )
+    }
+    if cfg.routes or list_ct2_models(models_dir):
+        return LocalTranslator(models_dir, routes=cfg.routes, **local)
+    return ArgosTranslator(models_dir, **local)

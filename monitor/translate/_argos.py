@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -166,20 +166,7 @@ class ArgosEngine:
         )
 
     def _device(self, ctranslate2: Any) -> tuple[str, str]:
-        device = self.device
-        if device == "auto":
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = self.compute_type
-        if device == "cuda" and compute_type == "int8":
-            compute_type = "int8_float16"
-        if compute_type not in ctranslate2.get_supported_compute_types(device):
-            logger.warning(
-                "compute_type=%s unsupported on device=%s: using auto",
-                compute_type,
-                device,
-            )
-            compute_type = "auto"
-        return device, compute_type
+        return resolve_device(ctranslate2, self.device, self.compute_type)
 
     def translate(
         self,
@@ -199,34 +186,13 @@ class ArgosEngine:
         options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
         if retry:
             options.update(RETRY_OPTIONS)
-        tokens: list[list[str]] = []
-        owner: list[int] = []  # the sentence each token sequence belongs to
-        for i, seq in enumerate(model.sp.encode(sentences, out_type=str)):
-            for piece in split_tokens(seq, model.max_source_tokens):
-                tokens.append(piece)
-                owner.append(i)
-        if len(tokens) > len(sentences):
-            logger.info(
-                "split over-long sentences limit=%s sentences=%d pieces=%d",
-                model.max_source_tokens,
-                len(sentences),
-                len(tokens),
-            )
-        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
-        texts: list[str] = [""] * len(tokens)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            for i, text in zip(
-                chunk,
-                self._batch(model, [tokens[i] for i in chunk], options),
-                strict=True,
-            ):
-                texts[i] = text
-            stats.model_calls += 1
-        out: list[list[str]] = [[] for _ in sentences]
-        for i, text in zip(owner, texts, strict=True):
-            out[i].append(text)
-        return [" ".join(t for t in parts if t) for parts in out]
+        return translate_in_chunks(
+            model.sp.encode(sentences, out_type=str),
+            model.max_source_tokens,
+            self.batch_size,
+            lambda chunk: self._batch(model, chunk, options),
+            stats,
+        )
 
     def _batch(
         self, model: _Loaded, tokens: list[list[str]], options: dict[str, Any]
@@ -260,6 +226,63 @@ class ArgosEngine:
             pieces = pieces[1:]
         text: str = model.sp.decode_pieces(pieces)
         return text.replace("▁", " ").strip()
+
+
+def resolve_device(ctranslate2: Any, device: str, compute_type: str) -> tuple[str, str]:
+    """``auto`` → GPU when CTranslate2 sees one; int8 → int8_float16 on GPU; a
+    compute type the device lacks → ``auto`` (with a warning)."""
+    if device == "auto":
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if device == "cuda" and compute_type == "int8":
+        compute_type = "int8_float16"
+    if compute_type not in ctranslate2.get_supported_compute_types(device):
+        logger.warning(
+            "compute_type=%s unsupported on device=%s: using auto",
+            compute_type,
+            device,
+        )
+        compute_type = "auto"
+    return device, compute_type
+
+
+def translate_in_chunks(
+    encoded: list[list[str]],
+    limit: int | None,
+    batch_size: int,
+    run: Callable[[list[list[str]]], list[str]],
+    stats: TranslateStats,
+) -> list[str]:
+    """Translate token sequences, one `run` call per `batch_size` chunk.
+
+    Over-long sequences are cut at `limit` tokens (`split_tokens`) and their
+    pieces' outputs joined again.  Sequences are grouped by length first (as
+    CTranslate2 does inside one call), so a chunk carries little padding;
+    outputs keep input order.
+    """
+    tokens: list[list[str]] = []
+    owner: list[int] = []  # the sentence each token sequence belongs to
+    for i, seq in enumerate(encoded):
+        for piece in split_tokens(seq, limit):
+            tokens.append(piece)
+            owner.append(i)
+    if len(tokens) > len(encoded):
+        logger.info(
+            "split over-long sentences limit=%s sentences=%d pieces=%d",
+            limit,
+            len(encoded),
+            len(tokens),
+        )
+    order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+    texts: list[str] = [""] * len(tokens)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for i, text in zip(chunk, run([tokens[i] for i in chunk]), strict=True):
+            texts[i] = text
+        stats.model_calls += 1
+    out: list[list[str]] = [[] for _ in encoded]
+    for i, text in zip(owner, texts, strict=True):
+        out[i].append(text)
+    return [" ".join(t for t in parts if t) for parts in out]
 
 
 def split_tokens(tokens: list[str], limit: int | None) -> list[list[str]]:

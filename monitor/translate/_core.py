@@ -30,8 +30,11 @@ logger = logging.getLogger(__name__)
 
 _LETTER = re.compile(r"[^\W\d_]")
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+# Sources written only in Cyrillic: a sentence of theirs with no Cyrillic letter
+# (an English quote, a Latin name) is kept as it is.  Not Uzbek: it is written
+# in Latin (official) and Cyrillic, and both go to the model (issue #18).
 CYRILLIC_SOURCES = frozenset(
-    {"ru", "uk", "be", "bg", "kk", "ky", "tg", "uz", "mn", "sr", "tt", "ba"}
+    {"ru", "uk", "be", "bg", "kk", "ky", "tg", "mn", "sr", "tt", "ba"}
 )
 
 

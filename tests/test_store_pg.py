@@ -1,0 +1,152 @@
+"""What is particular to the PostgreSQL backend (issue #13): schema ownership,
+concurrent creation, error mapping, URL handling."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import closing
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from monitor.exceptions import StorageError
+from monitor.models import FeedItem, FeedSpec
+from monitor.store.pg import PgStorage, is_postgres_url, redact_url
+from monitor.store.pg._conn import to_psycopg
+from monitor.store.pg._schema import VERSION
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def test_new_database_gets_the_schema_at_the_current_version(pg_url):
+    PgStorage(pg_url).close()
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT version FROM monitor_schema").fetchone()
+        fk = conn.execute(
+            "SELECT count(*) FROM information_schema.table_constraints"
+            " WHERE table_name = 'articles' AND constraint_type = 'FOREIGN KEY'"
+        ).fetchone()
+    assert row == (VERSION,)
+    assert fk == (2,)  # feed_name -> feeds and the forward story_id -> stories
+    PgStorage(pg_url).close()  # opening again changes nothing
+
+
+def test_a_foreign_database_is_refused(pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE something_else (x int)")
+    with pytest.raises(StorageError, match="not created by monitor"):
+        PgStorage(pg_url)
+
+
+def test_a_newer_schema_is_refused(pg_url):
+    PgStorage(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE monitor_schema SET version = version + 1")
+    with pytest.raises(StorageError, match="newer than this monitor"):
+        PgStorage(pg_url)
+
+
+def test_two_processes_creating_the_schema_at_once_both_succeed(pg_url):
+    errors: list[BaseException] = []
+
+    def open_it():
+        try:
+            PgStorage(pg_url).close()
+        except BaseException as e:  # pragma: no cover - the failure being tested
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_an_unreachable_server_is_one_storage_error(pg_cluster):
+    url = f"postgresql://postgres:secret@127.0.0.1:{pg_cluster.port + 1}/x"
+    with pytest.raises(StorageError) as info:
+        PgStorage(url, connect_timeout=2)
+    assert "cannot open database postgresql://postgres:***@127.0.0.1" in str(info.value)
+    assert "secret" not in str(info.value)
+
+
+def test_a_value_postgresql_refuses_is_an_item_error(pg_url):
+    with closing(PgStorage(pg_url)) as storage:
+        storage.sync_feeds([FeedSpec(name="a", url="https://a/", outlet="A",
+                                     lang="ru", country="KZ")])  # fmt: skip
+        with pytest.raises(ValueError, match="value refused by PostgreSQL"):
+            storage.add_failure("poll", "a", "nul \x00 inside", NOW)
+        # the transaction was rolled back and the connection is still usable
+        storage.add_failure("poll", "a", "fine", NOW)
+        assert [f.error for f in storage.get_recent_failures()] == ["fine"]
+
+
+def test_the_server_going_away_is_a_storage_error(pg_url, pg_cluster):
+    with closing(PgStorage(pg_url)) as storage:
+        with psycopg.connect(pg_cluster.url(), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'monitor'"
+            )
+        item = FeedItem(feed_name="a", entry_id="e", link="https://a/1", title="t")
+        with pytest.raises(StorageError):
+            storage.add_feed_items([(item, "https://a/1")], NOW)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT * FROM t WHERE a = ? AND b = ?", "SELECT * FROM t WHERE a = %s AND b = %s"),
+        ("SET x = :now, y = :now", "SET x = %(now)s, y = %(now)s"),
+        ("WHERE day LIKE 'since:%' AND d = :d", "WHERE day LIKE 'since:%%' AND d = %(d)s"),
+        ("SELECT 'a ? :b' , x::text", "SELECT 'a ? :b' , x::text"),
+        ("SELECT 'it''s ?' WHERE a = ?", "SELECT 'it''s ?' WHERE a = %s"),
+    ],
+)  # fmt: skip
+def test_placeholders_are_translated_outside_string_literals(sql, expected):
+    assert to_psycopg(sql) == expected
+
+
+def test_urls():
+    assert is_postgres_url("postgresql://u@h/d")
+    assert is_postgres_url("postgres://u@h/d")
+    assert not is_postgres_url("sqlite:///x.db")
+    assert redact_url("postgresql://u:pw@h:5433/d") == "postgresql://u:***@h:5433/d"
+    assert redact_url("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def _undo(statement: str) -> str | None:
+    """The statement that takes one migration statement back (tests only)."""
+    words = statement.split()
+    if words[:2] == ["CREATE", "TABLE"]:
+        return f"DROP TABLE {words[2]}"
+    if words[:2] == ["ALTER", "TABLE"] and words[3:5] == ["ADD", "COLUMN"]:
+        return f"ALTER TABLE {words[2]} DROP COLUMN {words[5]}"
+    return None  # an index goes with its table
+
+
+def test_a_database_at_the_previous_version_is_migrated(pg_url):
+    """Built at the previous version by undoing the last migration."""
+    from monitor.store.pg._schema import MIGRATIONS
+
+    PgStorage(pg_url).close()
+    last = MIGRATIONS[VERSION - 1]()
+    undo = [u for u in map(_undo, reversed(last)) if u]
+    assert undo
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in undo:
+            conn.execute(statement)
+        conn.execute("UPDATE monitor_schema SET version = %s", (VERSION - 1,))
+    with closing(PgStorage(pg_url)) as storage:
+        storage.sync_feeds([FeedSpec(name="a", url="https://a/", outlet="A",
+                                     lang="ru", country="KZ")])  # fmt: skip
+        assert list(storage.get_feed_states()) == ["a"]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT version FROM monitor_schema").fetchone() == (
+            VERSION,
+        )
+        for statement in undo:  # everything undone is back
+            name = statement.split()[2]
+            assert conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0]
