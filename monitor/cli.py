@@ -770,7 +770,9 @@ def models_remove(opts: Options, what: tuple[str, ...]) -> None:
 
     cfg = load(opts)
     models_dir = resolve_path(cfg, cfg.translate.models_dir)
-    if len(what) == 1 and not re.fullmatch(r"[a-z]{2,3}-[a-z]{2,3}", what[0]):
+    # One word is a model name, unless it is a pair or a lone language code
+    # ("ru": half a pair, a usage error below).
+    if len(what) == 1 and not re.fullmatch(r"[a-z]{2,3}(-[a-z]{2,3})?", what[0]):
         model = translate.remove_ct2_model(models_dir, what[0])
         if model is None:
             raise click.ClickException(
