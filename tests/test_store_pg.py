@@ -124,7 +124,9 @@ def _undo(statement: str) -> str | None:
         return f"DROP TABLE {words[2]}"
     if words[:2] == ["ALTER", "TABLE"] and words[3:5] == ["ADD", "COLUMN"]:
         return f"ALTER TABLE {words[2]} DROP COLUMN {words[5]}"
-    return None  # an index goes with its table
+    if words[:5] == ["CREATE", "INDEX", "IF", "NOT", "EXISTS"]:
+        return f"DROP INDEX {words[5]}"
+    return None  # an index of a new table goes with it; DROP INDEX, ANALYZE
 
 
 def test_a_database_at_the_previous_version_is_migrated(pg_url):
