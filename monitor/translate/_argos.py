@@ -198,27 +198,16 @@ class ArgosEngine:
         self, model: _Loaded, tokens: list[list[str]], options: dict[str, Any]
     ) -> list[str]:
         prefix = [[model.prefix]] * len(tokens) if model.prefix else None
-        longest = max((len(t) for t in tokens), default=0)
-        # CTranslate2 stops at 256 tokens by default: long sentences would be cut;
-        # but never past the positions the model has (that fails the whole batch)
-        decode = max(256, 2 * longest + 10)
-        if model.max_positions is not None:
-            decode = min(decode, model.max_positions)
-        options = {"max_decoding_length": decode, **options}
-        try:
-            results = model.translator.translate_batch(
-                tokens,
-                target_prefix=prefix,
-                max_batch_size=self.batch_size,
-                replace_unknowns=True,
-                length_penalty=0.2,
-                **options,
-            )
-        except (RuntimeError, ValueError) as e:
-            raise TranslateError(
-                f"translation failed: {e}", resource=self.models_dir
-            ) from e
-        return [self._decode(model, r.hypotheses[0]) for r in results]
+        hypotheses = run_batch(
+            model.translator,
+            tokens,
+            target_prefix=prefix,
+            max_positions=model.max_positions,
+            batch_size=self.batch_size,
+            options=options,
+            resource=self.models_dir,
+        )
+        return [self._decode(model, h) for h in hypotheses]
 
     @staticmethod
     def _decode(model: _Loaded, pieces: list[str]) -> str:
@@ -226,6 +215,42 @@ class ArgosEngine:
             pieces = pieces[1:]
         text: str = model.sp.decode_pieces(pieces)
         return text.replace("▁", " ").strip()
+
+
+def run_batch(
+    translator: Any,
+    tokens: list[list[str]],
+    *,
+    target_prefix: list[list[str]] | None,
+    max_positions: int | None,
+    batch_size: int,
+    options: dict[str, Any],
+    resource: object,
+) -> list[list[str]]:
+    """One CTranslate2 ``translate_batch`` (both model families): the best
+    hypothesis of each source, as target pieces.
+
+    Raises:
+        TranslateError: CTranslate2 refused the batch.
+    """
+    longest = max((len(t) for t in tokens), default=0)
+    # CTranslate2 stops at 256 tokens by default: long sentences would be cut;
+    # but never past the positions the model has (that fails the whole batch)
+    decode = max(256, 2 * longest + 10)
+    if max_positions is not None:
+        decode = min(decode, max_positions)
+    try:
+        results = translator.translate_batch(
+            tokens,
+            target_prefix=target_prefix,
+            max_batch_size=batch_size,
+            replace_unknowns=True,
+            length_penalty=0.2,
+            **{"max_decoding_length": decode, **options},
+        )
+    except (RuntimeError, ValueError) as e:
+        raise TranslateError(f"translation failed: {e}", resource=resource) from e
+    return [r.hypotheses[0] for r in results]
 
 
 def resolve_device(ctranslate2: Any, device: str, compute_type: str) -> tuple[str, str]:

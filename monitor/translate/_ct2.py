@@ -25,6 +25,7 @@ from ._argos import (
     RETRY_OPTIONS,
     model_positions,
     resolve_device,
+    run_batch,
     translate_in_chunks,
 )
 from ._core import TranslateStats
@@ -244,25 +245,16 @@ class Ct2Engine:
     ) -> list[str]:
         source = [encode_source(self.model, src, p) for p in pieces]
         prefix = target_prefix(self.model, dst)
-        longest = max((len(t) for t in source), default=0)
-        decode = max(256, 2 * longest + 10)
-        if loaded.max_positions is not None:
-            decode = min(decode, loaded.max_positions)
-        options = {"max_decoding_length": decode, **options}
-        try:
-            results = loaded.translator.translate_batch(
-                source,
-                target_prefix=[prefix] * len(source) if prefix else None,
-                max_batch_size=self.batch_size,
-                replace_unknowns=True,
-                length_penalty=0.2,
-                **options,
-            )
-        except (RuntimeError, ValueError) as e:
-            raise TranslateError(
-                f"translation failed: {e}", resource=self.model.path
-            ) from e
-        return [self._decode(loaded, r.hypotheses[0]) for r in results]
+        hypotheses = run_batch(
+            loaded.translator,
+            source,
+            target_prefix=[prefix] * len(source) if prefix else None,
+            max_positions=loaded.max_positions,
+            batch_size=self.batch_size,
+            options=options,
+            resource=self.model.path,
+        )
+        return [self._decode(loaded, h) for h in hypotheses]
 
     @staticmethod
     def _decode(loaded: _Loaded, pieces: list[str]) -> str:
