@@ -493,9 +493,9 @@ def test_no_outbound_network(tmp_path: Path, fixture_model: Path):
 
 def test_length_sorted_batches_keep_sentence_order(models_dir: Path, monkeypatch):
     from monitor.translate import TranslateStats
-    from monitor.translate._argos import ArgosEngine
+    from monitor.translate._argos import ArgosEngine, EngineSettings
 
-    engine = ArgosEngine(models_dir, batch_size=2)
+    engine = ArgosEngine(models_dir, EngineSettings(batch_size=2))
     seen: list[int] = []
 
     def echo(model, tokens, options):  # stands in for CTranslate2: returns its input

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from ..config import TranslateConfig
 from ..models import Translation
-from ._argos import RETRY_OPTIONS, ArgosEngine
+from ._argos import RETRY_OPTIONS, ArgosEngine, EngineSettings
 from ._cache import MemoryCache, TranslationCache, cache_key, cache_prune_before
 from ._core import ArticleText, ArticleTranslator, SentenceEngine, TranslateStats
 from ._ct2 import Ct2Engine, encode_source, target_prefix, uzbek_latin
@@ -65,6 +65,7 @@ __all__ = [
     "ArticleTranslator",
     "Ct2Engine",
     "Ct2Model",
+    "EngineSettings",
     "FakeEngine",
     "FakeTranslator",
     "GuardLimits",
@@ -129,47 +130,12 @@ class Translator(Protocol):
         ...
 
 
-class ArgosTranslator(ArticleTranslator):
-    """Argos packages from `models_dir`, run through CTranslate2 directly."""
-
-    def __init__(
-        self,
-        models_dir: Path,
-        *,
-        target: str = "en",
-        threads: int = 2,
-        device: str = "auto",
-        compute_type: str = "int8",
-        beam_size: int = 2,
-        batch_size: int = 32,
-        max_sentence_chars: int = 1000,
-        cache: TranslationCache | None = None,
-        now: Clock = _utcnow,
-        limits: GuardLimits = DEFAULT_LIMITS,
-        decode_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        engine = ArgosEngine(
-            models_dir,
-            threads=threads,
-            device=device,
-            compute_type=compute_type,
-            beam_size=beam_size,
-            batch_size=batch_size,
-            decode_options=decode_options,
-        )
-        super().__init__(
-            engine,
-            target=target,
-            cache=cache,
-            now=now,
-            limits=limits,
-            max_sentence_chars=max_sentence_chars,
-        )
-
-
 class LocalTranslator(ArticleTranslator):
     """Argos packages and CTranslate2 model folders in `models_dir`, each source
-    language handed to the engine ``routes`` names (`RoutedEngine`)."""
+    language handed to the engine ``routes`` names (`RoutedEngine`); with no
+    routes and no model folders, the Argos engine alone."""
+
+    with_model_folders = True
 
     def __init__(
         self,
@@ -188,29 +154,50 @@ class LocalTranslator(ArticleTranslator):
         limits: GuardLimits = DEFAULT_LIMITS,
         decode_options: Mapping[str, Any] | None = None,
     ) -> None:
-        settings: dict[str, Any] = {
-            "threads": threads,
-            "device": device,
-            "compute_type": compute_type,
-            "beam_size": beam_size,
-            "batch_size": batch_size,
-            "decode_options": decode_options,
-        }
-        argos = ArgosEngine(models_dir, **settings)
-        engines: list[tuple[Offer, SentenceEngine]] = [
-            (Offer(family="argos", name="", pairs=argos.pairs()), argos)
-        ]
-        for model in list_ct2_models(models_dir):
-            offer = Offer(family=model.family, name=model.name, pairs=model.pairs())
-            engines.append((offer, Ct2Engine(model, **settings)))
+        settings = EngineSettings(
+            threads=threads,
+            device=device,
+            compute_type=compute_type,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            decode_options=dict(decode_options or {}),
+        )
+        models = list_ct2_models(models_dir) if self.with_model_folders else []
         super().__init__(
-            RoutedEngine(engines, routes or {}),
+            local_engine(models_dir, models, routes or {}, settings),
             target=target,
             cache=cache,
             now=now,
             limits=limits,
             max_sentence_chars=max_sentence_chars,
         )
+
+
+class ArgosTranslator(LocalTranslator):
+    """Argos packages from `models_dir` alone, run through CTranslate2 directly
+    (model folders beside them are not used)."""
+
+    with_model_folders = False
+
+
+def local_engine(
+    models_dir: Path,
+    models: Sequence[Ct2Model],
+    routes: Mapping[str, str],
+    settings: EngineSettings,
+) -> SentenceEngine:
+    """The Argos engine, routed together with `models` when there are any or
+    when `routes` name an engine."""
+    argos = ArgosEngine(models_dir, settings)
+    if not models and not routes:
+        return argos
+    engines: list[tuple[Offer, SentenceEngine]] = [
+        (Offer(family="argos", name="", pairs=argos.pairs()), argos)
+    ]
+    for model in models:
+        offer = Offer(family=model.family, name=model.name, pairs=model.pairs())
+        engines.append((offer, Ct2Engine(model, settings)))
+    return RoutedEngine(engines, routes)
 
 
 class LibreTranslateTranslator(ArticleTranslator):
@@ -290,6 +277,4 @@ def make_translator(
         "batch_size": cfg.batch_size,
         **common,
     }
-    if cfg.routes or list_ct2_models(models_dir):
-        return LocalTranslator(models_dir, routes=cfg.routes, **local)
-    return ArgosTranslator(models_dir, **local)
+    return LocalTranslator(models_dir, routes=cfg.routes, **local)

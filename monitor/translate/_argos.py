@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,40 +50,45 @@ class _Loaded:
         return max(1, self.max_positions - _POSITION_MARGIN)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    """How a CTranslate2 engine (Argos or a model folder) runs its models.
+
+    Attributes:
+        threads: CPU threads per translation (``intra_threads``).
+        device: ``auto`` (GPU when CTranslate2 sees one), ``cpu`` or ``cuda``.
+        compute_type: CTranslate2 compute type; ``int8`` becomes ``int8_float16``
+            on GPU.
+        beam_size: beam width for the first attempt.
+        batch_size: sentences per ``translate_batch`` chunk.
+        decode_options: extra ``translate_batch`` arguments (benchmarks force the
+            decode length with min/max_decoding_length).
+    """
+
+    threads: int = 2
+    device: str = "auto"
+    compute_type: str = "int8"
+    beam_size: int = 2
+    batch_size: int = 32
+    decode_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def options(self, *, retry: bool) -> dict[str, Any]:
+        """``translate_batch`` arguments for a first attempt or a retry."""
+        options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
+        if retry:
+            options.update(RETRY_OPTIONS)
+        return options
+
+
 class ArgosEngine:
     """A `SentenceEngine` over the Argos packages installed in a models folder."""
 
     def __init__(
-        self,
-        models_dir: Path,
-        *,
-        threads: int = 2,
-        device: str = "auto",
-        compute_type: str = "int8",
-        beam_size: int = 2,
-        batch_size: int = 32,
-        decode_options: Mapping[str, Any] | None = None,
+        self, models_dir: Path, settings: EngineSettings | None = None
     ) -> None:
-        """Find the installed packages; models are loaded on first use, once.
-
-        Args:
-            models_dir: ``translate.models_dir``.
-            threads: CPU threads per translation (``intra_threads``).
-            device: ``auto`` (GPU when CTranslate2 sees one), ``cpu`` or ``cuda``.
-            compute_type: CTranslate2 compute type; ``int8`` becomes
-                ``int8_float16`` on GPU.
-            beam_size: beam width for the first attempt.
-            batch_size: sentences per ``translate_batch`` chunk.
-            decode_options: extra ``translate_batch`` arguments (benchmarks force
-                the decode length with min/max_decoding_length).
-        """
+        """Find the installed packages; models are loaded on first use, once."""
         self.models_dir = models_dir
-        self.threads = threads
-        self.device = device
-        self.compute_type = compute_type
-        self.beam_size = beam_size
-        self.batch_size = batch_size
-        self.decode_options = dict(decode_options or {})
+        self.settings = settings or EngineSettings()
         self.packages: dict[tuple[str, str], InstalledPackage] = {}
         for pkg in list_installed(models_dir):  # sorted by version: the newest wins
             self.packages[(pkg.from_code, pkg.to_code)] = pkg
@@ -139,7 +144,7 @@ class ArgosEngine:
                 str(pkg.path / "model"),
                 device=device,
                 compute_type=compute_type,
-                intra_threads=self.threads,
+                intra_threads=self.settings.threads,
                 inter_threads=1,
             )
             sp = sentencepiece.SentencePieceProcessor(
@@ -155,7 +160,7 @@ class ArgosEngine:
             pkg.model_id,
             device,
             compute_type,
-            self.threads,
+            self.settings.threads,
             positions,
         )
         return _Loaded(
@@ -166,7 +171,9 @@ class ArgosEngine:
         )
 
     def _device(self, ctranslate2: Any) -> tuple[str, str]:
-        return resolve_device(ctranslate2, self.device, self.compute_type)
+        return resolve_device(
+            ctranslate2, self.settings.device, self.settings.compute_type
+        )
 
     def translate(
         self,
@@ -183,13 +190,11 @@ class ArgosEngine:
         one call), so a chunk carries little padding; outputs keep input order.
         """
         model = self.load(src, dst)
-        options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
-        if retry:
-            options.update(RETRY_OPTIONS)
+        options = self.settings.options(retry=retry)
         return translate_in_chunks(
             model.sp.encode(sentences, out_type=str),
             model.max_source_tokens,
-            self.batch_size,
+            self.settings.batch_size,
             lambda chunk: self._batch(model, chunk, options),
             stats,
         )
@@ -203,7 +208,7 @@ class ArgosEngine:
             tokens,
             target_prefix=prefix,
             max_positions=model.max_positions,
-            batch_size=self.batch_size,
+            batch_size=self.settings.batch_size,
             options=options,
             resource=self.models_dir,
         )

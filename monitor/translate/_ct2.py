@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import TranslateError, TranslatorUnavailableError
 from ._argos import (
-    RETRY_OPTIONS,
+    EngineSettings,
     model_positions,
     resolve_device,
     run_batch,
@@ -113,25 +112,10 @@ class _Loaded:
 class Ct2Engine:
     """A `SentenceEngine` over one installed NLLB / M2M100 / OPUS-MT folder."""
 
-    def __init__(
-        self,
-        model: Ct2Model,
-        *,
-        threads: int = 2,
-        device: str = "auto",
-        compute_type: str = "int8",
-        beam_size: int = 2,
-        batch_size: int = 32,
-        decode_options: Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, model: Ct2Model, settings: EngineSettings | None = None) -> None:
         """Settings as for `ArgosEngine`; the model loads on first use, once."""
         self.model = model
-        self.threads = threads
-        self.device = device
-        self.compute_type = compute_type
-        self.beam_size = beam_size
-        self.batch_size = batch_size
-        self.decode_options = dict(decode_options or {})
+        self.settings = settings or EngineSettings()
         self._loaded: _Loaded | None = None
         self._failed: TranslateError | None = None
 
@@ -172,7 +156,7 @@ class Ct2Engine:
 
         path = self.model.path
         device, compute_type = resolve_device(
-            ctranslate2, self.device, self.compute_type
+            ctranslate2, self.settings.device, self.settings.compute_type
         )
         if self.model.family == "opus-mt":
             spm_files = (path / "source.spm", path / "target.spm")
@@ -184,7 +168,7 @@ class Ct2Engine:
                 str(path),
                 device=device,
                 compute_type=compute_type,
-                intra_threads=self.threads,
+                intra_threads=self.settings.threads,
                 inter_threads=1,
             )
             source_sp, target_sp = (
@@ -201,7 +185,7 @@ class Ct2Engine:
             self.model.model_id,
             device,
             compute_type,
-            self.threads,
+            self.settings.threads,
             positions,
         )
         return _Loaded(translator, source_sp, target_sp, positions)
@@ -222,15 +206,13 @@ class Ct2Engine:
                 resource=self.model.path,
             )
         loaded = self.load()
-        options: dict[str, Any] = {"beam_size": self.beam_size, **self.decode_options}
-        if retry:
-            options.update(RETRY_OPTIONS)
+        options = self.settings.options(retry=retry)
         if self.model.family == "nllb" and src == "uz":
             sentences = [uzbek_latin(s) for s in sentences]
         return translate_in_chunks(
             loaded.source_sp.encode(sentences, out_type=str),
             loaded.max_source_pieces,
-            self.batch_size,
+            self.settings.batch_size,
             lambda chunk: self._batch(loaded, src, dst, chunk, options),
             stats,
         )
@@ -250,7 +232,7 @@ class Ct2Engine:
             source,
             target_prefix=[prefix] * len(source) if prefix else None,
             max_positions=loaded.max_positions,
-            batch_size=self.batch_size,
+            batch_size=self.settings.batch_size,
             options=options,
             resource=self.model.path,
         )
