@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +22,6 @@ from monitor.models import (
     Translation,
     TranslationStatus,
 )
-from monitor.store import Storage
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 FEED = FeedSpec(
@@ -40,10 +38,10 @@ RULES = {
 
 
 @pytest.fixture
-def storage(tmp_path):
-    with closing(Storage(tmp_path / "m.db")) as s:
-        s.sync_feeds([FEED])
-        yield s
+def storage(storage):
+    """The shared store on each backend (conftest.py), with the feed."""
+    storage.sync_feeds([FEED])
+    return storage
 
 
 def add_article(storage, n: int, text: str) -> int:

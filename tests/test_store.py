@@ -36,10 +36,10 @@ def item(feed: str, entry: str, link: str, title: str = "Заголовок") ->
 
 
 @pytest.fixture
-def storage(tmp_path):
-    with closing(Storage(tmp_path / "m.db")) as s:
-        s.sync_feeds(FEEDS)
-        yield s
+def storage(storage):
+    """The shared store on each backend (conftest.py), with the feeds."""
+    storage.sync_feeds(FEEDS)
+    return storage
 
 
 def test_new_database_is_wal_versioned_and_ours(tmp_path):
