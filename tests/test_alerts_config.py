@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,25 +9,15 @@ import pytest
 from monitor.alerts import validate_watches
 from monitor.config import load_config
 from monitor.exceptions import ConfigError
+from tests.configfiles import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
-FEED = """
-[[feed]]
-name = "tengrinews"
-url = "https://tengrinews.kz/news.rss"
-outlet = "Tengrinews"
-lang = "ru"
-country = "KZ"
-"""
+TOPICS = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
 
 
 def folder(tmp_path: Path, monitor: str, watches: str | None = None) -> Path:
-    (tmp_path / "monitor.toml").write_text(monitor, encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(FEED, encoding="utf-8")
-    shutil.copy(ROOT / "config" / "topics.toml", tmp_path / "topics.toml")
-    if watches is not None:
-        (tmp_path / "watches.toml").write_text(watches, encoding="utf-8")
-    return tmp_path
+    files = {} if watches is None else {"watches": watches}
+    return write_config(tmp_path, monitor, topics=TOPICS, **files)
 
 
 def load(path: Path):

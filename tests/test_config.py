@@ -9,22 +9,11 @@ import pytest
 
 from monitor.config import load_config
 from monitor.exceptions import ConfigError
-
-FEED = """
-[[feed]]
-name = "tengrinews"
-url = "https://tengrinews.kz/news.rss"
-outlet = "Tengrinews"
-lang = "ru"
-country = "KZ"
-"""
+from tests.configfiles import FEED, write_config
 
 
 def write(tmp_path: Path, monitor: str = "", feeds: str = FEED) -> Path:
-    (tmp_path / "monitor.toml").write_text(monitor, encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
-    (tmp_path / "topics.toml").write_text("", encoding="utf-8")
-    return tmp_path
+    return write_config(tmp_path, monitor, feeds)
 
 
 def errors_of(tmp_path: Path, **kwargs: object) -> list[str]:
