@@ -55,6 +55,10 @@ DIGEST_TASK = "monitor.digest"
 SWEEPS = ("translate", "classify", "stories")
 DIGEST = "digest"
 STAGES = (EXTRACT_QUEUE, *SWEEPS, DIGEST)  # also the queue names
+# Workers take extractions before sweeps: the sweep that waits meanwhile then
+# covers (and translation batches across) every article extracted so far, rather
+# than one sweep per extraction.
+EXTRACT_PRIORITY = 1
 # A job whose run failed (the database went away, a bug) is tried this often.
 JOB_ATTEMPTS = 3
 JOB_RETRY_WAIT = 5  # seconds
@@ -104,7 +108,9 @@ def make_app(cfg: Config, runner: StageRunner) -> procrastinate.App:
     )
     retry = procrastinate.RetryStrategy(max_attempts=JOB_ATTEMPTS, wait=JOB_RETRY_WAIT)
 
-    @app.task(name=EXTRACT_TASK, queue=EXTRACT_QUEUE, retry=retry)
+    @app.task(
+        name=EXTRACT_TASK, queue=EXTRACT_QUEUE, retry=retry, priority=EXTRACT_PRIORITY
+    )
     def extract_article(article_id: int) -> None:
         runner.extract(article_id)
         defer_sweep(app, SWEEPS[0])
