@@ -163,3 +163,53 @@ def test_a_worker_takes_only_the_stages_it_is_given(http_server, tmp_path, pg_ur
         stages = storage.get_stage_counts()
         assert stages["extract"] == {"done": 2}
         assert stages["classify"] == {"pending": 2}, stages
+
+
+class _NoRunner:
+    """A runner for a test that only queues and takes jobs: running one is a bug."""
+
+    def extract(self, article_id: int) -> None:
+        raise AssertionError("not run here")
+
+    def sweep(self, stage: str) -> None:
+        raise AssertionError("not run here")
+
+    def digest_days_due(self) -> list:
+        raise AssertionError("not run here")
+
+    def digest(self, day) -> bool:
+        raise AssertionError("not run here")
+
+
+def test_one_story_clusterer_at_a_time_and_one_waiting(tmp_path, pg_url):
+    """The stories sweep's lock and queueing lock, on real procrastinate: while one
+    runs, a second may wait, but no worker can take it; a third never queues."""
+    import asyncio
+
+    from monitor.config import load_config
+
+    write_config(tmp_path, [("a", "http://127.0.0.1:9/rss", "ru")])
+    cfg = load_config(tmp_path, env={"MONITOR_STORE_URL": pg_url})
+    app = queue.make_app(cfg, _NoRunner())
+    with app.open():
+        queue.ensure_schema(app)
+        assert queue.defer_sweep(app, "stories")
+        assert not queue.defer_sweep(app, "stories")  # one waits already
+
+    async def take_twice() -> tuple[object, object]:
+        async with app.open_async():
+            manager = app.job_manager
+            worker_id = await manager.register_worker()
+            first = await manager.fetch_job(queues=["stories"], worker_id=worker_id)
+            # the first is running: a new one may wait (deferred from a thread,
+            # as a worker's job defers it), but only one
+            assert await asyncio.to_thread(queue.defer_sweep, app, "stories")
+            assert not await asyncio.to_thread(queue.defer_sweep, app, "stories")
+            # ... but no worker takes it while the first holds the lock
+            second = await manager.fetch_job(queues=["stories"], worker_id=worker_id)
+            return first, second
+
+    first, second = asyncio.run(take_twice())
+    assert first is not None
+    assert second is None
+    assert _jobs(pg_url) == {("stories", "doing"): 1, ("stories", "todo"): 1}
