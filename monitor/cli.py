@@ -206,6 +206,9 @@ def cli() -> None:
 def run(opts: Options, no_digest: bool, strict: bool) -> None:
     """Run every stage: poll, extract, translate, classify, stories, alerts, digest.
 
+    With [queue] enabled (PostgreSQL), the stages after the poll are queued for
+    `monitor worker` instead (docs/scale-out.md).
+
     Example:
 
         monitor run -q        # from cron: silent unless something is wrong
