@@ -206,6 +206,9 @@ def cli() -> None:
 def run(opts: Options, no_digest: bool, strict: bool) -> None:
     """Run every stage: poll, extract, translate, classify, stories, alerts, digest.
 
+    With [queue] enabled (PostgreSQL), the stages after the poll are queued for
+    `monitor worker` instead (docs/scale-out.md).
+
     Example:
 
         monitor run -q        # from cron: silent unless something is wrong
@@ -227,50 +230,99 @@ def run(opts: Options, no_digest: bool, strict: bool) -> None:
 def _run_queued(
     cfg: Config, storage: StorageType, pipeline: Pipeline, *, digest: bool
 ) -> RunSummary:
-    """`monitor run` with ``[queue] enabled``: extraction goes to the workers."""
+    """`monitor run` with ``[queue] enabled``: every stage after the poll goes to
+    the workers (index and alerts still run here, on what is done so far)."""
     from . import queue
 
-    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    app = queue.make_app(cfg, _PipelineRunner(cfg))
     with app.open():
         queue.ensure_schema(app)
 
-        def enqueue() -> None:
+        def enqueue_extraction() -> None:
             pending = storage.get_articles_needing_extraction(
                 cfg.fetch.max_articles_per_run
             )
             queue.enqueue_extraction(app, [a.id for a, _ in pending], pipeline.summary)
 
-        return pipeline.run(digest=digest, extract=enqueue)
+        def enqueue_digests() -> None:
+            due = pipeline.digest_days_due()
+            queued = queue.enqueue_digests(app, due)
+            for key, n in (
+                ("jobs_queued", queued),
+                ("jobs_already_queued", len(due) - queued),
+            ):
+                if n:
+                    pipeline.summary.add(key, n)
+
+        queued: dict[str, Callable[[], object]] = {
+            "extract": enqueue_extraction,
+            "translate": lambda: queue.enqueue_sweeps(app, pipeline.summary),
+            "classify": lambda: None,  # queued with translate, in pipeline order
+            "stories": lambda: None,
+            "digest": enqueue_digests,
+        }
+        return pipeline.run(digest=digest, queued=queued)
 
 
 def _queue_status(cfg: Config) -> dict[str, object]:
     from . import queue
 
-    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    app = queue.make_app(cfg, _PipelineRunner(cfg))
     with app.open():
         queue.ensure_schema(app)
         return queue.queue_status(app)
 
 
-def _extract_one(cfg: Config) -> Callable[[int], None]:
-    """A worker job: the pipeline's extraction of one article, on its own store."""
+@dataclass(frozen=True)
+class _PipelineRunner:
+    """A worker's jobs: the pipeline's own stages, each on its own store and
+    pipeline (a worker thread: no click context, no progress bar)."""
 
-    def run_extract(article_id: int) -> None:
+    cfg: Config
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[Pipeline]:
         from . import fetch
 
-        # a worker thread: no click context, no progress bar
         with (
-            closing(open_storage(cfg)) as storage,
+            closing(open_storage(self.cfg)) as storage,
             Pipeline(
-                cfg=cfg,
+                cfg=self.cfg,
                 storage=storage,
-                client=fetch.make_client(cfg.fetch),
+                client=fetch.make_client(self.cfg.fetch),
                 env=os.environ,
             ) as pipeline,
         ):
+            yield pipeline
+
+    def extract(self, article_id: int) -> None:
+        with self._pipeline() as pipeline:
             pipeline.extract_articles([article_id])
 
-    return run_extract
+    def sweep(self, stage: str) -> None:
+        with self._pipeline() as pipeline:
+            sweeps: dict[str, Callable[[], object]] = {
+                "translate": pipeline.translate_articles,
+                "classify": pipeline.classify_articles,
+                "stories": pipeline.cluster_stories,
+            }
+            sweeps[stage]()
+        logger.info("stage=%s status=done %s", stage, pipeline.summary.line())
+
+    def digest_days_due(self) -> list[date]:
+        with self._pipeline() as pipeline:
+            return pipeline.digest_days_due()
+
+    def digest(self, day: date) -> bool:
+        with self._pipeline() as pipeline:
+            if day not in pipeline.digest_days_due():
+                return False  # written already (by another job or a person)
+            pipeline.write_digest(day=day)
+            return True
+
+
+# queue.STAGES, spelled here: the queue module (procrastinate) loads only when used.
+_STAGES = ("extract", "translate", "classify", "stories", "digest")
 
 
 @cli.command()
@@ -278,9 +330,18 @@ def _extract_one(cfg: Config) -> Callable[[int], None]:
 @click.option(
     "--concurrency", default=1, show_default=True, help="Jobs run at the same time."
 )
+@click.option(
+    "--stages",
+    default=",".join(_STAGES),
+    show_default=True,
+    help="Comma-separated stages whose jobs this worker takes.",
+)
 @click.option("--once", is_flag=True, help="Exit when no job is left (scripts, tests).")
-def worker(opts: Options, concurrency: int, once: bool) -> None:
-    """Process queued jobs (article extraction) from the PostgreSQL store.
+def worker(opts: Options, concurrency: int, stages: str, once: bool) -> None:
+    """Process queued jobs (every stage after the poll) from the PostgreSQL store.
+
+    Stages: extract, translate, classify, stories, digest.  Each job runs the
+    same code as `monitor run` does for that stage.
 
     Needs [queue] enabled and [store] url.  Run one or more on any machine that
     reaches the database; `monitor run` queues the work (docs/scale-out.md).
@@ -291,13 +352,20 @@ def worker(opts: Options, concurrency: int, once: bool) -> None:
     """
     from . import queue
 
+    chosen = [s.strip() for s in stages.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(_STAGES))
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'none'}: choose from {', '.join(_STAGES)}",
+            param_hint="--stages",
+        )
     cfg = load(opts)
     if not cfg.queue.enabled:
         raise click.UsageError("monitor worker needs [queue] enabled = true")
-    app = queue.make_app(cfg, run_extract=_extract_one(cfg))
+    app = queue.make_app(cfg, _PipelineRunner(cfg))
     with app.open():  # synchronous: the schema check
         queue.ensure_schema(app)
-    queue.run_worker(app, concurrency=concurrency, once=once)  # opens its own loop
+    queue.run_worker(app, stages=chosen, concurrency=concurrency, once=once)
 
 
 @cli.command()

@@ -9,7 +9,8 @@
                  store.add_feed_items                                   (per feed: 1 tx)
       extract    store.get_articles_needing_extraction ─fetch.fetch_many─▶ Page
                  (with [queue] enabled: one job per article for `monitor worker`,
-                 which runs this same stage for it: monitor/queue.py)
+                 which runs this same stage for it; translate, classify, stories
+                 and digest become jobs too: monitor/queue.py)
                  ─extract.extract_article─▶ Extracted ─▶ store.save_extraction
       translate  store.get_articles_for_translation ─translate.make_translator─▶
                  Translation ─▶ store.save_translation            (titles first)
@@ -190,26 +191,33 @@ class Pipeline:
             self._translator.close()
 
     def run(
-        self, *, digest: bool = True, extract: Callable[[], object] | None = None
+        self,
+        *,
+        digest: bool = True,
+        queued: Mapping[str, Callable[[], object]] | None = None,
     ) -> RunSummary:
         """Run every stage once.  Returns the counts for the summary line.
 
         Args:
             digest: also write (and mail) the digest when it is due.
-            extract: what to do in place of the extract stage; with ``[queue]
-                enabled`` the CLI passes one that enqueues the pending articles
-                for `monitor worker` (monitor/queue.py).
+            queued: what to do in place of some stages (by name); with ``[queue]
+                enabled`` the CLI passes ones that queue the work for `monitor
+                worker` (monitor/queue.py).
         """
-        run_id = self.storage.start_run(self.now())
-        self._run_stage("poll", self.poll_feeds)
-        self._run_stage("extract", extract or self.extract_articles)
-        self._run_stage("translate", self.translate_articles)
-        self._run_stage("classify", self.classify_articles)
-        self._run_stage("index", self.index_articles)
-        self._run_stage("stories", self.cluster_stories)
-        self._run_stage("alerts", self.send_alerts)
+        stages: dict[str, Callable[[], object]] = {
+            "poll": self.poll_feeds,
+            "extract": self.extract_articles,
+            "translate": self.translate_articles,
+            "classify": self.classify_articles,
+            "index": self.index_articles,
+            "stories": self.cluster_stories,
+            "alerts": self.send_alerts,
+        }
         if digest:
-            self._run_stage("digest", self.write_digest_if_due)
+            stages["digest"] = self.write_digest_if_due
+        run_id = self.storage.start_run(self.now())
+        for name, stage in stages.items():
+            self._run_stage(name, (queued or {}).get(name, stage))
         self.storage.finish_run(run_id, self.summary.counts, self.now())
         return self.summary
 
@@ -892,9 +900,13 @@ class Pipeline:
     def write_digest_if_due(self) -> None:
         """Last step of `monitor run`: write (and mail) every digest that is due,
         oldest first (missed days are caught up: `schedule.digest_days_due`)."""
-        written = self.storage.get_daily_digest_times()
-        for day in schedule.digest_days_due(self.now(), written, self.cfg.digest):
+        for day in self.digest_days_due():
             self.write_digest(day=day)
+
+    def digest_days_due(self) -> list[date]:
+        """The local days whose daily digest is due now and not yet written."""
+        written = self.storage.get_daily_digest_times()
+        return schedule.digest_days_due(self.now(), written, self.cfg.digest)
 
     def write_digest(
         self, *, day: date | None = None, send: bool = True, force: bool = False

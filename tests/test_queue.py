@@ -1,6 +1,7 @@
-"""Workers on procrastinate (issue #13 part 4, first slice), with real processes:
-`monitor run` queues one extraction job per article, `monitor worker` processes
-on the same PostgreSQL database do them."""
+"""Workers on procrastinate (issue #13 part 3), with real processes: `monitor
+run` queues one extraction job per article (and one sweep per later stage),
+`monitor worker` processes on the same PostgreSQL database do them.  Every
+stage through the workers, with a SIGKILL and the digest: test_queue_stages.py."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from tests.sitegen import NOW, TITLES, build_site, write_config
 from tests.test_pipeline_backends import MONITOR, _child_env, _monitor
 
 
-def _jobs(pg_url: str) -> dict[str, int]:
+def _jobs(pg_url: str, queue_name: str = "extract") -> dict[str, int]:
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute(
-            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1"
+            "SELECT status::text, count(*) FROM procrastinate_jobs"
+            " WHERE queue_name = %s GROUP BY 1",
+            (queue_name,),
         ).fetchall()
     return {str(s): int(n) for s, n in rows}
 
@@ -41,14 +44,24 @@ def test_run_queues_and_two_workers_extract_every_article(
     assert http_server.requests_to("/news/protest") == []  # run fetched no page
 
     report = json.loads(_monitor(tmp_path, env, "status", "--json").stdout)
-    assert report["queue"] == {"jobs": {"extract": {"todo": 3}}, "live_workers": 0}
+    one_each = {"todo": 1}
+    assert report["queue"] == {
+        "jobs": {
+            "extract": {"todo": 3},
+            **dict.fromkeys(("translate", "classify", "stories"), one_each),
+            "digest": one_each,  # yesterday's, due on a fresh database
+        },
+        "live_workers": 0,
+    }
     human = _monitor(tmp_path, env, "status").stdout.splitlines()
     assert "Queue: 0 live workers" in human
     assert "  extract    3 todo" in human
 
     # a second run while the jobs wait queues nothing twice
     assert _monitor(tmp_path, env, "run", "-q").returncode == 0
-    assert _jobs(pg_url) == {"todo": 3}
+    again = json.loads(_monitor(tmp_path, env, "status", "--json").stdout)
+    assert again["queue"] == report["queue"]
+    assert again["last_run"]["summary"]["jobs_already_queued"] == 7
 
     workers = [
         subprocess.Popen(
@@ -69,15 +82,12 @@ def test_run_queues_and_two_workers_extract_every_article(
             TITLES.values()
         )
 
-    report = json.loads(_monitor(tmp_path, env, "status", "--json").stdout)
-    assert report["queue"]["jobs"] == {"extract": {"succeeded": 3}}
-
-    # the next run carries the extracted articles through the other stages
-    assert _monitor(tmp_path, env, "run", "-q").returncode == 0
-    with closing(PgStorage(pg_url)) as storage:
+        # the workers also carried them through the later stages
         stages = storage.get_stage_counts()
         assert stages["classify"] == {"done": 3}
         assert stages["stories"] == {"done": 3}
+    for stage in ("translate", "classify", "stories"):
+        assert set(_jobs(pg_url, stage)) == {"succeeded"}, stage
 
 
 def test_worker_needs_the_queue_enabled(tmp_path, pg_url):
