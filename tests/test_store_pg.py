@@ -107,7 +107,7 @@ def test_a_lost_connection_is_replaced_and_the_call_repeated(
         assert storage.add_feed_items([(item, "https://a/1")], NOW) == 1
         _kill_monitor_connections(pg_cluster)
         assert storage.get_stage_counts()["extract"] == {"pending": 1}
-    assert "database connection lost (terminating connection" in caplog.text
+    assert "database connection lost and restored after" in caplog.text
 
 
 def test_a_server_that_stays_away_is_one_storage_error_after_the_bound(

@@ -197,25 +197,37 @@ class PgStorage(
         self, method: Callable[..., Any], *args: Any, **kw: Any
     ) -> Any:
         """``method(self, …)``, again on a fresh connection while it fails
-        because the connection broke, until the waits run out."""
+        because the connection broke, until the waits run out.
+
+        Logging: each attempt at INFO; a recovered outage is one WARNING line
+        (cron mails it), an unrecovered one is the `StorageError` alone.
+        """
         delays = iter(self._delays)
+        lost_at: float | None = None
         while True:
             try:
                 if self._pg.lost:
                     self._reopen()
-                return method(self, *args, **kw)
+                result = method(self, *args, **kw)
             except ConnectionLost as e:
                 self._refuse_a_committed_retry(e)
+                lost_at = time.monotonic() if lost_at is None else lost_at
                 delay = next(delays, None)
                 if delay is None:
                     raise StorageError(
                         f"lost the connection to {self.location} and could not"
                         f" reconnect within {self._reconnect_for:g} s ({e})"
                     ) from e
-                logger.warning(
-                    "database connection lost (%s); trying again in %.2g s", e, delay
-                )
+                logger.info("database connection lost (%s); again in %.2g s", e, delay)
                 time.sleep(delay)
+            else:
+                if lost_at is not None:
+                    logger.warning(
+                        "database connection lost and restored after %.1f s (%s)",
+                        time.monotonic() - lost_at,
+                        self.location,
+                    )
+                return result
 
     def _reopen(self) -> None:
         """A fresh connection in place of the broken one (`ConnectionLost` if not yet)."""
@@ -224,7 +236,6 @@ class PgStorage(
             self._pg = PgConnection(self._connect())
         except psycopg.OperationalError as e:
             raise ConnectionLost(f"cannot reconnect: {first_line(e)}") from e
-        logger.info("database connection restored (%s)", self.location)
 
     def _refuse_a_committed_retry(self, lost: ConnectionLost) -> None:
         """The connection broke during COMMIT: repeat the method only if the
