@@ -159,6 +159,8 @@ class PgStorage(
 ):
     """PostgreSQL storage.  Use as a context manager, or call `close()`.
 
+    One object per thread, like its connection (the retry state is per object).
+
     Args:
         url: the database (``postgresql://…``).
         connect_timeout: seconds for one connection attempt.
