@@ -55,6 +55,9 @@ class StoreConfig:
     # "postgresql://monitor@db.internal/monitor"; no password here (STYLE.md 20):
     # libpq reads PGPASSWORD or ~/.pgpass.
     url: str | None = None
+    # PostgreSQL: a statement whose connection broke (a server restart) is tried
+    # again on fresh connections for this many seconds before the run stops.
+    reconnect_for: float = 30.0
     lock_path: Path | None = (
         None  # default: <db>.lock (flock: released if the holder dies)
     )
@@ -727,6 +730,10 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         parse_proxy(cfg.fetch.proxy)
     except ValueError as e:
         errors.append(f"fetch.proxy: {e}")
+    if cfg.store.reconnect_for < 0:
+        errors.append(
+            f"store.reconnect_for: must be >= 0, got {cfg.store.reconnect_for}"
+        )
     if cfg.fetch.per_host_delay < 0:
         errors.append(
             f"fetch.per_host_delay: must be >= 0, got {cfg.fetch.per_host_delay}"

@@ -1176,7 +1176,7 @@ def open_storage(cfg: Config) -> StorageType:
     if cfg.store.url is not None:
         from .store.pg import PgStorage  # psycopg only when it is used
 
-        return PgStorage(cfg.store.url)
+        return PgStorage(cfg.store.url, reconnect_for=cfg.store.reconnect_for)
     return Storage(resolve_path(cfg, cfg.store.path))
 
 

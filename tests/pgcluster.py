@@ -48,16 +48,25 @@ class PgCluster:
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
             "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
+        self.start_server()
+        return self
+
+    def start_server(self) -> None:
+        """pg_ctl start on the cluster's data, port and log (also after `stop_server`)."""
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port}"
             f" -c unix_socket_directories={self.root} -c fsync=off"
             " -c max_connections=200"
         )
+        # -l matters: without it the server inherits our pipes and run() never ends
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"),
             "-o", options, "-w", "-t", "60", "start",
         )  # fmt: skip
-        return self
+
+    def stop_server(self) -> None:
+        """pg_ctl stop -m fast: clients are disconnected; the data stays."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -84,7 +93,8 @@ class PgCluster:
 
     def restart(self) -> None:
         """Stop and start the server again (same port, same data)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "restart")
+        self.stop_server()
+        self.start_server()
 
     def _run(self, program: str, *args: str) -> None:
         cmd = [str(self.bindir / program), *args]

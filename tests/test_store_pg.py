@@ -4,6 +4,7 @@ concurrent creation, error mapping, URL handling."""
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import closing
 from datetime import UTC, datetime
 
@@ -83,16 +84,125 @@ def test_a_value_postgresql_refuses_is_an_item_error(pg_url):
         assert [f.error for f in storage.get_recent_failures()] == ["fine"]
 
 
-def test_the_server_going_away_is_a_storage_error(pg_url, pg_cluster):
+def _kill_monitor_connections(cluster) -> None:
+    with psycopg.connect(cluster.url(), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'monitor'"
+        )
+
+
+def _feed(storage: PgStorage) -> None:
+    storage.sync_feeds([FeedSpec(name="a", url="https://a/", outlet="A",
+                                 lang="ru", country="KZ")])  # fmt: skip
+
+
+def test_a_lost_connection_is_replaced_and_the_call_repeated(
+    pg_url, pg_cluster, caplog
+):
     with closing(PgStorage(pg_url)) as storage:
-        with psycopg.connect(pg_cluster.url(), autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'monitor'"
-            )
+        _feed(storage)
+        _kill_monitor_connections(pg_cluster)
         item = FeedItem(feed_name="a", entry_id="e", link="https://a/1", title="t")
-        with pytest.raises(StorageError):
-            storage.add_feed_items([(item, "https://a/1")], NOW)
+        assert storage.add_feed_items([(item, "https://a/1")], NOW) == 1
+        _kill_monitor_connections(pg_cluster)
+        assert storage.get_stage_counts()["extract"] == {"pending": 1}
+    assert "database connection lost and restored after" in caplog.text
+
+
+def test_a_server_that_stays_away_is_one_storage_error_after_the_bound(
+    pg_url, pg_cluster
+):
+    name = pg_url.rsplit("/", 1)[1]
+    with closing(PgStorage(pg_url, reconnect_for=1)) as storage:
+        _feed(storage)
+        pg_cluster.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            _kill_monitor_connections(pg_cluster)
+            started = time.monotonic()
+            with pytest.raises(StorageError) as info:
+                storage.add_failure("poll", "a", "x", NOW)
+            assert 0.9 < time.monotonic() - started < 10
+        finally:
+            pg_cluster.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        message = str(info.value)
+        assert message.startswith("lost the connection to postgresql://postgres@")
+        assert "could not reconnect within 1 s" in message
+        assert "\n" not in message
+        # the server is back: the same object carries on
+        storage.add_failure("poll", "a", "y", NOW)
+        assert [f.error for f in storage.get_recent_failures()] == ["y"]
+
+
+def test_a_connection_lost_during_commit_repeats_a_write_that_did_not_commit(
+    pg_url, pg_cluster, caplog
+):
+    """A deferred trigger holds COMMIT open; the backend is killed inside it.
+    The server rolled the write back (``pg_xact_status`` says aborted), so the
+    method runs again, and the failure is stored once."""
+    with closing(PgStorage(pg_url)) as storage:
+        _feed(storage)
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END $$"
+            )
+            admin.execute(
+                "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON failures"
+                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                " EXECUTE FUNCTION slow_commit()"
+            )
+        killed = threading.Event()
+
+        def kill_in_commit() -> None:
+            with psycopg.connect(pg_cluster.url(), autocommit=True) as admin:
+                while not killed.is_set():
+                    row = admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name = 'monitor' AND query = 'COMMIT'"
+                        " AND state = 'active'"
+                    ).fetchone()
+                    if row is not None and row[0]:
+                        killed.set()
+                    time.sleep(0.02)
+
+        killer = threading.Thread(target=kill_in_commit, daemon=True)
+        killer.start()
+        storage.add_failure("poll", "a", "once", NOW)
+        killer.join(timeout=10)
+        assert killed.is_set()
+        assert [f.error for f in storage.get_recent_failures()] == ["once"]
+    assert "database connection lost" in caplog.text
+
+
+def test_every_public_write_method_is_one_transaction():
+    """What makes repeating a whole method on a fresh connection safe: each
+    public storage method opens at most one transaction, and one that calls
+    another public method opens none of its own."""
+    import ast
+    import inspect
+    import textwrap
+
+    public = {n for n in dir(PgStorage) if not n.startswith("_")}
+    txs: dict[str, int] = {}
+    calls: dict[str, set[str]] = {}
+    for name in sorted(public):
+        value = inspect.getattr_static(PgStorage, name)
+        func = getattr(value, "__wrapped__", value)
+        if not inspect.isfunction(func):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+        attrs = [
+            n.attr for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id == "self"
+        ]  # fmt: skip
+        txs[name] = attrs.count("_tx")
+        calls[name] = {a for a in attrs if a in public}
+    for name, own in txs.items():
+        called = sum(txs.get(c, 0) for c in calls[name])
+        assert own + called <= 1, (name, own, calls[name])
+    assert sum(txs.values()) >= 20  # the write methods were found
 
 
 @pytest.mark.parametrize(

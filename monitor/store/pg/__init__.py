@@ -9,6 +9,14 @@ access), on the PostgreSQL DDL of `._schema`.  What differs:
   advisory lock (`WRITE_LOCK`), so writers are serialised exactly as SQLite's
   ``BEGIN IMMEDIATE`` serialises them (`claim_delivery` reads then writes);
   reads run outside transactions (autocommit);
+* reconnecting: a method that fails because the connection broke (the server
+  restarted, a network cut) is called again on a fresh connection, after waits
+  that add up to ``reconnect_for`` seconds (`backoff_delays`); past that it is one
+  `StorageError`.  This is safe because every public method is one transaction
+  (or only reads): a broken transaction was rolled back by the server.  The one
+  doubtful case, the connection breaking during COMMIT, is settled by asking the
+  server for the transaction's fate (``pg_xact_status``): a write that did commit
+  is not repeated;
 * search: there is no index here; `search_articles` refuses with one line, and
   the index stage finds an empty queue (docs/scale-out.md);
 * there is no `integrity_check` (SQLite's ``PRAGMA integrity_check``; not part
@@ -17,9 +25,14 @@ access), on the PostgreSQL DDL of `._schema`.  What differs:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+import inspect
+import logging
+import time
+import types
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import psycopg
 
@@ -39,8 +52,11 @@ from .._topics import TopicsMixin
 from .._translations import TranslationsMixin
 from ..contract import StorageType
 from ._conn import (
+    ConnectionLost,
     PgConnection,
     PgRow,
+    backoff_delays,
+    first_line,
     is_postgres_url,
     pg_row_factory,
     redact_url,
@@ -63,6 +79,13 @@ __all__ = [
     "redact_url",
 ]
 
+logger = logging.getLogger(__name__)
+
+# The methods that are not retried on a fresh connection (they end or inspect it).
+_NOT_RETRIED = frozenset({"close", "integrity_check"})
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 SEARCH_REFUSED = (
     "monitor search needs the SQLite store: the PostgreSQL store has no"
     " full-text index yet (docs/scale-out.md)"
@@ -73,14 +96,22 @@ class _PgBase(StorageBase):
     """Transactions and queries on one psycopg connection (autocommit between)."""
 
     _pg: PgConnection
+    # The transaction being committed (its xid), while COMMIT is under way.
+    _committing: str | None = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with translate_errors(), self._pg.conn.transaction():
-            self._pg.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        self._committing = None
+        with translate_errors(self._pg.conn), self._pg.conn.transaction():
+            row = self._pg.execute(
+                "SELECT pg_advisory_xact_lock(?)::text, pg_current_xact_id()::text",
+                (WRITE_LOCK,),
+            ).fetchone()
             # The mixins are written against sqlite3's connection interface;
             # PgConnection provides the part of it they use (monitor/store/pg/_conn.py).
             yield cast("sqlite3.Connection", self._pg)
+            self._committing = None if row is None else str(row[1])
+        self._committing = None
 
     def _query(
         self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()
@@ -126,26 +157,107 @@ class PgStorage(
     _PgSearchMixin,
     _PgBase,
 ):
-    """PostgreSQL storage.  Use as a context manager, or call `close()`."""
+    """PostgreSQL storage.  Use as a context manager, or call `close()`.
 
-    def __init__(self, url: str, *, connect_timeout: float = 30.0) -> None:
+    One object per thread, like its connection (the retry state is per object).
+
+    Args:
+        url: the database (``postgresql://…``).
+        connect_timeout: seconds for one connection attempt.
+        reconnect_for: how long, in seconds, a method whose connection broke
+            keeps trying on fresh ones (module docstring); 0 never retries.
+    """
+
+    def __init__(
+        self, url: str, *, connect_timeout: float = 30.0, reconnect_for: float = 30.0
+    ) -> None:
         self.url = url
+        self._connect_timeout = max(1, int(connect_timeout))
+        self._delays = backoff_delays(reconnect_for)
+        self._reconnect_for = reconnect_for
+        self._depth = 0  # calls under way: only the outermost one retries
         try:
-            conn = psycopg.connect(
-                url,
-                autocommit=True,
-                row_factory=pg_row_factory,
-                connect_timeout=max(1, int(connect_timeout)),
-                application_name="monitor",
-            )
+            self._pg = PgConnection(self._connect())
         except psycopg.Error as e:
             raise StorageError(f"cannot open database {self.location}: {e}") from e
-        self._pg = PgConnection(conn)
         try:
             self._setup_schema()
         except BaseException:
-            conn.close()
+            self._pg.conn.close()
             raise
+
+    def _connect(self) -> psycopg.Connection[PgRow]:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            row_factory=pg_row_factory,
+            connect_timeout=self._connect_timeout,
+            application_name="monitor",
+        )
+
+    def _call_reconnecting(
+        self, method: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Any:
+        """``method(self, …)``, again on a fresh connection while it fails
+        because the connection broke, until the waits run out.
+
+        Logging: each attempt at INFO; a recovered outage is one WARNING line
+        (cron mails it), an unrecovered one is the `StorageError` alone.
+        """
+        delays = iter(self._delays)
+        lost_at: float | None = None
+        while True:
+            try:
+                if self._pg.lost:
+                    self._reopen()
+                result = method(self, *args, **kw)
+            except ConnectionLost as e:
+                self._refuse_a_committed_retry(e)
+                lost_at = time.monotonic() if lost_at is None else lost_at
+                delay = next(delays, None)
+                if delay is None:
+                    raise StorageError(
+                        f"lost the connection to {self.location} and could not"
+                        f" reconnect within {self._reconnect_for:g} s ({e})"
+                    ) from e
+                logger.info("database connection lost (%s); again in %.2g s", e, delay)
+                time.sleep(delay)
+            else:
+                if lost_at is not None:
+                    logger.warning(
+                        "database connection lost and restored after %.1f s (%s)",
+                        time.monotonic() - lost_at,
+                        self.location,
+                    )
+                return result
+
+    def _reopen(self) -> None:
+        """A fresh connection in place of the broken one (`ConnectionLost` if not yet)."""
+        self._pg.conn.close()
+        try:
+            self._pg = PgConnection(self._connect())
+        except psycopg.OperationalError as e:
+            raise ConnectionLost(f"cannot reconnect: {first_line(e)}") from e
+
+    def _refuse_a_committed_retry(self, lost: ConnectionLost) -> None:
+        """The connection broke during COMMIT: repeat the method only if the
+        server says the transaction did not commit."""
+        xid, self._committing = self._committing, None
+        if xid is None:
+            return  # it broke before COMMIT: the server rolled the transaction back
+        try:
+            self._reopen()
+            row = self._pg.execute("SELECT pg_xact_status(?::xid8)", (xid,)).fetchone()
+        except ConnectionLost:
+            status = None
+        else:
+            status = None if row is None else row[0]
+        if status != "aborted":
+            raise StorageError(
+                f"the connection to {self.location} broke while a write was"
+                f" committing (transaction {status or 'outcome unknown'}); it is"
+                f" not repeated ({lost})"
+            ) from lost
 
     @property
     def location(self) -> str:
@@ -189,6 +301,34 @@ class PgStorage(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reconnecting(method: _F) -> _F:
+    """Wrap one public method in `PgStorage._call_reconnecting`."""
+
+    @functools.wraps(method)
+    def call(self: PgStorage, *args: Any, **kw: Any) -> Any:
+        if self._depth:  # called by another method: that one retries
+            return method(self, *args, **kw)
+        self._depth += 1
+        try:
+            return self._call_reconnecting(method, *args, **kw)
+        finally:
+            self._depth -= 1
+
+    return cast("_F", call)
+
+
+def _wrap_public_methods(cls: type[PgStorage]) -> None:
+    for name in dir(cls):
+        value = inspect.getattr_static(cls, name)
+        if name.startswith("_") or name in _NOT_RETRIED:
+            continue
+        if isinstance(value, types.FunctionType):
+            setattr(cls, name, _reconnecting(value))
+
+
+_wrap_public_methods(PgStorage)
 
 
 def _migrate(db: sqlite3.Connection, from_version: int) -> None:

@@ -10,7 +10,9 @@ placeholders and read rows by name or position (sqlite3's paramstyles and
 * rows are `PgRow`: indexable by position and by column name, with ``keys()``.
 
 Errors: psycopg's operational errors (server gone, disk full, read-only
-transaction, lock timeout) become `StorageError`; a value PostgreSQL refuses
+transaction, lock timeout) become `StorageError`, and `ConnectionLost` (a
+`StorageError`) when they left the connection broken, which `PgStorage` answers
+by reconnecting and calling the method again (`backoff_delays`); a value PostgreSQL refuses
 (a NUL character, a number out of range) becomes a `ValueError` naming it, an
 item error like sqlite's ``UnicodeEncodeError``; everything else, including
 mistakes in the SQL (undefined column, wrong binding count), is re-raised as it
@@ -114,40 +116,78 @@ class PgCursor:
         return iter(self.fetchall())
 
 
+class ConnectionLost(StorageError):
+    """The connection to the server broke (it restarted, a network cut): a
+    statement on a fresh connection may well succeed."""
+
+
 class PgConnection:
     """The part of ``sqlite3.Connection`` the mixins use, over one psycopg connection."""
 
     def __init__(self, conn: psycopg.Connection[PgRow]) -> None:
         self.conn = conn
 
+    @property
+    def lost(self) -> bool:
+        """Whether the connection is gone (broken, or closed after a failure)."""
+        return self.conn.broken or self.conn.closed
+
     def execute(self, sql: str, params: Params = ()) -> PgCursor:
-        with translate_errors():
+        with translate_errors(self.conn):
             cursor = self.conn.cursor()
             cursor.execute(to_psycopg(sql), _bind(params))
             return PgCursor(cursor)
 
     def executemany(self, sql: str, seq: Iterable[Params]) -> PgCursor:
-        with translate_errors():
+        with translate_errors(self.conn):
             cursor = self.conn.cursor()
             cursor.executemany(to_psycopg(sql), [_bind(p) for p in seq])
             return PgCursor(cursor)
 
 
 @contextmanager
-def translate_errors() -> Iterator[None]:
-    """Map psycopg errors at the storage boundary (module docstring)."""
+def translate_errors(conn: psycopg.Connection[Any] | None = None) -> Iterator[None]:
+    """Map psycopg errors at the storage boundary (module docstring).
+
+    Args:
+        conn: the connection the block uses; an operational error that left it
+            broken becomes `ConnectionLost`.
+    """
     try:
         yield
     except psycopg.DataError as e:
-        raise ValueError(f"value refused by PostgreSQL: {_first_line(e)}") from e
-    except (psycopg.OperationalError, psycopg.IntegrityError) as e:
-        raise StorageError(_first_line(e)) from e
+        raise ValueError(f"value refused by PostgreSQL: {first_line(e)}") from e
+    except psycopg.OperationalError as e:
+        if conn is not None and (conn.broken or conn.closed):
+            raise ConnectionLost(first_line(e)) from e
+        raise StorageError(first_line(e)) from e
+    except psycopg.IntegrityError as e:
+        raise StorageError(first_line(e)) from e
     except psycopg.errors.ReadOnlySqlTransaction as e:
-        raise StorageError(f"database is read-only ({_first_line(e)})") from e
+        raise StorageError(f"database is read-only ({first_line(e)})") from e
     # anything else is a bug in our SQL: it goes on as it is
 
 
-def _first_line(e: BaseException) -> str:
+def backoff_delays(
+    budget: float, *, first: float = 0.25, cap: float = 4.0
+) -> tuple[float, ...]:
+    """Waits between reconnect attempts: doubling from ``first``, each at most
+    ``cap``, adding up to ``budget`` seconds (the last one is cut to fit).
+
+    >>> backoff_delays(10)
+    (0.25, 0.5, 1.0, 2.0, 4.0, 2.25)
+    """
+    delays: list[float] = []
+    delay, left = first, budget
+    while left > 1e-9:
+        step = min(delay, cap, left)
+        delays.append(round(step, 3))
+        left -= step
+        delay *= 2
+    return tuple(delays)
+
+
+def first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
 
