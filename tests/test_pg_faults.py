@@ -211,10 +211,13 @@ def _extracted(url: str) -> int:
 
 
 def _job_counts(url: str) -> dict[str, int]:
+    """Extraction jobs by status (the later stages' sweeps are queued behind them)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1"
+            "SELECT status::text, count(*) FROM procrastinate_jobs"
+            " WHERE queue_name = %s GROUP BY 1",
+            (queue.EXTRACT_QUEUE,),
         ).fetchall()
     return {str(s): int(n) for s, n in rows}
