@@ -33,7 +33,7 @@ from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
-from .models import RunSummary
+from .models import Article, RunSummary
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage, StorageType
 from .termsafe import json_safe, term_safe
@@ -530,6 +530,7 @@ def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
         if a is None or b is None:
             missing = first if a is None else second
             raise click.ClickException(f"no article with id {missing}")
+        _refuse_pruned(a, b)
         fa, fb = (
             stories.compute_features(stories.candidate_from_article(x), cfg.stories)
             for x in (a, b)
@@ -545,6 +546,17 @@ def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
         ),
         nl=False,
     )
+
+
+def _refuse_pruned(*articles: Article) -> None:
+    """One line when an article's features cannot be recomputed (issue #19)."""
+    for x in articles:
+        if x.pruned_at is not None:
+            raise click.ClickException(
+                f"article {x.id} was pruned on {x.pruned_at.date().isoformat()}:"
+                " its text is gone, so its story features cannot be recomputed"
+                f" (it stays in story {x.story_id}; `monitor prune` in docs/archive.md)"
+            )
 
 
 @cli.command("digest")
@@ -1215,3 +1227,4 @@ def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[StorageType]:
 
 
 from . import cli_alerts as _cli_alerts  # noqa: E402,F401  (registers its commands)
+from . import cli_prune as _cli_prune  # noqa: E402,F401  (registers `monitor prune`)

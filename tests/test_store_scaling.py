@@ -245,7 +245,10 @@ def make_v4(db: sqlite3.Connection) -> None:
     db.execute("DROP INDEX articles_first_seen")
     db.execute("CREATE INDEX articles_translation ON articles(translation_status)")
     db.execute("DROP TABLE IF EXISTS sqlite_stat1")
-    db.execute(f"PRAGMA user_version = {_schema.VERSION - 1}")
+    # and what v8 (pruning, #19) added: the migrations from v6 on run again
+    db.execute("DROP INDEX articles_unpruned")
+    db.execute("ALTER TABLE articles DROP COLUMN pruned_at")
+    db.execute("PRAGMA user_version = 6")  # the version before the indexes
 
 
 def test_migration_indexes_hot_queries_and_keeps_results(tmp_path):
