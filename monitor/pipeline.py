@@ -843,6 +843,7 @@ class Pipeline:
         """
         total = self.storage.count_prune_candidates(before)
         report, after = retention.PruneReport(), None
+        wait = self.cfg.translate.backend != "none"  # as the story stage waits
         with self._bar("prune", total if limit is None else min(total, limit)) as bar:
             while limit is None or report.articles < limit:
                 page = self.storage.get_prune_candidates(
@@ -851,7 +852,11 @@ class Pipeline:
                 if not page:
                     break
                 after = (page[-1].first_seen, page[-1].article_id)
-                chosen = [c for c in page if retention.is_prunable(c, before)]
+                chosen = [
+                    c
+                    for c in page
+                    if retention.is_prunable(c, before, wait_for_translation=wait)
+                ]
                 if limit is not None:
                     chosen = chosen[: limit - report.articles]
                 report += self._prune_batch(chosen, len(page) - len(chosen), dry_run)

@@ -57,20 +57,23 @@ def prune_cutoff(
     return min(before, now - timedelta(hours=window_hours))
 
 
-def is_prunable(candidate: PruneCandidate, before: datetime) -> bool:
+def is_prunable(
+    candidate: PruneCandidate, before: datetime, *, wait_for_translation: bool = True
+) -> bool:
     """Whether one candidate is pruned now.
 
     It must be old by both its times (first seen, and published when known:
     the digest files an article under either day), and every stage must be
-    finished with it: extracted, translated or settled, filed and in a story.
-    An article still in the pipeline waits.
+    finished with it: extracted, translated or settled (unless translation is
+    off: ``wait_for_translation=False``, as the story stage does), filed and
+    in a story.  An article still in the pipeline waits.
     """
     c = candidate
     if c.first_seen >= before or (c.published is not None and c.published >= before):
         return False
     return (
         c.extract_status == _DONE
-        and c.translation_status != "pending"
+        and (c.translation_status != "pending" or not wait_for_translation)
         and c.classify_status == _DONE
         and c.story_status == _DONE
     )

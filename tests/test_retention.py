@@ -81,6 +81,12 @@ def test_a_recent_or_unfinished_article_waits(change):
     assert not is_prunable(candidate(**change), BEFORE)
 
 
+def test_untranslated_article_is_pruned_when_translation_is_off():
+    c = candidate(translation_status="pending")
+    assert is_prunable(c, BEFORE, wait_for_translation=False)
+    assert not is_prunable(c, BEFORE)
+
+
 def test_report_sums_batches_and_says_what_it_did():
     a = report_of([candidate(), candidate(article_id=2)], skipped=1, cache_rows=7)
     total = a + PruneReport(articles=1, body_bytes=2_000_000)
