@@ -539,6 +539,14 @@ def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
         known = stories.load_known(storage.get_story_features(since))
     until = max(fa.time, fb.time) + timedelta(hours=cfg.stories.window_hours)
     window = [f for _, f in known if f.time <= until]
+    stored = {f.article_id for f in window}
+    if a.id not in stored or b.id not in stored:  # prune --features-only (#19)
+        click.echo(
+            "note: the stored story features of these days were dropped; term"
+            " weights come from the features left around them, recomputed for"
+            " the pair from its stored text",
+            err=True,
+        )
     evidence = stories.explain_articles(fa, fb, window)
     click.echo(
         stories.format_pair_evidence(

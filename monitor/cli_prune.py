@@ -22,6 +22,7 @@ from .cli import (
     common_options,
     load,
 )
+from .config import Config
 from .pipeline import utc_now
 
 
@@ -53,7 +54,15 @@ class _AgeType(click.ParamType["date | int", Any]):
     " (local day) [store.keep_days].",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would go; change nothing.")
-def prune_cmd(opts: Options, older_than: date | int | None, dry_run: bool) -> None:
+@click.option(
+    "--features-only",
+    is_flag=True,
+    help="Only drop the story features of articles older than the story window"
+    " (or --older-than); keep every body.",
+)
+def prune_cmd(
+    opts: Options, older_than: date | int | None, dry_run: bool, features_only: bool
+) -> None:
     """Drop the bodies of old articles; keep headlines, links, topics and stories.
 
     Removes each old article's text and English text, its story features and
@@ -61,12 +70,19 @@ def prune_cmd(opts: Options, older_than: date | int | None, dry_run: bool) -> No
     headline and the digests of old days keep working.  Never later than the
     story window (stories.window_hours).
 
+    With --features-only, only the story features of articles older than the
+    story window go (4 KB an article); bodies stay, and `monitor
+    stories-explain` recomputes the features it needs from them.
+
     Example:
 
         monitor prune --older-than 365 --dry-run
     """
     cfg = load(opts)
     now = utc_now()
+    if features_only:
+        _features_only(cfg, older_than, dry_run=dry_run)
+        return
     before = retention.prune_cutoff(
         now,
         keep_days=cfg.store.keep_days,
@@ -89,3 +105,24 @@ def prune_cmd(opts: Options, older_than: date | int | None, dry_run: bool) -> No
         with _pipeline(cfg, storage) as pipeline:
             report = pipeline.prune_archive(before)
     _summary(report.line())
+
+
+def _features_only(
+    cfg: Config, older_than: date | int | None, *, dry_run: bool
+) -> None:
+    before = retention.features_cutoff(
+        utc_now(),
+        older_than=older_than,
+        timezone=cfg.digest.timezone,
+        window_hours=cfg.stories.window_hours,
+    )
+    when = before.isoformat(timespec="seconds")
+    if dry_run:
+        with _storage(cfg, must_exist=True) as storage:
+            rows, size = storage.count_story_features(before)
+        _echo(f"would drop {rows} story features ({size} bytes) older than {when}")
+        return
+    with _locked(cfg), _storage(cfg, must_exist=True) as storage:
+        with _pipeline(cfg, storage) as pipeline:
+            rows, size = pipeline.drop_story_features(before)
+    _summary(f"dropped {rows} story features ({size} bytes) older than {when}")

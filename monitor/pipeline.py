@@ -113,6 +113,7 @@ CACHE_PRUNE_BATCH = 20_000  # aged cache sentences dropped per run at most (#19)
 CLASSIFY_BATCH = 500  # filings per transaction
 PRUNE_BATCH = 200  # articles pruned per transaction (#19)
 PRUNE_PER_RUN = 2_000  # articles `monitor run` prunes at most (the rest: next runs)
+FEATURE_DROP_BATCH = 5_000  # story features dropped per transaction (--features-only)
 MESSAGE_CHARS = 500  # a recorded error message is cut to this (hostile input is long)
 
 # The item boundary (module docstring).  These stop the run wherever they happen:
@@ -865,6 +866,29 @@ class Pipeline:
             self.summary.add("articles_pruned", report.articles)
         logger.info("pruned status=ok %s", report.line(dry_run=dry_run))
         return report
+
+    def drop_story_features(
+        self, before: datetime, *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """``monitor prune --features-only``: drop the story features of articles
+        whose story time is before ``before`` (`retention.features_cutoff`),
+        one transaction per `FEATURE_DROP_BATCH`; the bodies stay.
+
+        Returns:
+            (features dropped, or that would be; their bytes).
+        """
+        rows, size = self.storage.count_story_features(before)
+        if dry_run:
+            return rows, size
+        dropped = 0
+        with self._bar("features", rows) as bar:
+            while n := self.storage.drop_story_features(
+                before, limit=FEATURE_DROP_BATCH
+            ):
+                dropped += n
+                bar.update(n)
+        logger.info("features dropped status=ok count=%d bytes=%d", dropped, size)
+        return dropped, size
 
     def _prune_batch(
         self, chosen: list[PruneCandidate], skipped: int, dry_run: bool

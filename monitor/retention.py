@@ -57,6 +57,24 @@ def prune_cutoff(
     return min(before, now - timedelta(hours=window_hours))
 
 
+def features_cutoff(
+    now: datetime, *, older_than: date | int | None, timezone: str, window_hours: float
+) -> datetime:
+    """Story features of articles before this go with ``prune --features-only``.
+
+    The clusterer only reads features inside the story window, so the default
+    is the window's start (``now - window_hours``); ``--older-than`` moves it
+    further back, never forward.  The bodies stay: `monitor stories-explain`
+    recomputes the features of an article from its stored title and text.
+    """
+    window = now - timedelta(hours=window_hours)
+    cutoff = prune_cutoff(
+        now, keep_days=0, older_than=older_than, timezone=timezone,
+        window_hours=window_hours,
+    )  # fmt: skip
+    return window if cutoff is None else cutoff
+
+
 def is_prunable(
     candidate: PruneCandidate, before: datetime, *, wait_for_translation: bool = True
 ) -> bool:

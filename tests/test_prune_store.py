@@ -183,3 +183,21 @@ def test_migration_v7_adds_pruned_at_and_keeps_articles(tmp_path):
         assert "USING INDEX articles_unpruned" in str([tuple(r) for r in plan])
         assert storage.count_prune_candidates(NOW) == 10
         assert storage.get_article(ids[0]).pruned_at is None
+
+
+def test_features_only_drops_old_features_and_keeps_bodies(archive):
+    storage, ids = archive
+    # story time = published, an hour before first seen: one more than prune's 20
+    rows, size = storage.count_story_features(BEFORE)
+    assert (rows, size) == (21, 21 * 300)
+    assert storage.drop_story_features(BEFORE, limit=7) == 7  # oldest first
+    left = {r[0] for r in storage.get_story_features(NOW - timedelta(days=999))}
+    assert left == set(ids[7:])
+    while storage.drop_story_features(BEFORE, limit=7):
+        pass
+    assert storage.count_story_features(BEFORE) == (0, 0)
+    assert len(storage.get_story_features(BEFORE)) == 19  # the newer ones stay
+    assert storage.get_article(ids[0]).text  # the body stays
+    assert storage.get_article(ids[0]).pruned_at is None
+    story = storage.get_story(storage.get_article(ids[0]).story_id)
+    assert story.members  # membership stays

@@ -120,6 +120,31 @@ class PruneMixin(StorageBase):
                 dropped += int(cur.rowcount)
         return pruned, dropped
 
+    def drop_story_features(self, before: datetime, *, limit: int) -> int:
+        """Drop at most ``limit`` story features of articles whose story time is
+        before ``before`` (``prune --features-only``), oldest first, in one
+        transaction; bodies stay, so the features can be recomputed.
+
+        Returns:
+            How many were dropped.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM story_features WHERE article_id IN (SELECT article_id"
+                " FROM story_features WHERE published < ? ORDER BY published LIMIT ?)",
+                (to_db_time(before), limit),
+            )
+        return int(cur.rowcount)
+
+    def count_story_features(self, before: datetime) -> tuple[int, int]:
+        """(rows, bytes) of the story features whose story time is before ``before``."""
+        row = self._one(
+            "SELECT count(*), coalesce(sum(length(features)), 0) FROM story_features"
+            " WHERE published < ?",
+            (to_db_time(before),),
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def count_cached_keys(self, cache_keys: Sequence[str]) -> int:
         """How many of these translation-cache keys are stored (``--dry-run``)."""
         found = 0

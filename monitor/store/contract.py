@@ -235,6 +235,10 @@ class PruneStore(Protocol):
 
     def count_cached_keys(self, cache_keys: Sequence[str]) -> int: ...
 
+    def drop_story_features(self, before: datetime, *, limit: int) -> int: ...
+
+    def count_story_features(self, before: datetime) -> tuple[int, int]: ...
+
 
 class StorageType(
     AlertArchive,
