@@ -217,6 +217,17 @@ def test_digest_window_seeks_an_index(archive):
         assert ("articles_published" in text) == (by == "time")
 
 
+def test_prune_candidates_seek_the_unpruned_index(archive):
+    """The run-end prune (issue #19, `[store] keep_days`) reads an index range of
+    the articles not pruned yet, whatever the archive holds."""
+    found = plans(
+        archive,
+        lambda: archive.get_prune_candidates(NOW - timedelta(days=30), limit=200),
+    )
+    assert_no_archive_scan(found)
+    assert "USING INDEX articles_unpruned" in "\n".join(found[0][1])
+
+
 def test_the_plan_check_catches_a_scan(archive):
     """The assertion used above does fail on a query that reads the archive."""
     where = "a.title LIKE '%t1%' OR a.updated_at >= '2026'"
