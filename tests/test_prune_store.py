@@ -201,3 +201,31 @@ def test_features_only_drops_old_features_and_keeps_bodies(archive):
     assert storage.get_article(ids[0]).pruned_at is None
     story = storage.get_story(storage.get_article(ids[0]).story_id)
     assert story.members  # membership stays
+
+
+def test_pipeline_prune_is_bounded_and_dry_run_writes_nothing(tmp_path):
+    """`monitor run` prunes at most PRUNE_PER_RUN; the next run goes on."""
+    import httpx
+
+    from monitor.config import Config
+    from monitor.pipeline import Pipeline
+
+    with Storage(tmp_path / "m.db") as storage:
+        ids = build(storage, 40)
+        with Pipeline(
+            cfg=Config(), storage=storage, client=httpx.Client(), now=lambda: NOW
+        ) as pipeline:
+            dry = pipeline.prune_archive(BEFORE, dry_run=True)
+            assert (dry.articles, dry.feature_bytes) == (20, 20 * 300)
+            assert dry.cache_rows == 20 * 13  # a title and 12 sentences each
+            assert storage.count_pruned_articles() == 0
+            first = pipeline.prune_archive(BEFORE, limit=8)
+            assert first.articles == 8
+            assert pruned_set(storage) == set(ids[:8])  # the oldest first
+            rest = pipeline.prune_archive(BEFORE, limit=100)
+            assert (rest.articles, rest.cache_rows) == (12, 12 * 13)
+            assert pipeline.summary.counts["articles_pruned"] == 20
+
+
+def pruned_set(storage):
+    return {a.id for a in storage.get_articles(range(1, 41)) if a.pruned_at}
