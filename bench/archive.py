@@ -295,6 +295,9 @@ def per_run_queries(storage: Storage) -> dict[str, Callable[[], Any]]:
         "digest_since": lambda: storage.get_articles_for_digest(
             start, end, by="first_seen"
         ),
+        "prune_candidates": lambda: storage.get_prune_candidates(  # keep_days (#19)
+            NOW - timedelta(days=90), limit=200
+        ),
     }
 
 

@@ -33,7 +33,7 @@ from .config import Config, load_config, resolve_path, resolve_recipient_topics
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
-from .models import RunSummary
+from .models import Article, RunSummary
 from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage, StorageType
 from .termsafe import json_safe, term_safe
@@ -598,6 +598,7 @@ def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
         if a is None or b is None:
             missing = first if a is None else second
             raise click.ClickException(f"no article with id {missing}")
+        _refuse_pruned(a, b)
         fa, fb = (
             stories.compute_features(stories.candidate_from_article(x), cfg.stories)
             for x in (a, b)
@@ -606,6 +607,14 @@ def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
         known = stories.load_known(storage.get_story_features(since))
     until = max(fa.time, fb.time) + timedelta(hours=cfg.stories.window_hours)
     window = [f for _, f in known if f.time <= until]
+    stored = {f.article_id for f in window}
+    if a.id not in stored or b.id not in stored:  # prune --features-only (#19)
+        click.echo(
+            "note: the stored story features of these days were dropped; term"
+            " weights come from the features left around them, recomputed for"
+            " the pair from its stored text",
+            err=True,
+        )
     evidence = stories.explain_articles(fa, fb, window)
     click.echo(
         stories.format_pair_evidence(
@@ -613,6 +622,17 @@ def stories_explain_cmd(opts: Options, first: int, second: int) -> None:
         ),
         nl=False,
     )
+
+
+def _refuse_pruned(*articles: Article) -> None:
+    """One line when an article's features cannot be recomputed (issue #19)."""
+    for x in articles:
+        if x.pruned_at is not None:
+            raise click.ClickException(
+                f"article {x.id} was pruned on {x.pruned_at.date().isoformat()}:"
+                " its text is gone, so its story features cannot be recomputed"
+                f" (it stays in story {x.story_id}; `monitor prune` in docs/archive.md)"
+            )
 
 
 @cli.command("digest")
@@ -1283,3 +1303,4 @@ def _storage(cfg: Config, *, must_exist: bool = False) -> Iterator[StorageType]:
 
 
 from . import cli_alerts as _cli_alerts  # noqa: E402,F401  (registers its commands)
+from . import cli_prune as _cli_prune  # noqa: E402,F401  (registers `monitor prune`)

@@ -61,6 +61,10 @@ class StoreConfig:
     lock_path: Path | None = (
         None  # default: <db>.lock (flock: released if the holder dies)
     )
+    # Prune articles first seen more than this many days ago (issue #19:
+    # `monitor prune`, and a bounded share at the end of each `monitor run`);
+    # 0 keeps everything.
+    keep_days: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -753,6 +757,11 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         )
     if not 0 <= cfg.digest.due_hour <= 23:
         errors.append(f"digest.due_hour: must be 0..23, got {cfg.digest.due_hour}")
+    if cfg.store.keep_days < 0:
+        errors.append(
+            f"store.keep_days: must be >= 0 (0 keeps everything),"
+            f" got {cfg.store.keep_days}"
+        )
     if cfg.translate.cache_days < 0:
         errors.append(
             f"translate.cache_days: must be >= 0 (0 keeps everything),"

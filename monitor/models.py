@@ -263,6 +263,30 @@ class Article:
     summary: str = ""
     story_id: int | None = None
     last_error: str | None = None
+    pruned_at: datetime | None = None  # body and story features removed (#19)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PruneCandidate:
+    """An unpruned article old enough to be looked at by `monitor prune` (#19).
+
+    Storage returns the facts; `monitor.retention` decides.  ``text`` and
+    ``translation_engine`` give the translation-cache keys of its sentences; the
+    byte counts are what pruning would remove (stored lengths, an estimate).
+    """
+
+    article_id: int
+    first_seen: datetime
+    published: datetime | None
+    extract_status: str
+    translation_status: str
+    classify_status: str
+    story_status: str
+    title: str
+    text: str
+    translation_engine: str | None
+    body_bytes: int  # text + text_en + feed content
+    feature_bytes: int  # the story_features blob, 0 when there is none
 
 
 # ---------------------------------------------------------------- stories (issue #5)
@@ -359,7 +383,9 @@ class RunSummary:
             f"{c.get('articles_translated', 0)} translated, "
             f"{c.get('articles_classified', 0)} classified, "
             f"{c.get('articles_failed', 0)} failed; "
-            f"stories {c.get('stories_new', 0)} new" + self._alerts_part()
+            f"stories {c.get('stories_new', 0)} new"
+            + self._alerts_part()
+            + (f"; pruned {c['articles_pruned']}" if c.get("articles_pruned") else "")
         )
 
     def _alerts_part(self) -> str:

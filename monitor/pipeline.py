@@ -22,6 +22,8 @@
       alerts     store stories grown lately ─alerts.plan_alerts─▶ AlertDecision
                  ─alerts.Sender─▶ mailto / webhook / atom   (claim → send → mark)
       digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
+      prune      with [store] keep_days: store.get_prune_candidates ─retention.is_prunable─▶
+                 store.prune_articles            (per batch: 1 tx; PRUNE_PER_RUN a run)
 
 Rules (STYLE.md): this module has no SQL and no HTTP of its own.  Network calls run
 in worker threads inside `fetch.fetch_many`; every write happens here, on the main
@@ -70,6 +72,7 @@ from . import (
     extract,
     fetch,
     mirrors,
+    retention,
     schedule,
     sources,
     stories,
@@ -94,6 +97,7 @@ from .models import (
     FeedState,
     Page,
     PollOutcome,
+    PruneCandidate,
     RunSummary,
     StageResult,
     Topics,
@@ -108,6 +112,9 @@ TRANSLATE_BATCH = 32  # articles per translate call: sentences batch across them
 STORY_BATCH = 200  # story assignments per transaction
 CACHE_PRUNE_BATCH = 20_000  # aged cache sentences dropped per run at most (#19)
 CLASSIFY_BATCH = 500  # filings per transaction
+PRUNE_BATCH = 200  # articles pruned per transaction (#19)
+PRUNE_PER_RUN = 2_000  # articles `monitor run` prunes at most (the rest: next runs)
+FEATURE_DROP_BATCH = 5_000  # story features dropped per transaction (--features-only)
 MESSAGE_CHARS = 500  # a recorded error message is cut to this (hostile input is long)
 
 # The item boundary (module docstring).  These stop the run wherever they happen:
@@ -215,6 +222,8 @@ class Pipeline:
         }
         if digest:
             stages["digest"] = self.write_digest_if_due
+        if self.cfg.store.keep_days:
+            stages["prune"] = self.prune_old_articles
         run_id = self.storage.start_run(self.now())
         for name, stage in stages.items():
             self._run_stage(name, (queued or {}).get(name, stage))
@@ -787,6 +796,8 @@ class Pipeline:
         ):
             filed: list[tuple[Article, Topics]] = []
             for a in batch:
+                if a.pruned_at is not None:  # filings outlive the body (#19)
+                    continue
                 try:
                     filed.append((a, _classify_stored(rules, a)))
                 except FATAL_ERRORS:
@@ -809,6 +820,101 @@ class Pipeline:
         if self._rules is None:
             self._rules = classify.compile_topics(self.cfg.topics)
         return self._rules
+
+    # ------------------------------------------------------------------ prune
+
+    def prune_old_articles(self) -> retention.PruneReport | None:
+        """The end of `monitor run`: prune what ``[store] keep_days`` says, at
+        most `PRUNE_PER_RUN` articles (a first run on a big archive is bounded)."""
+        before = retention.prune_cutoff(
+            self.now(),
+            keep_days=self.cfg.store.keep_days,
+            older_than=None,
+            timezone=self.cfg.digest.timezone,
+            window_hours=self.cfg.stories.window_hours,
+        )
+        if before is None:
+            return None
+        return self.prune_archive(before, limit=PRUNE_PER_RUN)
+
+    def prune_archive(
+        self, before: datetime, *, dry_run: bool = False, limit: int | None = None
+    ) -> retention.PruneReport:
+        """Prune articles first seen before ``before`` (see `monitor.retention`).
+
+        Candidates come in keyset pages; each page's chosen articles are pruned
+        in one transaction (kill -9 leaves each article whole or pruned).
+
+        Args:
+            before: from `retention.prune_cutoff`.
+            dry_run: count what would go; write nothing.
+            limit: prune at most this many articles (None: all).
+        """
+        total = self.storage.count_prune_candidates(before)
+        report, after = retention.PruneReport(), None
+        wait = self.cfg.translate.backend != "none"  # as the story stage waits
+        with self._bar("prune", total if limit is None else min(total, limit)) as bar:
+            while limit is None or report.articles < limit:
+                page = self.storage.get_prune_candidates(
+                    before, after=after, limit=PRUNE_BATCH
+                )
+                if not page:
+                    break
+                after = (page[-1].first_seen, page[-1].article_id)
+                chosen = [
+                    c
+                    for c in page
+                    if retention.is_prunable(c, before, wait_for_translation=wait)
+                ]
+                if limit is not None:
+                    chosen = chosen[: limit - report.articles]
+                report += self._prune_batch(chosen, len(page) - len(chosen), dry_run)
+                bar.update(len(page))
+        if not dry_run:
+            self.summary.add("articles_pruned", report.articles)
+        logger.info("pruned status=ok %s", report.line(dry_run=dry_run))
+        return report
+
+    def drop_story_features(
+        self, before: datetime, *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """``monitor prune --features-only``: drop the story features of articles
+        whose story time is before ``before`` (`retention.features_cutoff`),
+        one transaction per `FEATURE_DROP_BATCH`; the bodies stay.
+
+        Returns:
+            (features dropped, or that would be; their bytes).
+        """
+        rows, size = self.storage.count_story_features(before)
+        if dry_run:
+            return rows, size
+        dropped = 0
+        with self._bar("features", rows) as bar:
+            while n := self.storage.drop_story_features(
+                before, limit=FEATURE_DROP_BATCH
+            ):
+                dropped += n
+                bar.update(n)
+        logger.info("features dropped status=ok count=%d bytes=%d", dropped, size)
+        return dropped, size
+
+    def _prune_batch(
+        self, chosen: list[PruneCandidate], skipped: int, dry_run: bool
+    ) -> retention.PruneReport:
+        max_chars = self.cfg.translate.max_sentence_chars
+        keys = [
+            k
+            for c in chosen
+            for k in translate.article_cache_keys(
+                c.translation_engine, c.title, c.text, max_chars=max_chars
+            )
+        ]
+        if dry_run:
+            cached = self.storage.count_cached_keys(keys)
+        else:
+            ids = [c.article_id for c in chosen]
+            _, cached = self.storage.prune_articles(ids, keys, self.now())
+        return retention.report_of(chosen, skipped=skipped, cache_rows=cached)
 
     # ------------------------------------------------------------------ index
 

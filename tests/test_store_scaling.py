@@ -217,6 +217,17 @@ def test_digest_window_seeks_an_index(archive):
         assert ("articles_published" in text) == (by == "time")
 
 
+def test_prune_candidates_seek_the_unpruned_index(archive):
+    """The run-end prune (issue #19, `[store] keep_days`) reads an index range of
+    the articles not pruned yet, whatever the archive holds."""
+    found = plans(
+        archive,
+        lambda: archive.get_prune_candidates(NOW - timedelta(days=30), limit=200),
+    )
+    assert_no_archive_scan(found)
+    assert "USING INDEX articles_unpruned" in "\n".join(found[0][1])
+
+
 def test_the_plan_check_catches_a_scan(archive):
     """The assertion used above does fail on a query that reads the archive."""
     where = "a.title LIKE '%t1%' OR a.updated_at >= '2026'"
@@ -245,7 +256,10 @@ def make_v4(db: sqlite3.Connection) -> None:
     db.execute("DROP INDEX articles_first_seen")
     db.execute("CREATE INDEX articles_translation ON articles(translation_status)")
     db.execute("DROP TABLE IF EXISTS sqlite_stat1")
-    db.execute(f"PRAGMA user_version = {_schema.VERSION - 1}")
+    # and what v8 (pruning, #19) added: the migrations from v6 on run again
+    db.execute("DROP INDEX articles_unpruned")
+    db.execute("ALTER TABLE articles DROP COLUMN pruned_at")
+    db.execute("PRAGMA user_version = 6")  # the version before the indexes
 
 
 def test_migration_indexes_hot_queries_and_keeps_results(tmp_path):

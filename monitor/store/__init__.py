@@ -19,6 +19,7 @@ from ._base import StorageBase
 from ._deliveries import DeliveriesMixin
 from ._digests import DigestsMixin
 from ._feeds import FeedsMixin
+from ._prune import PruneMixin
 from ._runs import RunsMixin
 from ._schema import VERSION, enable_wal, optimize, setup_schema
 from ._search import SearchMixin
@@ -41,6 +42,7 @@ class Storage(
     DeliveriesMixin,
     SearchMixin,
     AlertsMixin,
+    PruneMixin,
     StorageBase,
 ):
     """SQLite storage.  Use as a context manager, or call `close()`."""

@@ -43,7 +43,7 @@ _ARTICLE_SELECT = """
         a.extract_status, a.translation_status, a.title_en, a.text_en,
         a.translation_note, a.translation_engine,
         COALESCE(sm.story_id, a.story_id) AS story_id,
-        a.last_error, f.outlet AS outlet, f.country AS country
+        a.last_error, a.pruned_at, f.outlet AS outlet, f.country AS country
     FROM articles a JOIN feeds f ON f.name = a.feed_name
     LEFT JOIN story_members sm ON sm.article_id = a.id
 """
@@ -113,7 +113,7 @@ class ArticlesMixin(StorageBase):
                     source = :source, is_teaser = :is_teaser, author = :author,
                     lang = :lang, published = COALESCE(published, :published),
                     extract_status = 'done', last_error = NULL{reset_sql("extract")},
-                    updated_at = :now
+                    pruned_at = NULL, updated_at = :now
                 WHERE id = :id
                 """,
                 {
@@ -394,6 +394,7 @@ def _article(row: sqlite3.Row) -> Article:
         summary=row["summary"] or "",
         story_id=row["story_id"],
         last_error=row["last_error"],
+        pruned_at=from_db_time(row["pruned_at"]),
     )
 
 

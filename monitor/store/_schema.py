@@ -21,7 +21,8 @@ from ._search import SEARCH_DDL, create_search_schema
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 7  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
+VERSION = 8  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
+# 8: pruning (#19)
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -79,7 +80,8 @@ CREATE TABLE articles (
     classify_status     TEXT NOT NULL DEFAULT 'pending',   -- pending | done
     story_status        TEXT NOT NULL DEFAULT 'pending',   -- pending | done
     story_id            INTEGER REFERENCES stories(id),
-    updated_at          TEXT NOT NULL
+    updated_at          TEXT NOT NULL,
+    pruned_at           TEXT               -- body and features dropped (#19 prune)
 );
 CREATE INDEX articles_extract ON articles(extract_status);
 -- The translate stage's queue (issue #19): one seek per status it wants, in id
@@ -92,6 +94,8 @@ CREATE INDEX articles_classify ON articles(classify_status);
 CREATE INDEX articles_story ON articles(story_status);
 CREATE INDEX articles_published ON articles(published);
 CREATE INDEX articles_first_seen ON articles(first_seen);  -- digest windows (#19)
+-- prune's candidates: the articles not pruned yet, oldest first (#19, v8)
+CREATE INDEX articles_unpruned ON articles(first_seen, id) WHERE pruned_at IS NULL;
 
 -- Sightings: every (feed, entry id) that pointed at an article.
 CREATE TABLE entries (
@@ -306,6 +310,24 @@ def _index_hot_queries(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS[6] = _index_hot_queries  # v6 -> v7
+
+
+def _add_pruning(db: sqlite3.Connection) -> None:
+    """v7 -> v8: ``articles.pruned_at`` and the index of unpruned articles (#19).
+
+    Idempotent, like the v7 indexes: a file put back to an older version by
+    hand (or by a test) that still has the column migrates all the same.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+    if "pruned_at" not in columns:
+        db.execute("ALTER TABLE articles ADD COLUMN pruned_at TEXT")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS articles_unpruned"
+        " ON articles(first_seen, id) WHERE pruned_at IS NULL"
+    )
+
+
+MIGRATIONS[7] = _add_pruning  # v7 -> v8
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.

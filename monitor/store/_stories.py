@@ -19,7 +19,8 @@ from ._articles import _ARTICLE_SELECT, _article
 from ._base import StorageBase, from_db_time, to_db_time
 
 # The representative: the earliest full-text (non-teaser) member; ties go to
-# the longer text, then the lower id.  Deterministic, and a wire original
+# the longer text, then the lower id.  A member whose features were pruned
+# (#19) counts by its article's own times.  Deterministic, and a wire original
 # usually beats its later rewrites (docs/stories.md "Representative").
 _REFRESH_STORY = """
 UPDATE stories SET
@@ -32,12 +33,14 @@ UPDATE stories SET
                  length(coalesce(a.text, '')) DESC, a.id
         LIMIT 1),
     first_published = (
-        SELECT min(f.published) FROM story_members m
-        JOIN story_features f ON f.article_id = m.article_id
+        SELECT min(coalesce(f.published, a.published, a.first_seen))
+        FROM story_members m JOIN articles a ON a.id = m.article_id
+        LEFT JOIN story_features f ON f.article_id = m.article_id
         WHERE m.story_id = :story_id),
     last_published = (
-        SELECT max(f.published) FROM story_members m
-        JOIN story_features f ON f.article_id = m.article_id
+        SELECT max(coalesce(f.published, a.published, a.first_seen))
+        FROM story_members m JOIN articles a ON a.id = m.article_id
+        LEFT JOIN story_features f ON f.article_id = m.article_id
         WHERE m.story_id = :story_id)
 WHERE id = :story_id
 """

@@ -48,6 +48,7 @@ from ..models import (
     FeedSpec,
     FeedState,
     PollOutcome,
+    PruneCandidate,
     RunInfo,
     Story,
     Topics,
@@ -209,8 +210,39 @@ class AlertArchive(AlertStore, Protocol):
     def get_filing_times(self, since: datetime) -> list[tuple[str, str, datetime]]: ...
 
 
+class PruneStore(Protocol):
+    """Retention (issue #19): `monitor prune` and the end of `monitor run`.
+
+    The backend reads candidates in an index range and applies what
+    `monitor.retention` decided; each `prune_articles` call is one transaction.
+    """
+
+    def get_prune_candidates(
+        self,
+        before: datetime,
+        *,
+        after: tuple[datetime, int] | None = None,
+        limit: int = 500,
+    ) -> list[PruneCandidate]: ...
+
+    def count_prune_candidates(self, before: datetime) -> int: ...
+
+    def count_pruned_articles(self) -> int: ...
+
+    def prune_articles(
+        self, article_ids: Sequence[int], cache_keys: Sequence[str], now: datetime
+    ) -> tuple[int, int]: ...
+
+    def count_cached_keys(self, cache_keys: Sequence[str]) -> int: ...
+
+    def drop_story_features(self, before: datetime, *, limit: int) -> int: ...
+
+    def count_story_features(self, before: datetime) -> tuple[int, int]: ...
+
+
 class StorageType(
     AlertArchive,
+    PruneStore,
     FeedStore,
     ArticleStore,
     RunStore,
@@ -236,6 +268,7 @@ __all__ = [
     "ArticleStore",
     "DigestArchive",
     "FeedStore",
+    "PruneStore",
     "RunStore",
     "SearchIndex",
     "StorageType",

@@ -29,7 +29,13 @@ from typing import Any, Protocol
 from ..config import TranslateConfig
 from ..models import Translation
 from ._argos import RETRY_OPTIONS, ArgosEngine, EngineSettings
-from ._cache import MemoryCache, TranslationCache, cache_key, cache_prune_before
+from ._cache import (
+    MemoryCache,
+    TranslationCache,
+    article_cache_keys,
+    cache_key,
+    cache_prune_before,
+)
 from ._core import ArticleText, ArticleTranslator, SentenceEngine, TranslateStats
 from ._ct2 import Ct2Engine, encode_source, target_prefix, uzbek_latin
 from ._ct2models import (
@@ -81,6 +87,7 @@ __all__ = [
     "Translator",
     "apply_argos_environment",
     "argos_environment",
+    "article_cache_keys",
     "cache_key",
     "cache_prune_before",
     "check_output",

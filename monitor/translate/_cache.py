@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from ._split import split_paragraphs, split_sentences
+
 REJECTED = ""  # cached value meaning "guards rejected every attempt"
 
 
@@ -45,6 +47,33 @@ def cache_prune_before(now: datetime, cache_days: int) -> datetime | None:
 def cache_key(model: str, sentence: str) -> str:
     """The cache key of one source sentence under one model."""
     return hashlib.sha256(f"{model}\x00{sentence}".encode()).hexdigest()
+
+
+def article_cache_keys(
+    engine: str | None, title: str, text: str, *, max_chars: int = 1000
+) -> tuple[str, ...]:
+    """The cache keys an article's sentences may have been stored under (#19).
+
+    ``engine`` is the article's ``translation_engine``: the comma-separated model
+    ids the translator ran with.  Sentences are split exactly as the
+    translator splits them (title, then each translatable paragraph), and each
+    is keyed under every one of those models: a key that was never stored
+    costs nothing.  None (never translated): no keys.
+    """
+    models = [m for m in (engine or "").split(",") if m]
+    if not models:
+        return ()
+    sentences = _sentences(title, max_chars)
+    for segment in split_paragraphs(text):
+        if segment.translate:
+            sentences += _sentences(segment.text, max_chars)
+    unique = dict.fromkeys(sentences)
+    return tuple(cache_key(m, s) for m in models for s in unique)
+
+
+def _sentences(paragraph: str, max_chars: int) -> list[str]:
+    stripped = paragraph.strip()
+    return split_sentences(stripped, max_chars=max_chars) if stripped else []
 
 
 class MemoryCache:

@@ -44,6 +44,7 @@ from .._base import StorageBase
 from .._deliveries import DeliveriesMixin
 from .._digests import DigestsMixin
 from .._feeds import FeedsMixin
+from .._prune import PruneMixin
 from .._runs import RunsMixin
 from .._schema import APPLICATION_ID
 from .._search import SearchMixin
@@ -144,6 +145,15 @@ class _PgSearchMixin(SearchMixin):
         raise StorageError(SEARCH_REFUSED)
 
 
+class _PgPruneMixin(PruneMixin):
+    """Pruning without a search index: there is no search row to update."""
+
+    def _prune_search_rows(
+        self, db: sqlite3.Connection, article_ids: tuple[int, ...]
+    ) -> None:
+        return None
+
+
 class PgStorage(
     AlertsMixin,
     FeedsMixin,
@@ -155,6 +165,7 @@ class PgStorage(
     DigestsMixin,
     DeliveriesMixin,
     _PgSearchMixin,
+    _PgPruneMixin,
     _PgBase,
 ):
     """PostgreSQL storage.  Use as a context manager, or call `close()`.

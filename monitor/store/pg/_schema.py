@@ -90,7 +90,8 @@ CREATE TABLE articles (
     classify_status     TEXT NOT NULL DEFAULT 'pending',
     story_status        TEXT NOT NULL DEFAULT 'pending',
     story_id            BIGINT,            -- REFERENCES stories(id): added below
-    updated_at          TEXT NOT NULL
+    updated_at          TEXT NOT NULL,
+    pruned_at           TEXT               -- issue #19: `monitor prune` removed the body
 );
 CREATE INDEX articles_extract ON articles(extract_status);
 CREATE INDEX articles_translate_queue ON articles(translation_status, extract_status);
@@ -99,6 +100,7 @@ CREATE INDEX articles_classify ON articles(classify_status);
 CREATE INDEX articles_story ON articles(story_status);
 CREATE INDEX articles_published ON articles(published);
 CREATE INDEX articles_first_seen ON articles(first_seen);
+CREATE INDEX articles_unpruned ON articles(first_seen, id) WHERE pruned_at IS NULL;
 
 CREATE TABLE entries (
     feed_name     TEXT NOT NULL REFERENCES feeds(name),
@@ -250,12 +252,23 @@ def _index_hot_queries() -> tuple[str, ...]:
     )
 
 
+def _add_pruning() -> tuple[str, ...]:
+    """v7 -> v8: ``articles.pruned_at`` and the index of unpruned articles (issue
+    #19; SQLite twin: monitor/store/_schema.py ``_add_pruning``)."""
+    return (
+        'ALTER TABLE articles ADD COLUMN pruned_at TEXT COLLATE "C"',
+        "CREATE INDEX IF NOT EXISTS articles_unpruned"
+        " ON articles(first_seen, id) WHERE pruned_at IS NULL",
+    )
+
+
 # {from_version: statements taking from_version -> from_version + 1}.  v4 is the
 # first PostgreSQL schema.  Each SQLite migration gets its twin here.
 MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
     4: _add_feed_routes,
     5: _add_alerts,
     6: _index_hot_queries,
+    7: _add_pruning,
 }
 
 
