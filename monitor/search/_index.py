@@ -61,9 +61,12 @@ def alias_keys(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
+WORD_JOIN = "+"  # between the tokens of one word (SearchDoc; FTS5 splits on it)
+
+
 def column_tokens(text: str) -> str:
-    """Space-separated index tokens of a text, word by word."""
-    return " ".join(t for w in tokenize(text) for t in word_tokens(w))
+    """Index tokens of a text: words separated by spaces, a word's tokens by ``+``."""
+    return " ".join(WORD_JOIN.join(word_tokens(w)) for w in tokenize(text))
 
 
 def alias_tokens(*texts: str) -> str:

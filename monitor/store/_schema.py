@@ -21,7 +21,9 @@ from ._search import SEARCH_DDL, create_search_schema
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 7  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
+# 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19);
+# 8, 9: other branches (placeholders here); 10: search on PostgreSQL (no-op here)
+VERSION = 10
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -306,6 +308,24 @@ def _index_hot_queries(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS[6] = _index_hot_queries  # v6 -> v7
+
+
+def _reserved(db: sqlite3.Connection) -> None:
+    """v7 -> v8 and v8 -> v9 belong to other branches (the lead merges them in
+    and drops this placeholder); here they change nothing."""
+
+
+MIGRATIONS[7] = _reserved  # v7 -> v8
+MIGRATIONS[8] = _reserved  # v8 -> v9
+
+
+def _pg_search_twin(db: sqlite3.Connection) -> None:
+    """v9 -> v10: nothing on SQLite (its FTS5 index came in v4).  The PostgreSQL
+    twin adds that backend's search index (monitor/store/pg/_schema.py
+    ``_add_search``); both backends keep the same version numbers."""
+
+
+MIGRATIONS[9] = _pg_search_twin  # v9 -> v10
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.
