@@ -176,3 +176,56 @@ def test_tsquery_rendering() -> None:
     near_phrase = tsq('"Halyk Bank" NEAR/1 president')
     assert near_phrase == "(('halyk' <-> 'bank') & ('presid'))"
     assert tsq("Halyk NEAR/200 Bank") == "(('halyk') & ('bank'))"  # too many: AND
+
+
+def test_index_stage_survives_sigkill_on_postgresql(pg_url, tmp_path) -> None:
+    """kill -9 of `monitor search --reindex` between batches: the committed batches
+    stay, the rest stays queued, and the next index stage finishes the job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from contextlib import closing
+    from datetime import UTC, datetime
+
+    from monitor.models import Extracted, FeedItem, FeedSpec, TextSource
+    from tests.searchdata import write_config
+
+    n, now = 1000, datetime(2026, 3, 14, 9, tzinfo=UTC)
+    with closing(PgStorage(pg_url)) as storage:
+        storage.sync_feeds([FeedSpec(name="vlast", url="https://vlast.kz/rss",
+                                     outlet="Vlast", lang="ru", country="KZ")])  # fmt: skip
+        urls = [f"https://vlast.kz/{i}" for i in range(n)]
+        storage.add_feed_items([(FeedItem(feed_name="vlast", entry_id=u, link=u,
+                                          title=f"Дроны {i}"), u)
+                                for i, u in enumerate(urls)], now)  # fmt: skip
+        for a, _ in storage.get_articles_needing_extraction(n):
+            storage.save_extraction(a.id, Extracted(
+                text=f"Над городом {a.id} заметили дронов.", title=a.title,
+                author=None, published=now, lang="ru", canonical_url=a.url,
+                source=TextSource.PAGE), now)  # fmt: skip
+        config = write_config(tmp_path / "config", tmp_path / "unused.db", url=pg_url)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("monitor")), "search", "--reindex",
+             "--config", str(config)], env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                indexed, queued = storage.count_search_index()
+                if indexed and queued:  # mid-way: some batches committed
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.02)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        indexed, queued = storage.count_search_index()
+        assert indexed % 200 == 0  # whole batches only
+        assert 0 < indexed < n
+        assert indexed + queued == n
+        assert index_pending(storage) == queued
+        assert storage.count_search_index() == (n, 0)
+        assert len(search_archive(storage, "дрон", limit=1000).results) == n
