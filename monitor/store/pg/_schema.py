@@ -263,6 +263,7 @@ SEARCH_DDL: tuple[str, ...] = (
     original   TSVECTOR NOT NULL,
     english    TSVECTOR NOT NULL
 )""",
+    # GIN's pending list is merged by every index batch (`save_search_docs`).
     "CREATE INDEX search_docs_original ON search_docs USING GIN (original)",
     "CREATE INDEX search_docs_english ON search_docs USING GIN (english)",
     # Articles whose index row is missing or stale (filled by the trigger).

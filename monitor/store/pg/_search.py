@@ -80,6 +80,13 @@ class PgSearchMixin(StorageBase):
                     " WHERE EXISTS (SELECT 1 FROM articles WHERE id = ?)",
                     [(r[0], r[1], r[2], r[0]) for r in rows],
                 )
+            # Merge GIN's pending list now, in bulk: left to autovacuum, queries
+            # after a run scanned it linearly (200-500 ms at 10k articles, not
+            # under 10 ms: bench/search.py, docs/search.md).
+            db.execute(
+                "SELECT gin_clean_pending_list('search_docs_original'::regclass),"
+                " gin_clean_pending_list('search_docs_english'::regclass)"
+            )
 
     def reset_search_index(self) -> int:
         """Empty the index and queue every extracted article (``--reindex``).
