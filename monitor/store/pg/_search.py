@@ -82,10 +82,13 @@ class PgSearchMixin(StorageBase):
                 )
             # Merge GIN's pending list now, in bulk: left to autovacuum, queries
             # after a run scanned it linearly (200-500 ms at 10k articles, not
-            # under 10 ms: bench/search.py, docs/search.md).
+            # under 10 ms: bench/search.py, docs/search.md).  Only the index's
+            # owner may; another role leaves it to autovacuum.
             db.execute(
-                "SELECT gin_clean_pending_list('search_docs_original'::regclass),"
-                " gin_clean_pending_list('search_docs_english'::regclass)"
+                "SELECT gin_clean_pending_list(c.oid) FROM pg_class c"
+                " WHERE c.relname IN ('search_docs_original', 'search_docs_english')"
+                " AND c.relnamespace = 'public'::regnamespace"
+                " AND pg_has_role(c.relowner, 'USAGE')"
             )
 
     def reset_search_index(self) -> int:
