@@ -1,6 +1,7 @@
 """Search benchmark (issue #15): query latency, index size, indexing cost, page renders.
 
     .venv/bin/python bench/search.py [--sizes 20000,100000] [--corpus ../shared/corpus]
+                                     [--backend sqlite|postgres]
 
 For each size a synthetic archive is built through the storage write API
 (feeds, items, extraction, translation, filings; realistic Russian/English text
@@ -10,6 +11,11 @@ stage alone), so the indexing cost is a ratio against the same run.  Then 20
 realistic queries run 5 times each (p50/p95), and the day and story pages render
 through the real Starlette app.  Every figure at a larger size is also given as
 a ratio against the smallest size measured in the same run.
+
+``--backend postgres`` also measures PostgreSQL in the same run, on the same
+archive: it is copied into a throw-away cluster (tests/pgcluster.py, Debian's
+server binaries) with `monitor migrate`'s `copy_archive`, indexed there by the
+same index stage, and queried and rendered the same way (a row per backend).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +49,9 @@ from monitor.models import (  # noqa: E402
     TranslationStatus,
 )
 from monitor.search import index_pending, search_archive  # noqa: E402
-from monitor.store import Storage  # noqa: E402
+from monitor.store import Storage, StorageType  # noqa: E402
+
+Opener = Callable[[], StorageType]
 
 CORPUS = (
     Path("/work/shared/corpus")
@@ -160,18 +169,18 @@ def _topics() -> dict[str, object]:
     return tomllib.loads((ROOT / "config" / "topics.toml").read_text("utf-8"))
 
 
-def index(db: Path) -> float:
+def index(open_store: Opener) -> float:
     t0 = time.perf_counter()
-    with Storage(db) as storage:
+    with closing(open_store()) as storage:
         index_pending(storage)
     return time.perf_counter() - t0
 
 
-def query_latency(db: Path, repeat: int = 5) -> dict[str, float]:
+def query_latency(open_store: Opener, repeat: int = 5) -> dict[str, float]:
     rules = compile_topics(_topics())
     times: list[float] = []
     hits = 0
-    with Storage(db) as storage:
+    with closing(open_store()) as storage:
         for q in QUERIES:  # warm the lemmatiser caches once
             search_archive(storage, q, rules=rules, limit=20)
         for _ in range(repeat):
@@ -197,12 +206,21 @@ def index_bytes(db: Path) -> float:
     return size / max(n, 1)
 
 
-def render_times(db: Path) -> dict[str, float]:
+def pg_index_bytes(url: str) -> float:
+    from monitor.store.pg import PgStorage
+
+    with closing(PgStorage(url)) as storage:
+        row = storage._query("SELECT pg_total_relation_size('search_docs')")
+        n = storage.count_search_index()[0]
+    return int(row[0][0]) / max(n, 1)
+
+
+def render_times(db: Path, url: str | None = None) -> dict[str, float]:
     from starlette.testclient import TestClient
 
     from monitor.web import create_app
 
-    cfg = Config(store=StoreConfig(path=db), topics=_topics())
+    cfg = Config(store=StoreConfig(path=db, url=url), topics=_topics())
     day = (NOW - timedelta(days=3)).date().isoformat()
     out: dict[str, float] = {}
     with TestClient(create_app(cfg)) as client:
@@ -223,6 +241,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="20000,100000")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--keep", type=Path, help="Folder to keep the databases in.")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="postgres: SQLite and PostgreSQL in the same run.")  # fmt: skip
     args = parser.parse_args()
     texts = load_texts(args.corpus)
     results = []
@@ -232,20 +252,51 @@ def main() -> None:
             db = folder / f"search-{n}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-            row: dict[str, float] = {"articles": n, **build(db, texts, n)}
-            row["index_s"] = index(db)
+            row: dict[str, float | str] = {"backend": "sqlite", "articles": n,
+                                           **build(db, texts, n)}  # fmt: skip
+            row["index_s"] = index(lambda db=db: Storage(db))
             row["index_share"] = row["index_s"] / (row["build_s"] + row["index_s"])
             row["index_bytes_per_article"] = index_bytes(db)
-            row.update(query_latency(db))
+            row.update(query_latency(lambda db=db: Storage(db)))
             row.update(render_times(db))
             results.append(row)
             print(json.dumps(row), flush=True)
+            if args.backend == "postgres":
+                pg_row = postgres_row(db, n)
+                print(json.dumps(pg_row), flush=True)
     base = results[0]
     for row in results[1:]:
         ratios = {k: row[k] / base[k] for k in ("p50_ms", "p95_ms", "day_ms",
                   "story_ms", "index_bytes_per_article") if base[k]}  # fmt: skip
         print(json.dumps({"articles": row["articles"], "vs": base["articles"],
                           **{k: round(v, 2) for k, v in ratios.items()}}))  # fmt: skip
+
+
+def postgres_row(db: Path, n: int) -> dict[str, float | str]:
+    """The same archive on PostgreSQL: copied, indexed, queried, rendered."""
+    from monitor.store.pg import PgStorage, copy_archive
+    from tests.pgcluster import PgCluster, find_bindir, unique_name
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit(
+            "PostgreSQL server binaries missing (scripts/setup_postgres.sh)"
+        )
+    cluster = PgCluster(bindir).start()
+    try:
+        url = cluster.create_database(unique_name("bench"))
+        t0 = time.perf_counter()
+        with Storage(db) as source, closing(PgStorage(url)) as target:
+            copy_archive(source, target)
+        row: dict[str, float | str] = {"backend": "postgres", "articles": n,
+                                       "copy_s": time.perf_counter() - t0}  # fmt: skip
+        row["index_s"] = index(lambda: PgStorage(url))
+        row["index_bytes_per_article"] = pg_index_bytes(url)
+        row.update(query_latency(lambda: PgStorage(url)))
+        row.update(render_times(db, url))
+        return row
+    finally:
+        cluster.stop()
 
 
 if __name__ == "__main__":

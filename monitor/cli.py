@@ -1210,11 +1210,6 @@ def serve_cmd(opts: Options, host: str | None, port: int | None) -> None:
     from . import web
 
     cfg = load(opts)
-    if cfg.store.url is not None:
-        raise click.ClickException(
-            "monitor serve needs the SQLite store (it opens the file read-only);"
-            " the PostgreSQL store has no workbench yet (docs/scale-out.md)"
-        )
     host = host or cfg.serve.host
     try:
         credential = web.credential_for(host, cfg, os.environ)

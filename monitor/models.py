@@ -437,10 +437,19 @@ class SearchWord:
 
 @dataclass(frozen=True, slots=True)
 class SearchNear:
-    """All `words` within `distance` tokens of each other, in one column."""
+    """All `words` within `distance` tokens of each other, in one column.
+
+    That is what the SQLite index runs (FTS5 ``NEAR``: a word is a group of
+    tokens there, so `distance` is widened).  A backend that keeps one position
+    per word (PostgreSQL) uses the query's own shape instead: ``split == 0`` is
+    a phrase (the words in this order, next to each other); otherwise
+    ``words[:split]`` NEAR/``apart`` ``words[split:]`` (docs/search.md).
+    """
 
     words: tuple[SearchWord, ...]
     distance: int
+    split: int = 0
+    apart: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,7 +482,9 @@ class SearchFilters:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchDoc:
-    """One article as the index holds it: space-separated tokens per column."""
+    """One article as the index holds it: space-separated words per column, the
+    tokens of one word joined by ``+`` (a separator for FTS5 too; PostgreSQL
+    gives them one position)."""
 
     article_id: int
     title: str

@@ -17,7 +17,7 @@ from monitor.models import (
     TranslationStatus,
 )
 from monitor.search import index_pending
-from monitor.store import Storage
+from monitor.store import StorageType
 
 NOW = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 FEEDS = (
@@ -60,7 +60,7 @@ ARTICLES = (
 )  # fmt: skip
 
 
-def build_archive(storage: Storage, now: datetime = NOW) -> dict[str, int]:
+def build_archive(storage: StorageType, now: datetime = NOW) -> dict[str, int]:
     """Feeds, articles (extracted, translated, filed, in stories) and the index."""
     storage.sync_feeds(FEEDS)
     rules = compile_topics(TOPICS)
@@ -89,7 +89,7 @@ def build_archive(storage: Storage, now: datetime = NOW) -> dict[str, int]:
     return ids
 
 
-def _stories(storage: Storage, ids: dict[str, int], now: datetime) -> None:
+def _stories(storage: StorageType, ids: dict[str, int], now: datetime) -> None:
     """One story for both Kulibayev articles; every other article on its own."""
     seed = ids["kulibayev-bank"]
     items = [(Assignment(article_id=seed, story_id=seed, relation=Relation.SEED,
@@ -125,11 +125,15 @@ any = "Казахстан OR Kazakhstan"
 """
 
 
-def write_config(folder: Path, db: Path, extra: str = "") -> Path:
-    """A config folder (monitor.toml, feeds.toml, topics.toml) for `db`."""
+def write_config(
+    folder: Path, db: Path, extra: str = "", *, url: str | None = None
+) -> Path:
+    """A config folder (monitor.toml, feeds.toml, topics.toml) for `db`, or for
+    the PostgreSQL database at `url`."""
     folder.mkdir(parents=True, exist_ok=True)
+    store = f'url = "{url}"\n' if url else ""
     (folder / "monitor.toml").write_text(
-        f'[store]\npath = "{db}"\n[translate]\nbackend = "none"\n{extra}',
+        f'[store]\npath = "{db}"\n{store}[translate]\nbackend = "none"\n{extra}',
         encoding="utf-8",
     )
     feeds = "".join(

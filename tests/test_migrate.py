@@ -51,9 +51,17 @@ def test_migrate_copies_every_table_and_postgresql_carries_on(
         assert pg.get_story_features(NOW - timedelta(days=30)) == (
             sqlite.get_story_features(NOW - timedelta(days=30))
         )
+        # the search index is not copied: every extracted article is queued
+        assert pg.count_search_index() == (0, 3)
         # identities moved past the copied ids: a new run gets the next id
         last = sqlite.get_last_run().id
         assert pg.start_run(NOW) == last + 1
+    found = _monitor(
+        tmp_path, {"MONITOR_STORE_URL": pg_url}, "search", "--reindex", "митинг"
+    )
+    assert found.returncode == 0, found.stderr
+    assert "indexed 3 articles" in found.stderr
+    assert "митинг" in found.stdout
 
 
 def test_migrate_refuses_a_database_that_holds_data(http_server, tmp_path, pg_url):

@@ -13,6 +13,7 @@ import pytest
 from monitor import retention, translate
 from monitor.store import Storage
 from monitor.store._prune import _CANDIDATES
+from monitor.store._schema import VERSION
 from tests.prunedata import ENGINE, NOW, build, texts
 
 BEFORE = NOW - timedelta(days=50)
@@ -129,33 +130,31 @@ def _extracted_again(storage, article_id):
                      lang="ru", canonical_url=a.canonical_url, source=TextSource.PAGE)  # fmt: skip
 
 
-def test_search_keeps_the_headline_of_a_pruned_article(tmp_path):
-    """SQLite FTS: the body columns empty at once, the row stays; the queued
-    rebuild keeps the headline too."""
+def test_search_keeps_the_headline_of_a_pruned_article(storage):
+    """The body leaves the index at once (SQLite: its columns empty; PostgreSQL:
+    the tsvectors cut to the title's lexemes), the row stays; the queued rebuild
+    keeps the headline too."""
     from monitor.models import SearchFilters
     from monitor.search import compile_search, index_pending
 
-    with Storage(tmp_path / "m.db") as storage:
-        ids = build(storage, 40)
-        index_pending(storage)
+    ids = build(storage, 40)
+    index_pending(storage)
 
-        def hits(q):
-            node = compile_search(q).node
-            return {
-                i for i, _ in storage.search_articles(node, SearchFilters(), limit=99)
-            }
+    def hits(q):
+        node = compile_search(q).node
+        return {i for i, _ in storage.search_articles(node, SearchFilters(), limit=99)}
 
-        assert ids[0] in hits('"Новость 0"')
-        assert ids[0] in hits('"Абзац 3 статьи 0"')
-        prune_all(storage)
-        assert ids[0] in hits('"Новость 0"')  # the headline
-        assert ids[0] not in hits('"Абзац 3 статьи 0"')  # the body is gone
-        assert ids[39] in hits('"Абзац 3 статьи 39"')
-        assert storage.count_search_index()[1] == 20  # queued by the trigger
-        index_pending(storage)
-        assert ids[0] in hits('"Новость 0"')
-        assert ids[0] not in hits('"статьи 0"')
-        assert storage.count_search_index() == (40, 0)
+    assert ids[0] in hits('"Новость 0"')
+    assert ids[0] in hits('"Абзац 3 статьи 0"')
+    prune_all(storage)
+    assert ids[0] in hits('"Новость 0"')  # the headline
+    assert ids[0] not in hits('"Абзац 3 статьи 0"')  # the body is gone
+    assert ids[39] in hits('"Абзац 3 статьи 39"')
+    assert storage.count_search_index()[1] == 20  # queued by the trigger
+    index_pending(storage)
+    assert ids[0] in hits('"Новость 0"')
+    assert ids[0] not in hits('"статьи 0"')
+    assert storage.count_search_index() == (40, 0)
 
 
 def test_migration_v7_adds_pruned_at_and_keeps_articles(tmp_path):
@@ -173,7 +172,7 @@ def test_migration_v7_adds_pruned_at_and_keeps_articles(tmp_path):
         raw.commit()
     with closing(Storage(path)) as storage:
         db = storage._db
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+        assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
         assert "pruned_at" in [r[1] for r in db.execute("PRAGMA table_info(articles)")]
         db.execute("ANALYZE")
         plan = db.execute(

@@ -236,6 +236,8 @@ def _undo(statement: str) -> str | None:
         return f"ALTER TABLE {words[2]} DROP COLUMN {words[5]}"
     if words[:5] == ["CREATE", "INDEX", "IF", "NOT", "EXISTS"]:
         return f"DROP INDEX {words[5]}"
+    if words[:2] == ["CREATE", "FUNCTION"]:
+        return f"DROP FUNCTION {words[2]} CASCADE"  # its trigger goes with it
     return None  # an index of a new table goes with it; DROP INDEX, ANALYZE
 
 
@@ -260,5 +262,6 @@ def test_a_database_at_the_previous_version_is_migrated(pg_url):
             VERSION,
         )
         for statement in undo:  # everything undone is back
-            name = statement.split()[2]
-            assert conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0]
+            kind, name = statement.split()[1:3]
+            check = "to_regprocedure" if kind == "FUNCTION" else "to_regclass"
+            assert conn.execute(f"SELECT {check}(%s)", (name,)).fetchone()[0]

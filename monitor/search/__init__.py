@@ -10,7 +10,8 @@
                        ─▶ store.save_search_docs                 (one tx per batch)
 
 The storage contract is `SearchStore` (SQLite FTS5 in monitor/store/_search.py;
-a PostgreSQL backend implements it with tsvector/GIN).  See docs/search.md.
+PostgreSQL tsvector/GIN over the same tokens in monitor/store/pg/_search.py).
+See docs/search.md.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..models import Article, SearchDoc
 # Words wider than this many tokens are rare (hyphenated compounds); NEAR and
 # phrase distances are widened by it and the exact check runs in Python.
 MAX_GROUP = 8
+WORD_JOIN = "+"  # between the tokens of one word (SearchDoc; FTS5 splits on it)
 _SPLIT_RE = re.compile(r"[\s'-]+")
 _ENCODE = str.maketrans({"'": "ʼ", "‐": "-", "‑": "-", '"': ""})
 
@@ -62,18 +63,25 @@ def alias_keys(word: str) -> frozenset[str]:
 
 
 def column_tokens(text: str) -> str:
-    """Space-separated index tokens of a text, word by word."""
-    return " ".join(t for w in tokenize(text) for t in word_tokens(w))
+    """Index tokens of a text: words separated by spaces, a word's tokens by ``+``."""
+    return " ".join(WORD_JOIN.join(word_tokens(w)) for w in tokenize(text))
 
 
 def alias_tokens(*texts: str) -> str:
-    """The ``aliases`` column: Latin-spelling stems of every Cyrillic name."""
-    keys: dict[str, None] = {}
+    """The ``aliases`` column: Latin-spelling stems of every Cyrillic name.
+
+    Each key once, grouped by the word that first gave it (``+``, as in
+    `column_tokens`), in text order: PostgreSQL gives a group one position.
+    """
+    seen: set[str] = set()
+    groups: list[str] = []
     for text in texts:
         for word in tokenize(text):
-            for key in sorted(alias_keys(word)):
-                keys.setdefault(encode(key), None)
-    return " ".join(keys)
+            new = [k for k in map(encode, sorted(alias_keys(word))) if k not in seen]
+            if new:
+                seen.update(new)
+                groups.append(WORD_JOIN.join(new))
+    return " ".join(groups)
 
 
 def is_english(lang: str | None) -> bool:

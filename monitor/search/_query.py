@@ -223,7 +223,13 @@ def _near(node: CNear) -> SearchNode | None:
         return _fallback_and([to_search_node(node.left), to_search_node(node.right)])
     span = max((len(a) + len(b) for a in left for b in right), default=2)
     slack = (node.distance + span) * MAX_GROUP
-    return _or([SearchNear(a + b, slack) for a in left for b in right])
+    return _or(
+        [
+            SearchNear(a + b, slack, split=len(a), apart=node.distance)
+            for a in left
+            for b in right
+        ]
+    )
 
 
 def _fallback_and(children: list[SearchNode | None]) -> SearchNode | None:

@@ -21,8 +21,9 @@ from ._search import SEARCH_DDL, create_search_schema
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 8  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
-# 8: pruning (#19)
+# 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19);
+# 8: pruning (#19); 9: placeholder; 10: search on PostgreSQL (no-op here)
+VERSION = 10
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -328,6 +329,22 @@ def _add_pruning(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS[7] = _add_pruning  # v7 -> v8
+
+
+def _reserved(db: sqlite3.Connection) -> None:
+    """v8 -> v9: reserved (changes nothing)."""
+
+
+MIGRATIONS[8] = _reserved  # v8 -> v9
+
+
+def _pg_search_twin(db: sqlite3.Connection) -> None:
+    """v9 -> v10: nothing on SQLite (its FTS5 index came in v4).  The PostgreSQL
+    twin adds that backend's search index (monitor/store/pg/_schema.py
+    ``_add_search``); both backends keep the same version numbers."""
+
+
+MIGRATIONS[9] = _pg_search_twin  # v9 -> v10
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.

@@ -13,9 +13,10 @@ Keeping it in step with the archive:
   queue entries it handled.
 
 A run killed at any point leaves either the old index row plus a queue entry,
-or the new row without one: the next run finishes the job.  A PostgreSQL
-backend implements the same methods with a tsvector column and a GIN index;
-the query arrives as a backend-neutral `SearchNode` tree (monitor/models.py).
+or the new row without one: the next run finishes the job.  The PostgreSQL
+backend implements the same methods with tsvector columns and GIN indexes
+(monitor/store/pg/_search.py); the query arrives as a backend-neutral
+`SearchNode` tree (monitor/models.py).
 """
 
 from __future__ import annotations

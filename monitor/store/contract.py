@@ -197,7 +197,7 @@ class DigestArchive(DigestStore, Protocol):
 
 
 class SearchIndex(SearchStore, IndexStore, Protocol):
-    """Index stage and `monitor search` (a backend without an index refuses)."""
+    """Index stage and `monitor search` (SQLite FTS5; PostgreSQL tsvector/GIN)."""
 
     def count_search_index(self) -> tuple[int, int]: ...
 

@@ -8,7 +8,8 @@
     /search?q=…           the search language (monitor/search); &format=csv|json
     /feeds                feed health                     (status.build_status)
 
-Security: the database is opened read-only (``mode=ro``) per request; every
+Security: the database is opened read-only per request (SQLite ``mode=ro``;
+PostgreSQL ``default_transaction_read_only``); every
 template autoescapes; links are http(s) only; a strict CSP with no inline
 script or style; a host other than loopback needs an HTTP basic credential.
 """
@@ -19,6 +20,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,7 +41,7 @@ from ..config import Config, resolve_path
 from ..digest._model import clean_text, safe_url
 from ..exceptions import MonitorError
 from ..models import SearchFilters
-from ..store import Storage
+from ..store import Storage, StorageType
 
 HERE = Path(__file__).parent
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -157,7 +159,13 @@ class _Web:
         self.env = _env()
         self.tz = ZoneInfo(cfg.digest.timezone)
 
-    def _open(self) -> Storage:
+    def _open(self) -> StorageType:
+        """One read-only session per request: the SQLite file with ``mode=ro``, or a
+        PostgreSQL session whose transactions are all read-only."""
+        if self.cfg.store.url is not None:
+            from ..store.pg import PgStorage  # psycopg only when it is used
+
+            return PgStorage.open_read_only(self.cfg.store.url)
         return Storage.open_read_only(self.db_path)
 
     def _page(self, template: str, status_code: int = 200, **context: Any) -> Response:
@@ -171,7 +179,7 @@ class _Web:
         return self.rules.label_of(facet, id_) if self.rules else id_
 
     def home(self, request: Request) -> Response:
-        with self._open() as storage:
+        with closing(self._open()) as storage:
             latest = storage.get_latest_published()
         moment = latest or datetime.now(UTC)
         return self._day(moment.astimezone(self.tz).date())
@@ -185,7 +193,7 @@ class _Web:
 
     def _day(self, day: date) -> Response:
         rules = self.rules
-        with self._open() as storage:
+        with closing(self._open()) as storage:
             built = digest.build_digest(
                 storage,
                 day=day,
@@ -210,7 +218,7 @@ class _Web:
     def label(self, request: Request) -> Response:
         facet = "topic" if request.url.path.startswith("/topic/") else "country"
         label = request.path_params["label"]
-        with self._open() as storage:
+        with closing(self._open()) as storage:
             ids = storage.get_article_ids_for_label(facet, label)[:PAGE_LIMIT]
             articles = sorted(
                 storage.get_articles(ids),
@@ -226,7 +234,7 @@ class _Web:
 
     def story(self, request: Request) -> Response:
         story_id = request.path_params["story_id"]
-        with self._open() as storage:
+        with closing(self._open()) as storage:
             found = storage.get_story(story_id)
             articles = storage.get_story_articles([story_id]) if found else []
         if found is None:
@@ -243,7 +251,7 @@ class _Web:
 
     def article(self, request: Request) -> Response:
         article_id = request.path_params["article_id"]
-        with self._open() as storage:
+        with closing(self._open()) as storage:
             a = storage.get_article(article_id)
             filings = storage.get_filings(article_id) if a else None
             explanation = (
@@ -270,7 +278,7 @@ class _Web:
         results, error = None, None
         if query:
             try:
-                with self._open() as storage:
+                with closing(self._open()) as storage:
                     results = search.search_archive(
                         storage,
                         query,
@@ -320,7 +328,7 @@ class _Web:
         return digest.day_bounds(day, self.cfg.digest.timezone)[0]
 
     def feeds(self, request: Request) -> Response:
-        with self._open() as storage:
+        with closing(self._open()) as storage:
             report = status.build_status(storage, self.cfg, datetime.now(UTC))
         return self._page("feeds.html", title="Feed health", report=report)
 

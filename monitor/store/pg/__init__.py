@@ -17,8 +17,10 @@ access), on the PostgreSQL DDL of `._schema`.  What differs:
   doubtful case, the connection breaking during COMMIT, is settled by asking the
   server for the transaction's fate (``pg_xact_status``): a write that did commit
   is not repeated;
-* search: there is no index here; `search_articles` refuses with one line, and
-  the index stage finds an empty queue (docs/scale-out.md);
+* search: the same tokens in tsvector columns with GIN indexes, queried with a
+  tsquery rendered from the same `SearchNode` (`._search`, docs/search.md);
+* `open_read_only` (``monitor serve``): a session whose transactions are all
+  read-only, at the current schema version or refused;
 * there is no `integrity_check` (SQLite's ``PRAGMA integrity_check``; not part
   of the contract: PostgreSQL checks its own pages).
 """
@@ -30,14 +32,13 @@ import inspect
 import logging
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import psycopg
 
 from ...exceptions import StorageError
-from ...models import SearchDoc, SearchFilters, SearchNode
 from .._alerts import AlertsMixin
 from .._articles import ArticlesMixin
 from .._base import StorageBase
@@ -65,7 +66,15 @@ from ._conn import (
 )
 from ._copy import TableCopy, copy_archive
 from ._lock import pg_run_lock
-from ._schema import MIGRATIONS, SCHEMA_LOCK, VERSION, WRITE_LOCK, statements
+from ._schema import (
+    MIGRATIONS,
+    SCHEMA_LOCK,
+    SEARCH_DDL,
+    VERSION,
+    WRITE_LOCK,
+    statements,
+)
+from ._search import PgSearchMixin
 
 if TYPE_CHECKING:
     import sqlite3
@@ -86,11 +95,6 @@ logger = logging.getLogger(__name__)
 _NOT_RETRIED = frozenset({"close", "integrity_check"})
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-SEARCH_REFUSED = (
-    "monitor search needs the SQLite store: the PostgreSQL store has no"
-    " full-text index yet (docs/scale-out.md)"
-)
 
 
 class _PgBase(StorageBase):
@@ -121,37 +125,25 @@ class _PgBase(StorageBase):
         return cast("list[sqlite3.Row]", rows)
 
 
-class _PgSearchMixin(SearchMixin):
-    """The search part of the contract, without an index (module docstring)."""
-
-    def get_search_queue(self, limit: int) -> list[int]:
-        """Always empty: nothing is queued for an index that does not exist."""
-        return []
-
-    def save_search_docs(
-        self, docs: Iterable[SearchDoc], handled: Sequence[int]
-    ) -> None:
-        raise StorageError(SEARCH_REFUSED)
-
-    def reset_search_index(self) -> int:
-        raise StorageError(SEARCH_REFUSED)
-
-    def count_search_index(self) -> tuple[int, int]:
-        return 0, 0
-
-    def search_articles(
-        self, node: SearchNode, filters: SearchFilters, *, limit: int, offset: int = 0
-    ) -> list[tuple[int, float]]:
-        raise StorageError(SEARCH_REFUSED)
+class _PgSearchMixin(PgSearchMixin, SearchMixin):
+    """Search: tsvector/GIN (`._search`); the portable reads from `SearchMixin`."""
 
 
 class _PgPruneMixin(PruneMixin):
-    """Pruning without a search index: there is no search row to update."""
+    """Pruning, with the search rows' tsvectors cut to their titles."""
 
     def _prune_search_rows(
         self, db: sqlite3.Connection, article_ids: tuple[int, ...]
     ) -> None:
-        return None
+        """Keep only the title lexemes (weight A) of the articles' search rows,
+        so the headline is still found and the body no longer is; the update
+        trigger has queued them, and the index stage rebuilds them in full."""
+        marks = ",".join("?" * len(article_ids))
+        db.execute(
+            "UPDATE search_docs SET original = ts_filter(original, '{a}'),"
+            f" english = ts_filter(english, '{{a}}') WHERE article_id IN ({marks})",
+            article_ids,
+        )
 
 
 class PgStorage(
@@ -270,6 +262,43 @@ class PgStorage(
                 f" not repeated ({lost})"
             ) from lost
 
+    @classmethod
+    def open_read_only(cls, url: str, *, connect_timeout: float = 30.0) -> PgStorage:
+        """A session that cannot write (``default_transaction_read_only``), for
+        `monitor serve`; nothing is created or migrated, and a database at
+        another schema version is refused."""
+        self = cls.__new__(cls)
+        self.url = url
+        self._connect_timeout = max(1, int(connect_timeout))
+        self._delays = backoff_delays(0)  # a page that fails is simply reloaded
+        self._reconnect_for = 0
+        self._depth = 0
+        try:
+            conn = psycopg.connect(
+                url,
+                autocommit=True,
+                row_factory=pg_row_factory,
+                connect_timeout=max(1, int(connect_timeout)),
+                application_name="monitor serve",
+                options="-c default_transaction_read_only=on",
+            )
+        except psycopg.Error as e:
+            raise StorageError(f"cannot open database {self.location}: {e}") from e
+        self._pg = PgConnection(conn)
+        try:
+            with translate_errors():
+                version = _schema_version(self._pg)
+        except BaseException:
+            conn.close()
+            raise
+        if version != VERSION:
+            conn.close()
+            raise StorageError(
+                f"database {self.location} is at schema v{version}, this monitor"
+                f" needs v{VERSION}: run `monitor init-db` once"
+            )
+        return self
+
     @property
     def location(self) -> str:
         return redact_url(self.url)
@@ -284,7 +313,7 @@ class PgStorage(
             db.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             version = _schema_version(self._pg)
             if version is None:
-                for statement in statements():
+                for statement in (*statements(), *SEARCH_DDL):
                     db.execute(statement)
                 db.execute(
                     "INSERT INTO monitor_schema (version, application_id)"

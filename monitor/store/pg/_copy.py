@@ -6,8 +6,10 @@ transaction, in an order that satisfies the foreign keys (the one cycle,
 sequences are moved past the copied ids, so new rows do not collide.  Then the
 row count of every table is compared; any difference rolls the whole copy back.
 
-The SQLite-only search index (``search_fts``, ``search_queue``) is not copied:
-the PostgreSQL store has no index (docs/scale-out.md).
+The SQLite search index (``search_fts``, ``search_queue``) is not copied: the
+PostgreSQL index is a different structure (tsvector), so every extracted article
+is queued instead, in the same transaction, and the first run (or
+``monitor search --reindex``) on PostgreSQL indexes the archive.
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ def copy_archive(
                 "copy verification failed, nothing kept: "
                 + ", ".join(f"{c.table} {c.source} → {c.target}" for c in wrong)
             )
+        db.execute(
+            "INSERT INTO search_queue (article_id)"
+            " SELECT id FROM articles WHERE extract_status = 'done'"
+        )
     return counts
 
 

@@ -11,8 +11,11 @@ Differences from the SQLite DDL, each for a reason:
   SQLite does, whatever the server's locale, so digests stay byte-identical;
 * times stay ISO-8601 UTC text, compared as text exactly as on SQLite;
 * the forward key ``articles.story_id → stories`` is added after ``stories``;
-* no search index (FTS5 has no PostgreSQL twin here yet: `PgStorage` refuses
-  `monitor search`, docs/scale-out.md).
+* the search index is ``search_docs`` (two tsvectors with GIN indexes) instead
+  of FTS5's ``search_fts``; its queue and the trigger that fills it are the same
+  (`SEARCH_DDL`, monitor/store/pg/_search.py).  The trigger needs a PL/pgSQL
+  function, whose body holds ``;``: the search DDL is a tuple of statements,
+  not part of the ``;``-split `SCHEMA` script.
 
 The version lives in ``monitor_schema`` (PostgreSQL has no ``user_version``).
 It follows the SQLite `VERSION`, so both backends name the same schema; v4 is
@@ -262,6 +265,55 @@ def _add_pruning() -> tuple[str, ...]:
     )
 
 
+# ---------------------------------------------------------------- search (#13, #15)
+SEARCH_DDL: tuple[str, ...] = (
+    # One row per indexed article: its original view (title weight A, body,
+    # aliases) and its English view, as tsvector literals of the pre-normalised
+    # tokens (monitor/store/pg/_search.py); a merged article's row goes with it.
+    """CREATE TABLE search_docs (
+    article_id BIGINT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    original   TSVECTOR NOT NULL,
+    english    TSVECTOR NOT NULL
+)""",
+    # GIN's pending list is merged by every index batch (`save_search_docs`).
+    "CREATE INDEX search_docs_original ON search_docs USING GIN (original)",
+    "CREATE INDEX search_docs_english ON search_docs USING GIN (english)",
+    # Articles whose index row is missing or stale (filled by the trigger).
+    """CREATE TABLE search_queue (
+    article_id BIGINT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE
+)""",
+    """CREATE FUNCTION search_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO search_queue (article_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$""",
+    # The twin of SQLite's search_queue_update trigger (monitor/store/_search.py).
+    """CREATE TRIGGER search_queue_update AFTER UPDATE OF
+    title, text, title_en, text_en, extract_status ON articles
+FOR EACH ROW WHEN (NEW.extract_status = 'done' AND (
+    OLD.extract_status IS DISTINCT FROM 'done' OR NEW.title IS DISTINCT FROM OLD.title
+    OR NEW.text IS DISTINCT FROM OLD.text OR NEW.title_en IS DISTINCT FROM OLD.title_en
+    OR NEW.text_en IS DISTINCT FROM OLD.text_en))
+EXECUTE FUNCTION search_enqueue()""",
+)
+
+
+def _add_search() -> tuple[str, ...]:
+    """v9 -> v10: the full-text index (issue #15 on PostgreSQL), with every
+    extracted article queued so the next run indexes the archive.  SQLite twin:
+    monitor/store/_schema.py ``_pg_search_twin`` (a no-op: FTS5 came in v4)."""
+    return (
+        *SEARCH_DDL,
+        "INSERT INTO search_queue (article_id)"
+        " SELECT id FROM articles WHERE extract_status = 'done'",
+    )
+
+
+def _reserved() -> tuple[str, ...]:
+    """v8 -> v9: reserved (changes nothing)."""
+    return ()
+
+
 # {from_version: statements taking from_version -> from_version + 1}.  v4 is the
 # first PostgreSQL schema.  Each SQLite migration gets its twin here.
 MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
@@ -269,6 +321,8 @@ MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
     5: _add_alerts,
     6: _index_hot_queries,
     7: _add_pruning,
+    8: _reserved,
+    9: _add_search,
 }
 
 
