@@ -16,12 +16,14 @@ import time
 from collections.abc import Callable
 
 from ..exceptions import StorageError
+from ._counts import BACKFILL, SQLITE_DDL, sqlite_drops
 from ._search import SEARCH_DDL, create_search_schema
 
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
-VERSION = 7  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
+VERSION = 9  # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19)
+# 8: taken by another branch (placeholder below); 9: status counters (#19)
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -306,6 +308,27 @@ def _index_hot_queries(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS[6] = _index_hot_queries  # v6 -> v7
+
+
+def _reserved_v8(db: sqlite3.Connection) -> None:
+    """v7 -> v8: placeholder for another branch's migration (renumbered at merge)."""
+
+
+MIGRATIONS[7] = _reserved_v8  # v7 -> v8
+
+# ------------------------------------------------------ status counters (issue #19)
+SCHEMA += "".join(f"{statement};\n" for statement in SQLITE_DDL)
+
+
+def _add_status_counts(db: sqlite3.Connection) -> None:
+    """v8 -> v9: the counters `monitor status` reads (monitor/store/_counts.py),
+    filled from the rows once; triggers keep them from then on."""
+    for statement in sqlite_drops() + SQLITE_DDL + BACKFILL:
+        db.execute(statement)
+
+
+MIGRATIONS[8] = _add_status_counts  # v8 -> v9
+# ---------------------------------------------- end of status counters block
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.

@@ -172,20 +172,22 @@ class StoriesMixin(StorageBase):
         return sorted(stories.values(), key=lambda s: (-len(s.members), s.id))
 
     def get_story_counts(self) -> dict[str, int]:
-        """Counts for `monitor status` (stories, multi-article stories, pending)."""
-        row = self._one(
-            """
-            SELECT
-              (SELECT count(*) FROM stories) AS stories,
-              (SELECT count(*) FROM (SELECT story_id FROM story_members
-                 GROUP BY story_id HAVING count(*) > 1) AS multi)
-                 AS multi_member_stories,
-              (SELECT count(*) FROM story_members) AS assigned_articles,
-              (SELECT count(*) FROM articles WHERE story_status = 'pending')
-                 AS pending_articles
-            """
+        """Counts for `monitor status` (stories, multi-article stories, pending).
+
+        From the counters the triggers keep (monitor/store/_counts.py), never a
+        pass over the story tables.
+        """
+        rows = self._query(
+            "SELECT stage, status, n FROM status_counts"
+            " WHERE stage = 'story_tables' OR (stage = 'stories' AND status = 'pending')"
         )
-        return {k: int(row[k]) for k in row.keys()} if row is not None else {}
+        got = {(r["stage"], r["status"]): int(r["n"]) for r in rows}
+        return {
+            "stories": got.get(("story_tables", "stories"), 0),
+            "multi_member_stories": got.get(("story_tables", "multi"), 0),
+            "assigned_articles": got.get(("story_tables", "assigned"), 0),
+            "pending_articles": got.get(("stories", "pending"), 0),
+        }
 
     def _members_of(self, ids: Sequence[int]) -> dict[int, list[StoryMember]]:
         members: dict[int, list[StoryMember]] = {}

@@ -48,7 +48,7 @@ from ._conn import (
 )
 from ._copy import TableCopy, copy_archive
 from ._lock import pg_run_lock
-from ._schema import MIGRATIONS, SCHEMA_LOCK, VERSION, WRITE_LOCK, statements
+from ._schema import MIGRATIONS, SCHEMA_LOCK, VERSION, WRITE_LOCK, schema_statements
 
 if TYPE_CHECKING:
     import sqlite3
@@ -161,7 +161,7 @@ class PgStorage(
             db.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             version = _schema_version(self._pg)
             if version is None:
-                for statement in statements():
+                for statement in schema_statements():
                     db.execute(statement)
                 db.execute(
                     "INSERT INTO monitor_schema (version, application_id)"
