@@ -144,3 +144,28 @@ def test_an_empty_store_counts_nothing(storage):
         "articles": {"total": 0},
     }  # fmt: skip
     assert storage.get_story_counts() == _brute_story_counts(storage)
+
+
+def test_the_migration_fills_the_counters_from_the_rows(tmp_path):
+    """An archive from before the counters (v8) gets them filled once, exactly."""
+    import sqlite3
+    from contextlib import closing
+
+    from monitor.store import Storage, _counts, _schema
+
+    path = tmp_path / "m.db"
+    with closing(Storage(path)) as storage:
+        _mixed_run(storage)
+        expected = _brute_stage_counts(storage), _brute_story_counts(storage)
+    before = next(
+        v for v, fn in _schema.MIGRATIONS.items() if fn is _schema._add_status_counts
+    )
+    with closing(sqlite3.connect(path)) as raw:
+        for statement in _counts.sqlite_drops():
+            raw.execute(statement)
+        raw.execute(f"PRAGMA user_version = {before}")
+        raw.commit()
+    with closing(Storage(path)) as storage:
+        got = storage.get_stage_counts(), storage.get_story_counts()
+        assert got == expected
+        assert got[0]["articles"]["total"] == 40
