@@ -173,8 +173,74 @@ def minhash_of(features: StoryFeatures, config: StoriesConfig) -> MinHash:
     )
 
 
+# SF02 (issue #19): the same fields as SF01's JSON, as text split by two control
+# characters, which decodes about four times faster (a run decodes its whole
+# 72-hour window).  Fields: the scalars, then the sequences, each sequence's
+# items joined by _ITEM; term counts are written next to their terms.  Features
+# whose text holds either separator, or an empty item (never, for normalised
+# words), stay SF01.
+_MAGIC2 = b"SF02"
+_FIELD, _ITEM = "\x1e", "\x1f"
+
+
 def features_to_bytes(features: StoryFeatures) -> bytes:
-    """Serialise features for the ``story_features`` table."""
+    """Serialise features for the ``story_features`` table (SF02, else SF01)."""
+    f = features
+    items = [*f.entities, *f.title_names, *f.title_dates, *f.title_quotes,
+             *(t for t, _ in f.terms), *(t for t, _ in f.terms_en)]  # fmt: skip
+    texts = [f.outlet, f.lang, f.title_key, *items]
+    if any(_FIELD in t or _ITEM in t for t in texts) or "" in items:
+        return _features_to_json(f)  # an empty item would not survive the split
+    fields = [
+        str(f.article_id), f.outlet, f.lang, f.time.isoformat(), f.title_key,
+        "1" if f.is_teaser else "0", str(f.text_len), str(f.shingle_count),
+        _ITEM.join(t for t, _ in f.terms), _ITEM.join(str(n) for _, n in f.terms),
+        _ITEM.join(t for t, _ in f.terms_en),
+        _ITEM.join(str(n) for _, n in f.terms_en),
+        _ITEM.join(f.entities), _ITEM.join(f.title_names),
+        _ITEM.join(f.title_dates), _ITEM.join(f.title_quotes),
+    ]  # fmt: skip
+    payload = _FIELD.join(fields).encode()
+    return _HEADER.pack(_MAGIC2, len(payload)) + payload + f.minhash
+
+
+def _items(text: str) -> tuple[str, ...]:
+    return tuple(text.split(_ITEM)) if text else ()
+
+
+def _counts(terms: str, counts: str) -> tuple[tuple[str, int], ...]:
+    if not terms:
+        return ()
+    return tuple(zip(terms.split(_ITEM), map(int, counts.split(_ITEM)), strict=True))
+
+
+def _features_from_sf02(blob: bytes, size: int) -> StoryFeatures:
+    fields = blob[_HEADER.size : _HEADER.size + size].decode().split(_FIELD)
+    if len(fields) != 16:
+        raise ValueError(f"story features SF02 with {len(fields)} fields, not 16")
+    (article_id, outlet, lang, time, title_key, teaser, text_len, shingles,
+     terms, counts, terms_en, counts_en, entities, names, dates, quotes) = fields  # fmt: skip
+    return StoryFeatures(
+        article_id=int(article_id),
+        outlet=outlet,
+        lang=lang,
+        time=datetime.fromisoformat(time),
+        title_key=title_key,
+        is_teaser=teaser == "1",
+        text_len=int(text_len),
+        terms=_counts(terms, counts),
+        terms_en=_counts(terms_en, counts_en),
+        entities=_items(entities),
+        minhash=bytes(blob[_HEADER.size + size :]),
+        shingle_count=int(shingles),
+        title_names=_items(names),
+        title_dates=_items(dates),
+        title_quotes=_items(quotes),
+    )
+
+
+def _features_to_json(features: StoryFeatures) -> bytes:
+    """SF01: the first format (JSON), still read and written as a fallback."""
     f = features
     meta = {
         "article_id": f.article_id,
@@ -206,6 +272,8 @@ def features_from_bytes(blob: bytes) -> StoryFeatures:
         magic, size = _HEADER.unpack_from(blob)
     except struct.error as e:
         raise ValueError(f"truncated story features ({len(blob)} bytes)") from e
+    if magic == _MAGIC2:
+        return _features_from_sf02(blob, size)
     if magic != _MAGIC:
         raise ValueError(f"unknown story features format {magic!r}")
     meta = json.loads(blob[_HEADER.size : _HEADER.size + size])
