@@ -55,6 +55,9 @@ ORDER BY m.story_id, coalesce(f.published, a.first_seen), m.article_id
 """
 
 
+IN_CHUNK = 500  # ids per IN list (see `get_stories`)
+
+
 class StoriesMixin(StorageBase):
     """SQL for stories (tables: see _schema.SCHEMA)."""
 
@@ -135,18 +138,23 @@ class StoriesMixin(StorageBase):
         return self.get_stories([story_id]).get(story_id)
 
     def get_stories(self, story_ids: Iterable[int]) -> dict[int, Story]:
-        """Several stories by id (the digest: group articles by ``story_id``)."""
+        """Several stories by id (the digest: group articles by ``story_id``).
+
+        Asked in chunks of `IN_CHUNK` ids: one ``IN`` list of placeholders per
+        chunk runs on both backends (no ``json_each``), and stays under
+        SQLite's and PostgreSQL's limits on parameters whatever the number.
+        """
         ids = sorted(set(story_ids))
-        if not ids:
-            return {}
-        rows = self._query(
-            f"SELECT * FROM stories WHERE id IN ({_marks(ids)})", tuple(ids)
-        )
-        members = self._members_of(ids)
-        return {
-            int(r["id"]): _story_from_row(r, members.get(int(r["id"]), ()))
-            for r in rows
-        }
+        out: dict[int, Story] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            rows = self._query(
+                f"SELECT * FROM stories WHERE id IN ({_marks(chunk)})", tuple(chunk)
+            )
+            members = self._members_of(chunk)
+            for r in rows:
+                out[int(r["id"])] = _story_from_row(r, members.get(int(r["id"]), ()))
+        return out
 
     def get_stories_for_day(self, start: datetime, end: datetime) -> list[Story]:
         """Stories with at least one member whose time is in ``[start, end)``.
