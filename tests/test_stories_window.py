@@ -80,6 +80,7 @@ def test_features_round_trip_in_both_formats(features):
         {"entities": ("x\x1fy",)},
         {"title_names": ("",)},
         {"terms": (("", 2), ("a", 1))},
+        {"terms_en": (("a", 70_000),)},
     ],
 )
 def test_features_sf02_cannot_hold_fall_back_to_json(features, change):
