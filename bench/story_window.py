@@ -13,8 +13,12 @@ The stored rows are written once by each code's own `features_to_bytes`.
 The *old* path is the ``monitor`` package of git revision ``--base`` (default:
 the commit before issue #19's window work), exported to a temporary folder and
 run in a subprocess; the *new* one is this checkout, in a subprocess too.  Both
-get the same articles; the bench fails (exit 1) unless every assignment (story,
-relation, score) of the ``new`` articles is identical.  Medians of 3 loads.
+get the same articles, are prepared side by side, then measured in turns (old,
+new, old, ...: the shared machine's load falls on both); each measure is one
+story stage (decode, build the clusterer, assign the new articles, and the
+garbage collection of the window afterwards).  Medians of ``--rounds``.  The
+bench fails (exit 1) unless every assignment (story, relation, score) of the
+``new`` articles is identical.
 """
 
 from __future__ import annotations
@@ -22,18 +26,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "c917026"  # status counters committed; stories as before #19's window work
 
 _CHILD = r"""
-import json, statistics, sys, time
+import gc, json, sys, time
 tree, window, new = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sys.path[:0] = [tree, REPO]
 from tests.storystream import stream
@@ -47,21 +53,28 @@ clusterer = StoryClusterer(cfg)
 rows = [(f.article_id, clusterer.assign(f).story_id, features_to_bytes(f)) for f in old]
 since = window_start(batch, cfg, batch[-1].time)
 rows = [r for r, f in zip(rows, old) if f.time >= since]
-loads, builds = [], []
-for _ in range(3):
-    t = time.perf_counter(); known = load_known(rows); t1 = time.perf_counter()
-    c = StoryClusterer(cfg, known); t2 = time.perf_counter()
-    loads.append(t1 - t); builds.append(t2 - t1)
-t = time.perf_counter()
-out = [c.assign(f) for f in batch]
-assign = time.perf_counter() - t
-print(json.dumps({
-    "rows": len(rows), "bytes": sum(len(r[2]) for r in rows),
-    "decode": statistics.median(loads), "build": statistics.median(builds),
-    "assign": assign,
-    "assignments": [[a.article_id, a.story_id, str(a.relation), a.score] for a in out],
-}))
+del clusterer
+gc.collect()
+print("ready", flush=True)
+for _ in sys.stdin:  # one measured story stage per line the parent sends
+    t0 = time.perf_counter()
+    known = load_known(rows)
+    t1 = time.perf_counter()
+    c = StoryClusterer(cfg, known)
+    t2 = time.perf_counter()
+    out = [c.assign(f) for f in batch]
+    t3 = time.perf_counter()
+    del c, known
+    gc.collect()  # what the window leaves to the collector is part of the cost
+    t4 = time.perf_counter()
+    print(json.dumps({
+        "rows": len(rows), "bytes": sum(len(r[2]) for r in rows),
+        "decode": t1 - t0, "build": t2 - t1, "assign": t3 - t2, "collect": t4 - t3,
+        "assignments": [[a.article_id, a.story_id, str(a.relation), a.score]
+                        for a in out],
+    }), flush=True)
 """
+STEPS = ("decode", "build", "assign", "collect")
 
 
 def export(rev: str, folder: Path) -> Path:
@@ -75,14 +88,46 @@ def export(rev: str, folder: Path) -> Path:
     return folder
 
 
-def run(tree: Path, window: int, new: int) -> dict[str, object]:
+def start(tree: Path, window: int, new: int) -> subprocess.Popen[str]:
     code = _CHILD.replace("REPO]", f"{str(REPO)!r}]")
     env = {**os.environ, "PYTHONPATH": ""}
-    out = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-c", code, str(tree), str(window), str(new)],
-        check=True, capture_output=True, text=True, env=env,
-    ).stdout  # fmt: skip
-    return dict(json.loads(out))
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def measure(child: subprocess.Popen[str]) -> dict[str, Any]:
+    assert child.stdin is not None
+    assert child.stdout is not None
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    return dict(json.loads(child.stdout.readline()))
+
+
+def interleaved(old_tree: Path, window: int, new: int, rounds: int) -> list[Any]:
+    """Both paths prepared side by side, then measured in turns (old, new, old,
+    ...), so a change of the machine's load falls on both."""
+    children = [start(old_tree, window, new), start(REPO, window, new)]
+    for child in children:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise SystemExit("a bench process failed")
+    results: list[list[dict[str, Any]]] = [[], []]
+    for _ in range(rounds):
+        for k, child in enumerate(children):
+            results[k].append(measure(child))
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait()
+    return results
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    if key == "total":
+        return statistics.median(sum(r[s] for s in STEPS) for r in runs) * 1000
+    return statistics.median(r[key] for r in runs) * 1000
 
 
 def main() -> int:
@@ -90,25 +135,22 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=9000)
     ap.add_argument("--new", type=int, default=200)
     ap.add_argument("--base", default=BASE)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        old = run(export(args.base, Path(tmp)), args.window, args.new)
-    new = run(REPO, args.window, args.new)
-    print(f"window: {new['rows']} articles, {args.new} new; load average"
-          f" {os.getloadavg()[0]:.1f}")  # fmt: skip
+        old, new = interleaved(
+            export(args.base, Path(tmp)), args.window, args.new, args.rounds
+        )
+    rows, size = new[0]["rows"], new[0]["bytes"]
+    print(f"window: {rows} articles, {args.new} new; {args.rounds} rounds in turns;"
+          f" load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print("| step | old ms | new ms | old/new |\n| --- | --- | --- | --- |")
-    for key in ("decode", "build", "assign"):
-        o, n = float(old[key]) * 1000, float(new[key]) * 1000  # type: ignore[arg-type]
+    for key in (*STEPS, "total"):
+        o, n = _median(old, key), _median(new, key)
         print(f"| {key} | {o:,.0f} | {n:,.0f} | {o / n:.2f}× |")
-    o = sum(float(old[k]) for k in ("decode", "build", "assign"))  # type: ignore[arg-type]
-    n = sum(float(new[k]) for k in ("decode", "build", "assign"))  # type: ignore[arg-type]
-    print(f"| story stage (decode + build + assign) | {o * 1000:,.0f} |"
-          f" {n * 1000:,.0f} | {o / n:.2f}× |")  # fmt: skip
-    print(
-        f"stored features: {int(old['bytes']) / int(old['rows']):,.0f} bytes/article"  # type: ignore[arg-type]
-        f" old, {int(new['bytes']) / int(new['rows']):,.0f} new"
-    )  # type: ignore[arg-type]
-    same = old["assignments"] == new["assignments"]
+    print(f"stored features: {old[0]['bytes'] / rows:,.0f} bytes/article old,"
+          f" {size / rows:,.0f} new")  # fmt: skip
+    same = all(r["assignments"] == old[0]["assignments"] for r in old + new)
     print("assignments of the new articles: " + ("identical" if same else "DIFFER"))
     return 0 if same else 1
 
