@@ -376,3 +376,15 @@ def test_alert_deliveries_round_trip(store):
     assert len(store.get_alert_records([7])) == 1
     assert store.get_story_ids_grown_since(NOW) == []
     assert store.get_filing_times(NOW) == []
+
+
+def test_stories_are_read_by_many_ids_on_both_backends(store):
+    """More ids than either backend takes as parameters in one statement."""
+    a = add(store, "a", "1", "https://news.example/1")
+    store.save_extraction(a, extracted("https://news.example/1"), NOW)
+    seed = Assignment(article_id=a, story_id=a, relation=Relation.SEED, score=1.0,
+                      time=NOW)  # fmt: skip
+    store.add_story_members([(seed, b"f")], now=NOW)
+    got = store.get_stories(range(1, 70_001))
+    assert list(got) == [a]
+    assert [m.article_id for m in got[a].members] == [a]

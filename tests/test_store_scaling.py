@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from monitor.models import (
+    Assignment,
     Extracted,
     FeedItem,
     FeedSpec,
+    Relation,
     TextSource,
     Translation,
     TranslationStatus,
@@ -80,6 +82,19 @@ def build(storage: Storage, n: int) -> None:
         )  # fmt: skip
         storage.save_extraction(article.id, ex, NOW)
         _translate(storage, article.id, STATUSES[(k * 5) % len(STATUSES)], k)
+    _stories(storage, [a.id for a in done])
+
+
+def _stories(storage: Storage, ids: list[int]) -> None:
+    """Stories of three members, then seeds alone, for the first two thirds."""
+    items = []
+    for k, article_id in enumerate(ids[: len(ids) * 2 // 3]):
+        story = ids[k - k % 3] if k < len(ids) // 3 else article_id
+        relation = Relation.SEED if story == article_id else Relation.STORY
+        assignment = Assignment(article_id=article_id, story_id=story,
+                                relation=relation, score=1.0, time=NOW)  # fmt: skip
+        items.append((assignment, b"f"))
+    storage.add_story_members(items, now=NOW)
 
 
 def _translate(storage: Storage, article_id: int, status: TranslationStatus, k: int):
@@ -228,6 +243,51 @@ def test_prune_candidates_seek_the_unpruned_index(archive):
     assert "USING INDEX articles_unpruned" in "\n".join(found[0][1])
 
 
+STORY_TABLES = {"stories", "story_members", "story_features", "m", "f", "s"}
+
+
+def test_status_reads_counters_not_the_archive(archive, tmp_path):
+    """Every query `monitor status` runs, on an archive with stories: none
+    scans articles or a story table, none seeks a status index of articles
+    (the counters of monitor/store/_counts.py answer instead), and the numbers
+    are the rows' own."""
+    from monitor.config import load_config
+    from monitor.status import build_status
+
+    (tmp_path / "monitor.toml").write_text(
+        '[translate]\nbackend = "none"\n', encoding="utf-8"
+    )
+    (tmp_path / "feeds.toml").write_text(
+        "".join(
+            f'[[feed]]\nname = "{f.name}"\nurl = "{f.url}"\noutlet = "{f.outlet}"\n'
+            f'lang = "{f.lang}"\n'
+            f'country = "{f.country}"\n\n'
+            for f in FEEDS
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "topics.toml").write_text("", encoding="utf-8")
+    cfg = load_config(tmp_path, env={})
+    found = plans(archive, lambda: build_status(archive, cfg, NOW))
+    assert_no_archive_scan(found)
+    for sql, lines in found:
+        for line in lines:
+            words = line.split()
+            if words[0] in ("SCAN", "SEARCH"):
+                assert words[1] not in STORY_TABLES, (line, sql)
+                assert words[1] not in {"a", "articles"}, (line, sql)
+    report = build_status(archive, cfg, NOW)
+    stage_sql = "SELECT {c}, count(*) FROM articles GROUP BY {c}"
+    for stage, column in (("extract", "extract_status"), ("stories", "story_status")):
+        rows = archive._db.execute(stage_sql.format(c=column)).fetchall()
+        assert report["stages"][stage] == dict(rows)
+    assert (
+        report["stories"]["stories"]
+        == archive._db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    )
+    assert report["stories"]["stories"] > 10
+
+
 def test_the_plan_check_catches_a_scan(archive):
     """The assertion used above does fail on a query that reads the archive."""
     where = "a.title LIKE '%t1%' OR a.updated_at >= '2026'"
@@ -259,7 +319,10 @@ def make_v4(db: sqlite3.Connection) -> None:
     # and what v8 (pruning, #19) added: the migrations from v6 on run again
     db.execute("DROP INDEX articles_unpruned")
     db.execute("ALTER TABLE articles DROP COLUMN pruned_at")
-    db.execute("PRAGMA user_version = 6")  # the version before the indexes
+    before = next(
+        v for v, fn in _schema.MIGRATIONS.items() if fn is _schema._index_hot_queries
+    )  # the version before this migration, not VERSION - 1
+    db.execute(f"PRAGMA user_version = {before}")
 
 
 def test_migration_indexes_hot_queries_and_keeps_results(tmp_path):

@@ -11,9 +11,9 @@ from monitor.stories import (
     Relation,
     StoryClusterer,
     features_from_bytes,
-    features_to_bytes,
     vectors_of,
 )
+from monitor.stories._features import _features_to_json
 from monitor.stories._similarity import (
     DocumentFrequencies,
     conflicting,
@@ -133,7 +133,7 @@ def test_template_forecasts_for_different_days_are_not_near_duplicates():
 def test_features_stored_before_specifics_still_load_without_them():
     f = _protest(1, "Azattyq", "Алматы", 300, 0)
     assert f.title_names == ("lmt",)
-    blob = features_to_bytes(f)
+    blob = _features_to_json(f)  # SF01, the format features had then (#19: SF02)
     head = struct.Struct("<4sI")
     magic, size = head.unpack_from(blob)
     meta = json.loads(blob[head.size : head.size + size])

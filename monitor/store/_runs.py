@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from ..models import Failure, PageHealth, RunInfo  # Failure, RunInfo: re-exported
 from ._base import StorageBase, from_db_time, to_db_time
+from ._counts import STATUS_COLUMNS
 
 # Failures older than the newest this-many are pruned: status shows recent ones.
 FAILURES_KEPT = 5000
@@ -109,18 +110,21 @@ class RunsMixin(StorageBase):
         )
 
     def get_stage_counts(self) -> dict[str, dict[str, int]]:
-        """Articles per status for each stage, e.g. {"extract": {"done": 10}}."""
-        out: dict[str, dict[str, int]] = {}
-        for stage, column in (
-            ("extract", "extract_status"),
-            ("translate", "translation_status"),
-            ("classify", "classify_status"),
-            ("stories", "story_status"),
-        ):
-            rows = self._query(
-                f"SELECT {column} AS s, count(*) AS n FROM articles GROUP BY {column}"
-            )
-            out[stage] = {r["s"]: r["n"] for r in rows}
-        row = self._one("SELECT count(*) AS n FROM articles")
-        out["articles"] = {"total": row["n"] if row else 0}
+        """Articles per status for each stage, e.g. {"extract": {"done": 10}}.
+
+        Read from the counters the triggers keep (monitor/store/_counts.py): a
+        dozen rows whatever the archive holds.
+        """
+        out: dict[str, dict[str, int]] = {stage: {} for stage, _ in STATUS_COLUMNS}
+        total = 0
+        for stage, status, n in self._counters():
+            if stage == "articles":
+                total = n
+            elif stage in out and n:
+                out[stage][status] = n
+        out["articles"] = {"total": total}
         return out
+
+    def _counters(self) -> list[tuple[str, str, int]]:
+        rows = self._query("SELECT stage, status, n FROM status_counts")
+        return [(r["stage"], r["status"], int(r["n"])) for r in rows]

@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable
 
 from ..exceptions import StorageError
+from ._counts import BACKFILL, SQLITE_DDL, sqlite_drops
 from ._search import SEARCH_DDL, create_search_schema
 
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
 # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19);
-# 8: pruning (#19); 9: placeholder; 10: search on PostgreSQL (no-op here)
+# 8: pruning (#19); 9: status counters (#19); 10: search on PostgreSQL (no-op here)
 VERSION = 10
 
 SCHEMA = """
@@ -331,11 +332,19 @@ def _add_pruning(db: sqlite3.Connection) -> None:
 MIGRATIONS[7] = _add_pruning  # v7 -> v8
 
 
-def _reserved(db: sqlite3.Connection) -> None:
-    """v8 -> v9: reserved (changes nothing)."""
+# ------------------------------------------------------ status counters (issue #19)
+SCHEMA += "".join(f"{statement};\n" for statement in SQLITE_DDL)
 
 
-MIGRATIONS[8] = _reserved  # v8 -> v9
+def _add_status_counts(db: sqlite3.Connection) -> None:
+    """v8 -> v9: the counters `monitor status` reads (monitor/store/_counts.py),
+    filled from the rows once; triggers keep them from then on."""
+    for statement in sqlite_drops() + SQLITE_DDL + BACKFILL:
+        db.execute(statement)
+
+
+MIGRATIONS[8] = _add_status_counts  # v8 -> v9
+# ---------------------------------------------- end of status counters block
 
 
 def _pg_search_twin(db: sqlite3.Connection) -> None:

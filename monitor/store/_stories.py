@@ -58,6 +58,9 @@ ORDER BY m.story_id, coalesce(f.published, a.first_seen), m.article_id
 """
 
 
+IN_CHUNK = 500  # ids per IN list (see `get_stories`)
+
+
 class StoriesMixin(StorageBase):
     """SQL for stories (tables: see _schema.SCHEMA)."""
 
@@ -138,18 +141,23 @@ class StoriesMixin(StorageBase):
         return self.get_stories([story_id]).get(story_id)
 
     def get_stories(self, story_ids: Iterable[int]) -> dict[int, Story]:
-        """Several stories by id (the digest: group articles by ``story_id``)."""
+        """Several stories by id (the digest: group articles by ``story_id``).
+
+        Asked in chunks of `IN_CHUNK` ids: one ``IN`` list of placeholders per
+        chunk runs on both backends (no ``json_each``), and stays under
+        SQLite's and PostgreSQL's limits on parameters whatever the number.
+        """
         ids = sorted(set(story_ids))
-        if not ids:
-            return {}
-        rows = self._query(
-            f"SELECT * FROM stories WHERE id IN ({_marks(ids)})", tuple(ids)
-        )
-        members = self._members_of(ids)
-        return {
-            int(r["id"]): _story_from_row(r, members.get(int(r["id"]), ()))
-            for r in rows
-        }
+        out: dict[int, Story] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            rows = self._query(
+                f"SELECT * FROM stories WHERE id IN ({_marks(chunk)})", tuple(chunk)
+            )
+            members = self._members_of(chunk)
+            for r in rows:
+                out[int(r["id"])] = _story_from_row(r, members.get(int(r["id"]), ()))
+        return out
 
     def get_stories_for_day(self, start: datetime, end: datetime) -> list[Story]:
         """Stories with at least one member whose time is in ``[start, end)``.
@@ -175,20 +183,22 @@ class StoriesMixin(StorageBase):
         return sorted(stories.values(), key=lambda s: (-len(s.members), s.id))
 
     def get_story_counts(self) -> dict[str, int]:
-        """Counts for `monitor status` (stories, multi-article stories, pending)."""
-        row = self._one(
-            """
-            SELECT
-              (SELECT count(*) FROM stories) AS stories,
-              (SELECT count(*) FROM (SELECT story_id FROM story_members
-                 GROUP BY story_id HAVING count(*) > 1) AS multi)
-                 AS multi_member_stories,
-              (SELECT count(*) FROM story_members) AS assigned_articles,
-              (SELECT count(*) FROM articles WHERE story_status = 'pending')
-                 AS pending_articles
-            """
+        """Counts for `monitor status` (stories, multi-article stories, pending).
+
+        From the counters the triggers keep (monitor/store/_counts.py), never a
+        pass over the story tables.
+        """
+        rows = self._query(
+            "SELECT stage, status, n FROM status_counts"
+            " WHERE stage = 'story_tables' OR (stage = 'stories' AND status = 'pending')"
         )
-        return {k: int(row[k]) for k in row.keys()} if row is not None else {}
+        got = {(r["stage"], r["status"]): int(r["n"]) for r in rows}
+        return {
+            "stories": got.get(("story_tables", "stories"), 0),
+            "multi_member_stories": got.get(("story_tables", "multi"), 0),
+            "assigned_articles": got.get(("story_tables", "assigned"), 0),
+            "pending_articles": got.get(("stories", "pending"), 0),
+        }
 
     def _members_of(self, ids: Sequence[int]) -> dict[int, list[StoryMember]]:
         members: dict[int, list[StoryMember]] = {}

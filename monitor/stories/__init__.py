@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from ..config import StoriesConfig
 from ..dates import clamp_stored, shift
-from ._cluster import StoryClusterer
+from ._cluster import StoryClusterer, paused_gc
 from ._features import (
     StoryCandidate,
     StoryFeatures,
@@ -83,13 +83,14 @@ def load_known(
         ``(story_id, features)`` pairs for `StoryClusterer`.
     """
     known: list[tuple[int, StoryFeatures]] = []
-    for article_id, story_id, blob in rows:
-        try:
-            known.append((story_id, features_from_bytes(blob)))
-        except (ValueError, KeyError, TypeError) as e:
-            logger.warning(
-                "story features unreadable article=%d error=%s", article_id, e
-            )
+    with paused_gc():  # a whole window of small objects (issue #19)
+        for article_id, story_id, blob in rows:
+            try:
+                known.append((story_id, features_from_bytes(blob)))
+            except (ValueError, KeyError, TypeError) as e:
+                logger.warning(
+                    "story features unreadable article=%d error=%s", article_id, e
+                )
     return known
 
 

@@ -22,20 +22,18 @@ per article does not grow with the archive.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from datasketch import LeanMinHash
-
 from ..config import StoriesConfig
-from ._features import MINHASH_SCHEME, MINHASH_SEED, StoryFeatures
+from ._features import StoryFeatures
 from ._similarity import (
     DocumentFrequencies,
     Vectors,
@@ -62,6 +60,24 @@ MIN_HITS = 2  # a candidate sharing one looked-up key only is not scored
 MAX_POSTING_SHARE = 0.2  # keys in more of the window than this are not looked up
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a window is loaded (issue #19).
+
+    Loading 9,000 articles allocates millions of small sets, dicts and tuples;
+    the collector's passes over that growing heap took about 40 % of the load.
+    Nothing loaded forms a cycle (reference counting frees it all), and what
+    the collector finds afterwards is collected as soon as it is re-enabled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class StoryClusterer:
     """Assign articles to stories, one at a time, against a time window.
 
@@ -76,11 +92,7 @@ class StoryClusterer:
     ) -> None:
         self.config = config
         self.window = timedelta(hours=config.window_hours)
-        from datasketch import MinHashLSH  # heavy (scipy): loaded when clustering
-
-        self._lsh = MinHashLSH(
-            threshold=config.near_duplicate_threshold, num_perm=config.num_perm
-        )
+        self._lsh = _Bands(config.near_duplicate_threshold, config.num_perm)
         self._features: dict[int, StoryFeatures] = {}
         self._vectors: dict[int, Vectors] = {}
         self._weighted: dict[int, Weighted] = {}
@@ -90,10 +102,11 @@ class StoryClusterer:
         self._titles: dict[tuple[str, str], list[int]] = {}
         self._by_time: list[tuple[datetime, int]] = []
         self._dfs = DocumentFrequencies()
-        for story_id, features in sorted(
-            known, key=lambda k: (k[1].time, k[1].article_id)
-        ):
-            self._add(features, story_id)
+        with paused_gc():
+            for story_id, features in sorted(
+                known, key=lambda k: (k[1].time, k[1].article_id)
+            ):
+                self._add(features, story_id)
 
     def __len__(self) -> int:
         return len(self._features)
@@ -220,18 +233,11 @@ class StoryClusterer:
             return cached
         return np.frombuffer(f.minhash, dtype="<u4")
 
-    def _lean(self, f: StoryFeatures) -> LeanMinHash:
-        from datasketch import LeanMinHash
-
-        return LeanMinHash(
-            seed=MINHASH_SEED, hashvalues=self._hashes_of(f), scheme=MINHASH_SCHEME
-        )
-
     def _find_near(self, f: StoryFeatures) -> tuple[Relation, float, int] | None:
         if not self._sketched(f):
             return None
         best: tuple[float, datetime, int] | None = None
-        for other in sorted(self._lsh.query(self._lean(f))):
+        for other in sorted(self._lsh.query(self._hashes_of(f))):
             o = self._features[other]
             if o.lang != f.lang or not self._in_window(f, other):
                 continue
@@ -295,16 +301,25 @@ class StoryClusterer:
         self._features[f.article_id] = f
         self._story_of[f.article_id] = story_id
         v = self._vectors[f.article_id] = vectors_of(f)
-        self._dfs.add(v)
+        keys = self._index_keys(f)
+        if f.lang != "en" or not f.terms_en:  # the same keys as the counts' own
+            self._dfs.add_keys(keys)
+        else:
+            self._dfs.add(v)
         # Weights are fixed when the article enters the window (cheap, and the
         # outcome then depends only on the order articles arrive in).
         self._weighted[f.article_id] = weigh(f, v, self._dfs)
         self._hashes[f.article_id] = np.frombuffer(f.minhash, dtype="<u4")
-        for key in self._index_keys(f):
-            self._postings.setdefault(key, set()).add(f.article_id)
+        postings, article_id = self._postings, f.article_id
+        for key in keys:
+            posting = postings.get(key)
+            if posting is None:
+                postings[key] = {article_id}
+            else:
+                posting.add(article_id)
         self._titles.setdefault((f.outlet, f.title_key), []).append(f.article_id)
         if self._sketched(f):
-            self._lsh.insert(f.article_id, self._lean(f), check_duplication=False)
+            self._lsh.insert(f.article_id, self._hashes[f.article_id])
         heapq.heappush(self._by_time, (f.time, f.article_id))
 
     def _evict(self, before: datetime) -> None:
@@ -327,4 +342,41 @@ class StoryClusterer:
         if not titles:
             del self._titles[(f.outlet, f.title_key)]
         if self._sketched(f):
-            self._lsh.remove(article_id)
+            self._lsh.remove(article_id, np.frombuffer(f.minhash, dtype="<u4"))
+
+
+class _Bands:
+    """MinHash-LSH buckets: datasketch's ``MinHashLSH`` banding (the same bands
+    and rows for the threshold, so the same candidates), kept as one dict per
+    band keyed by the band's raw values.  Inserting 9,000 articles into
+    datasketch's index took a second, most of it per-call overhead (#19).
+    """
+
+    def __init__(self, threshold: float, num_perm: int) -> None:
+        from datasketch import MinHashLSH  # heavy (scipy): loaded when clustering
+
+        self.ranges: list[tuple[int, int]] = list(
+            MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
+        )
+        self.tables: list[dict[bytes, set[int]]] = [{} for _ in self.ranges]
+
+    def _keys(self, values: np.ndarray) -> list[bytes]:
+        raw = values.tobytes()
+        return [raw[4 * a : 4 * b] for a, b in self.ranges]
+
+    def insert(self, key: int, values: np.ndarray) -> None:
+        for band, table in zip(self._keys(values), self.tables, strict=True):
+            table.setdefault(band, set()).add(key)
+
+    def remove(self, key: int, values: np.ndarray) -> None:
+        for band, table in zip(self._keys(values), self.tables, strict=True):
+            bucket = table[band]
+            bucket.discard(key)
+            if not bucket:
+                del table[band]
+
+    def query(self, values: np.ndarray) -> set[int]:
+        found: set[int] = set()
+        for band, table in zip(self._keys(values), self.tables, strict=True):
+            found.update(table.get(band, ()))
+        return found

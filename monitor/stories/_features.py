@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -173,8 +175,86 @@ def minhash_of(features: StoryFeatures, config: StoriesConfig) -> MinHash:
     )
 
 
+# SF02 (issue #19): the fields of SF01's JSON, decoded about twice as fast (a
+# run decodes its whole 72-hour window).  After the header: the text fields
+# split by _FIELD (sequences' items joined by _ITEM), then the term counts as
+# little-endian uint16 (terms, then English terms), then the MinHash values.
+# Features SF02 cannot hold (a separator or an empty item in a text, a count
+# above 65,535: never, for normalised words) stay SF01.
+_MAGIC2 = b"SF02"
+_FIELD, _ITEM = "\x1e", "\x1f"
+_FIELDS = 14
+_COUNT_MAX = 0xFFFF
+
+
 def features_to_bytes(features: StoryFeatures) -> bytes:
-    """Serialise features for the ``story_features`` table."""
+    """Serialise features for the ``story_features`` table (SF02, else SF01)."""
+    f = features
+    items = [*f.entities, *f.title_names, *f.title_dates, *f.title_quotes,
+             *(t for t, _ in f.terms), *(t for t, _ in f.terms_en)]  # fmt: skip
+    texts = [f.outlet, f.lang, f.title_key, *items]
+    counts = [n for _, n in f.terms] + [n for _, n in f.terms_en]
+    if (
+        any(_FIELD in t or _ITEM in t for t in texts)
+        or "" in items  # an empty item would not survive the split
+        or any(not 0 <= n <= _COUNT_MAX for n in counts)
+    ):
+        return _features_to_json(f)
+    fields = [
+        str(f.article_id), f.outlet, f.lang, f.time.isoformat(), f.title_key,
+        "1" if f.is_teaser else "0", str(f.text_len), str(f.shingle_count),
+        _ITEM.join(t for t, _ in f.terms), _ITEM.join(t for t, _ in f.terms_en),
+        _ITEM.join(f.entities), _ITEM.join(f.title_names),
+        _ITEM.join(f.title_dates), _ITEM.join(f.title_quotes),
+    ]  # fmt: skip
+    payload = _FIELD.join(fields).encode()
+    packed = array("H", counts)
+    if sys.byteorder == "big":  # pragma: no cover - stored little-endian
+        packed.byteswap()
+    head = _HEADER.pack(_MAGIC2, len(payload))
+    return head + payload + packed.tobytes() + f.minhash
+
+
+def _items(text: str) -> tuple[str, ...]:
+    return tuple(text.split(_ITEM)) if text else ()
+
+
+def _features_from_sf02(blob: bytes, size: int) -> StoryFeatures:
+    start = _HEADER.size + size
+    fields = blob[_HEADER.size : start].decode().split(_FIELD)
+    if len(fields) != _FIELDS:
+        raise ValueError(f"story features SF02 with {len(fields)} fields, not 14")
+    (article_id, outlet, lang, time, title_key, teaser, text_len, shingles,
+     terms, terms_en, entities, names, dates, quotes) = fields  # fmt: skip
+    words, words_en = _items(terms), _items(terms_en)
+    end = start + 2 * (len(words) + len(words_en))
+    if end > len(blob):
+        raise ValueError(f"truncated story features ({len(blob)} bytes)")
+    counts = array("H")
+    counts.frombytes(blob[start:end])
+    if sys.byteorder == "big":  # pragma: no cover - stored little-endian
+        counts.byteswap()
+    return StoryFeatures(
+        article_id=int(article_id),
+        outlet=outlet,
+        lang=lang,
+        time=datetime.fromisoformat(time),
+        title_key=title_key,
+        is_teaser=teaser == "1",
+        text_len=int(text_len),
+        terms=tuple(zip(words, counts[: len(words)], strict=True)),
+        terms_en=tuple(zip(words_en, counts[len(words) :], strict=True)),
+        entities=_items(entities),
+        minhash=bytes(blob[end:]),
+        shingle_count=int(shingles),
+        title_names=_items(names),
+        title_dates=_items(dates),
+        title_quotes=_items(quotes),
+    )
+
+
+def _features_to_json(features: StoryFeatures) -> bytes:
+    """SF01: the first format (JSON), still read and written as a fallback."""
     f = features
     meta = {
         "article_id": f.article_id,
@@ -206,6 +286,8 @@ def features_from_bytes(blob: bytes) -> StoryFeatures:
         magic, size = _HEADER.unpack_from(blob)
     except struct.error as e:
         raise ValueError(f"truncated story features ({len(blob)} bytes)") from e
+    if magic == _MAGIC2:
+        return _features_from_sf02(blob, size)
     if magic != _MAGIC:
         raise ValueError(f"unknown story features format {magic!r}")
     meta = json.loads(blob[_HEADER.size : _HEADER.size + size])

@@ -107,7 +107,11 @@ class DocumentFrequencies:
 
     def add(self, v: Vectors) -> None:
         """Count one document in."""
-        self._df.update(self._keys(v))
+        self.add_keys(self._keys(v))
+
+    def add_keys(self, keys: set[str]) -> None:
+        """Count one document in by its keys (what `add` counts for its vectors)."""
+        self._df.update(keys)
         self.docs += 1
 
     def remove(self, v: Vectors) -> None:
@@ -120,6 +124,11 @@ class DocumentFrequencies:
                 del self._df[key]  # keep memory bounded by the window
         self.docs -= 1
 
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Documents per key (read-only use)."""
+        return self._df
+
     def df(self, term: str) -> int:
         """Documents containing ``term``."""
         return self._df[term]
@@ -130,7 +139,13 @@ class DocumentFrequencies:
 
 
 def _unit(counts: Mapping[str, int], dfs: DocumentFrequencies) -> _Unit:
-    weights = {t: (1.0 + math.log(n)) * dfs.idf(t) for t, n in counts.items()}
+    # `DocumentFrequencies.idf` inlined (the same float operations, in the same
+    # order): loading a window weighs every article of it (issue #19).
+    docs, df, log = 1 + dfs.docs, dfs.counts, math.log
+    weights = {
+        t: (1.0 + log(n)) * (log(docs / (1 + df.get(t, 0))) + 1.0)
+        for t, n in counts.items()
+    }
     return _Unit(weights, math.sqrt(sum(w * w for w in weights.values())))
 
 

@@ -72,7 +72,7 @@ from ._schema import (
     SEARCH_DDL,
     VERSION,
     WRITE_LOCK,
-    statements,
+    schema_statements,
 )
 from ._search import PgSearchMixin
 
@@ -313,7 +313,7 @@ class PgStorage(
             db.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             version = _schema_version(self._pg)
             if version is None:
-                for statement in (*statements(), *SEARCH_DDL):
+                for statement in (*schema_statements(), *SEARCH_DDL):
                     db.execute(statement)
                 db.execute(
                     "INSERT INTO monitor_schema (version, application_id)"

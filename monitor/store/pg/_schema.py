@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .._counts import BACKFILL, TABLE, delta_select
 from .._schema import APPLICATION_ID
 from .._schema import VERSION as SQLITE_VERSION
 
@@ -309,9 +310,91 @@ def _add_search() -> tuple[str, ...]:
     )
 
 
-def _reserved() -> tuple[str, ...]:
-    """v8 -> v9: reserved (changes nothing)."""
-    return ()
+_UPSERT = "ON CONFLICT (stage, status) DO UPDATE SET n = status_counts.n + excluded.n"
+
+
+def _function(name: str, body: str) -> str:
+    return (
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql"
+        f" AS $body$ BEGIN {body}; RETURN NULL; END $body$"
+    )
+
+
+def _trigger(name: str, event: str, table: str, refs: str, function: str) -> str:
+    return (
+        f"CREATE OR REPLACE TRIGGER {name} AFTER {event} ON {table}"
+        f" REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+    )
+
+
+def _count(select: str) -> str:
+    """Add the ``(stage, status, n)`` rows of ``select`` to the counters."""
+    return (
+        f"INSERT INTO status_counts (stage, status, n) SELECT stage, status, sum(n)"
+        f" FROM ({select}) AS d (stage, status, n) GROUP BY stage, status"
+        f" HAVING sum(n) <> 0 {_UPSERT}"
+    )
+
+
+def _multi(table: str, sign: int) -> str:
+    """Stories that crossed two members with the rows of ``table``."""
+    crossed = "c >= 2 AND c - k < 2" if sign > 0 else "c < 2 AND c + k >= 2"
+    return _count(
+        f"SELECT 'story_tables'::text, 'multi'::text, {sign} FROM (SELECT k,"
+        f" (SELECT count(*) FROM story_members m WHERE m.story_id = t.story_id) AS c"
+        f" FROM (SELECT story_id, count(*) AS k FROM {table} GROUP BY story_id) AS t)"
+        f" AS s WHERE {crossed}"
+    )
+
+
+def counters_ddl() -> tuple[str, ...]:
+    """The counters `monitor status` reads (SQLite twin: monitor/store/_counts.py).
+
+    Statement-level triggers over transition tables: one upsert per statement
+    whatever it touches, and exact for statements of many rows too.
+    """
+    ddl = [TABLE.replace(" TEXT", ' TEXT COLLATE "C"')]
+    for event, refs, body in (
+        ("INSERT", "NEW TABLE AS added", _count(delta_select("added", 1))),
+        ("DELETE", "OLD TABLE AS removed", _count(delta_select("removed", -1))),
+        (
+            "UPDATE",
+            "OLD TABLE AS before NEW TABLE AS after",
+            _count(
+                delta_select("before", -1, with_total=False)
+                + " UNION ALL "
+                + delta_select("after", 1, with_total=False)
+            ),
+        ),
+    ):
+        name = f"monitor_count_articles_{event.lower()}"
+        ddl += [_function(name, body), _trigger(name, event, "articles", refs, name)]
+    for table, what in (("stories", "stories"), ("story_members", "assigned")):
+        for event, refs, sign in (
+            ("INSERT", "NEW TABLE AS added", 1),
+            ("DELETE", "OLD TABLE AS removed", -1),
+        ):
+            rows = refs.split()[-1]
+            body = _count(
+                f"SELECT 'story_tables'::text, '{what}'::text, {sign} FROM {rows}"
+            )
+            if table == "story_members":
+                body += "; " + _multi(rows, sign)
+            name = f"monitor_count_{table}_{event.lower()}"
+            ddl += [_function(name, body), _trigger(name, event, table, refs, name)]
+    return tuple(ddl)
+
+
+def _add_status_counts() -> tuple[str, ...]:
+    """v8 -> v9: the status counters, filled once from the rows (issue #19;
+    SQLite twin: monitor/store/_schema.py ``_add_status_counts``)."""
+    return ("DROP TABLE IF EXISTS status_counts", *counters_ddl(), *BACKFILL)
+
+
+def schema_statements() -> list[str]:
+    """Everything a new database gets: `SCHEMA` and the counters' triggers
+    (kept apart: their function bodies hold ``;``)."""
+    return statements() + list(counters_ddl())
 
 
 # {from_version: statements taking from_version -> from_version + 1}.  v4 is the
@@ -321,7 +404,7 @@ MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
     5: _add_alerts,
     6: _index_hot_queries,
     7: _add_pruning,
-    8: _reserved,
+    8: _add_status_counts,
     9: _add_search,
 }
 
