@@ -33,7 +33,8 @@ from bench.archive import NOW, build  # noqa: E402
 from bench.search import CORPUS, load_texts  # noqa: E402
 from monitor import search, stories, translate  # noqa: E402
 from monitor.config import Config, StoriesConfig, TranslateConfig  # noqa: E402
-from monitor.pipeline import Pipeline, no_progress  # noqa: E402
+from monitor.pipeline import Pipeline  # noqa: E402
+from monitor.runtime import no_progress  # noqa: E402
 from monitor.store import Storage  # noqa: E402
 
 

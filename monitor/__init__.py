@@ -6,6 +6,8 @@ pipeline is in `monitor.pipeline` (its docstring is the diagram).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .config import Config, load_config
 from .exceptions import (
     ConfigError,
@@ -30,8 +32,21 @@ from .models import (
     Translation,
     TranslationStatus,
 )
-from .pipeline import Pipeline, open_storage
+from .runtime import open_storage
 from .store import Storage
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+
+def __getattr__(name: str) -> Any:
+    """`Pipeline` loads every stage: import it on first use, not with the package."""
+    if name == "Pipeline":
+        from .pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Article",

@@ -23,7 +23,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -34,9 +34,13 @@ from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
 from .models import Article, RunSummary
-from .pipeline import Pipeline, ProgressBar, no_progress, open_storage, utc_now
-from .store import Storage, StorageType
+from .runtime import ProgressBar, no_progress, open_storage, utc_now
+from .store import Storage
 from .termsafe import json_safe, term_safe
+
+if TYPE_CHECKING:  # the stages load only for the commands that run them
+    from .pipeline import Pipeline
+    from .store import StorageType
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -283,6 +287,7 @@ class _PipelineRunner:
     @contextmanager
     def _pipeline(self) -> Iterator[Pipeline]:
         from . import fetch
+        from .pipeline import Pipeline
 
         with (
             closing(open_storage(self.cfg)) as storage,
@@ -1263,6 +1268,7 @@ def _locked(cfg: Config) -> Iterator[None]:
 
 def _pipeline(cfg: Config, storage: StorageType) -> Pipeline:
     from . import fetch
+    from .pipeline import Pipeline
 
     return Pipeline(
         cfg=cfg,

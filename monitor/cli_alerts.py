@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .cli import Options, _echo, _echo_json, _storage, cli, common_options, load
-from .pipeline import utc_now
+from .runtime import utc_now
 
 DURATION_RE = re.compile(r"^(\d+)([hd])$")
 

@@ -23,7 +23,7 @@ from .cli import (
     load,
 )
 from .config import Config
-from .pipeline import utc_now
+from .runtime import utc_now
 
 
 class _AgeType(click.ParamType["date | int", Any]):

@@ -56,9 +56,9 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -104,7 +104,8 @@ from .models import (
     TranslationStatus,
     TranslationTask,
 )
-from .store import Storage, StorageType
+from .runtime import Progress, ProgressBar, no_progress, open_storage, utc_now
+from .store import StorageType
 
 logger = logging.getLogger(__name__)
 
@@ -136,31 +137,7 @@ ITEM_ERRORS: tuple[type[Exception], ...] = (
 # A page answering one of these will not come back: fall back to the feed's text at once.
 GONE_STATUSES = frozenset({401, 403, 404, 410, 451})
 
-# A progress factory returns a context manager (as click.progressbar is) whose
-# value has ``update(n)``; leaving it finishes the bar (issue #10).
-Progress = Callable[[str, int], AbstractContextManager["ProgressBar"]]
 _T = TypeVar("_T")
-
-
-class ProgressBar:
-    """No-op progress: the CLI substitutes a real bar when stderr is a TTY."""
-
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Finish the bar."""
-
-    def update(self, n: int = 1) -> None:
-        """Advance by `n` items."""
-
-
-def no_progress(stage: str, total: int) -> ProgressBar:
-    return ProgressBar()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(kw_only=True)
@@ -1276,14 +1253,4 @@ def _advertised(page: Page) -> str:
     return f"; the page advertises: {urls_} (monitor feeds add URL)"
 
 
-def open_storage(cfg: Config) -> StorageType:
-    """Open the configured database: PostgreSQL when ``store.url`` is set,
-    else the SQLite file at ``store.path``."""
-    if cfg.store.url is not None:
-        from .store.pg import PgStorage  # psycopg only when it is used
-
-        return PgStorage(cfg.store.url, reconnect_for=cfg.store.reconnect_for)
-    return Storage(resolve_path(cfg, cfg.store.path))
-
-
-__all__ = ["Pipeline", "check_feed", "open_storage"]
+__all__ = ["Pipeline", "check_feed", "open_storage"]  # open_storage: monitor.runtime

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, resolve_path
 from .models import PAGE_HEALTH_WINDOW, FeedState, PageHealth
-from .store import StorageType
-from .translate import list_installed
+
+if TYPE_CHECKING:
+    from .store import StorageType
 
 
 def build_status(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
@@ -93,6 +94,8 @@ def _translation(cfg: Config) -> dict[str, Any]:
         "target": cfg.translate.target,
     }
     if cfg.translate.backend == "argos":
+        from .translate import list_installed  # httpx and CTranslate2 helpers
+
         pkgs = list_installed(resolve_path(cfg, cfg.translate.models_dir))
         out["pairs"] = sorted(f"{p.from_code}-{p.to_code}" for p in pkgs)
         out["ru_model"] = f"ru-{cfg.translate.target}" in out["pairs"]

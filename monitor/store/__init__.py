@@ -26,7 +26,6 @@ from ._search import SearchMixin
 from ._stories import StoriesMixin
 from ._topics import TopicsMixin
 from ._translations import TranslationsMixin
-from .contract import StorageType
 
 __all__ = ["VERSION", "Storage", "StorageType"]
 
@@ -127,6 +126,17 @@ class Storage(
 
 
 if TYPE_CHECKING:  # mypy checks that the SQLite backend meets the contract
+    from .contract import StorageType
 
     def _meets_contract(storage: Storage) -> StorageType:
         return storage
+
+
+def __getattr__(name: str) -> object:
+    """`StorageType` on first use: the contract imports every stage's protocol
+    (and so the stages), which commands that only open the store do not need."""
+    if name == "StorageType":
+        from .contract import StorageType
+
+        return StorageType
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
