@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,7 +29,13 @@ from zoneinfo import ZoneInfo
 import click
 
 from . import status as status_mod
-from .config import Config, load_config, resolve_path, resolve_recipient_topics
+from .config import (
+    Config,
+    WatchConfig,
+    load_config,
+    resolve_path,
+    resolve_recipient_topics,
+)
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import setup_logging
@@ -104,7 +110,6 @@ def common_options(func: F) -> F:
 
 def load(opts: Options) -> Config:
     """Load and validate the configuration, or exit 1 listing every problem."""
-    from .alerts import validate_watches
     from .classify import compile_topics, validate_topics
 
     try:
@@ -112,13 +117,23 @@ def load(opts: Options) -> Config:
             opts.config_dir,
             overrides={"store.path": _from_cwd(opts.db)},
             rule_validator=validate_topics,
-            watch_validator=validate_watches,
+            watch_validator=_validate_watches,
         )
         rules = compile_topics(cfg.topics)  # compiled once: validation cached it
         headings = {t: rules.label_of("topic", t) for t in rules.topic_order}
         return resolve_recipient_topics(cfg, headings)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
+
+
+def _validate_watches(
+    watches: tuple[WatchConfig, ...], topics: Mapping[str, Any]
+) -> list[str]:
+    """`alerts.validate_watches`, imported only when there are watches (the
+    alerts package brings the webhook and mail senders)."""
+    from .alerts import validate_watches
+
+    return validate_watches(watches, topics)
 
 
 def _from_cwd(path: str | None) -> str | None:
