@@ -76,6 +76,9 @@ class _PgBase(StorageBase):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._in_batch:  # joins the open `write_batch` transaction
+            yield cast("sqlite3.Connection", self._pg)
+            return
         with translate_errors(), self._pg.conn.transaction():
             self._pg.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
             # The mixins are written against sqlite3's connection interface;
