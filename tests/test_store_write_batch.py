@@ -68,3 +68,30 @@ def test_write_batch_is_not_reentrant(db):
         with pytest.raises(RuntimeError, match="not reentrant"):
             with storage.write_batch():
                 pass
+
+
+def test_postgresql_batch_is_one_transaction(pg_url):
+    import psycopg
+
+    from monitor.store.pg import PgStorage
+
+    def articles() -> int:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute("SELECT count(*) FROM articles").fetchone()
+        return int(row[0]) if row else -1
+
+    def half_a_batch(storage: PgStorage) -> None:
+        with storage.write_batch():
+            storage.add_feed_items([_item(1)], NOW)
+            raise RuntimeError("boom")
+
+    with closing(PgStorage(pg_url)) as storage:
+        storage.sync_feeds([FEED])
+        with pytest.raises(RuntimeError, match="boom"):
+            half_a_batch(storage)
+        assert articles() == 0
+        with storage.write_batch():
+            storage.add_feed_items([_item(2)], NOW)
+            storage.add_feed_items([_item(3)], NOW)
+            assert articles() == 0  # another connection sees nothing before the end
+        assert articles() == 2
