@@ -60,10 +60,32 @@ class StorageBase:
     """Owns the connection.  Mixins add domain methods on top of `_tx` / `_query`."""
 
     _db: sqlite3.Connection
+    _in_batch = False
+
+    @contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Run many write methods as one transaction (the contract's batched path).
+
+        Inside the block every write method joins this transaction instead of
+        committing its own: all of them or none (a kill -9 leaves none).  The
+        methods and the rules they apply are unchanged; only the commits are
+        shared.  Not reentrant.
+        """
+        if self._in_batch:
+            raise RuntimeError("write_batch is not reentrant")
+        with self._tx():
+            self._in_batch = True
+            try:
+                yield
+            finally:
+                self._in_batch = False
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One transaction: commit on success, roll back on any error."""
+        if self._in_batch:  # joins the open `write_batch` transaction
+            yield self._db
+            return
         try:
             with self._db:
                 # isolation_level=None is autocommit: without BEGIN every statement

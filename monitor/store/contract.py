@@ -14,7 +14,8 @@ Rules every backend follows (the model is reader's ``StorageType``):
   every write on its main thread (STYLE.md 16).
 * **Time.** Every datetime passed in or returned is aware UTC; ``now`` is always
   an argument, never read from a clock here.
-* **Transactions.** Each write method is one transaction: all of it or none.
+* **Transactions.** Each write method is one transaction: all of it or none;
+  inside ``with storage.write_batch():`` the writes share one transaction.
   Two processes writing at once are serialised (SQLite: ``BEGIN IMMEDIATE``;
   PostgreSQL: one advisory lock per write transaction), so a read-then-write
   method such as `claim_delivery` decides alone.
@@ -31,6 +32,7 @@ Rules every backend follows (the model is reader's ``StorageType``):
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
@@ -258,6 +260,11 @@ class StorageType(
     @property
     def location(self) -> str:
         """Where the data lives, for humans: a file path or a URL without password."""
+        ...
+
+    def write_batch(self) -> AbstractContextManager[None]:
+        """Many write methods as one transaction (bulk loads such as the
+        benches' synthetic archives); each method's rules are unchanged."""
         ...
 
     def close(self) -> None: ...

@@ -92,7 +92,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # The methods that are not retried on a fresh connection (they end or inspect it).
-_NOT_RETRIED = frozenset({"close", "integrity_check"})
+# `write_batch`: a batch whose connection broke is lost as a whole (one error).
+_NOT_RETRIED = frozenset({"close", "integrity_check", "write_batch"})
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -106,6 +107,9 @@ class _PgBase(StorageBase):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._in_batch:  # joins the open `write_batch` transaction
+            yield cast("sqlite3.Connection", self._pg)
+            return
         self._committing = None
         with translate_errors(self._pg.conn), self._pg.conn.transaction():
             row = self._pg.execute(
@@ -348,8 +352,8 @@ def _reconnecting(method: _F) -> _F:
 
     @functools.wraps(method)
     def call(self: PgStorage, *args: Any, **kw: Any) -> Any:
-        if self._depth:  # called by another method: that one retries
-            return method(self, *args, **kw)
+        if self._depth or self._in_batch:  # another method retries, or a
+            return method(self, *args, **kw)  # `write_batch` cannot be resumed
         self._depth += 1
         try:
             return self._call_reconnecting(method, *args, **kw)
