@@ -63,10 +63,10 @@ from monitor.search._index import build_search_doc  # noqa: E402
 from monitor.store import Storage  # noqa: E402
 from monitor.stories import (  # noqa: E402
     StoryCandidate,
+    StoryFeatures,
     compute_features,
     features_to_bytes,
 )
-from monitor.stories._features import _HEADER, _MAGIC  # noqa: E402
 
 CORPUS = (
     Path("/work/shared/corpus")
@@ -144,7 +144,7 @@ class Derived:
         self.stories_cfg = StoriesConfig()
         self._topics: dict[tuple[int, int], Topics] = {}
         self._docs: dict[tuple[int, ...], SearchDoc] = {}
-        self._features: dict[tuple[int, ...], tuple[str, bytes, bytes]] = {}
+        self._features: dict[tuple[int, ...], StoryFeatures] = {}
 
     def topics(self, key: tuple[int, int]) -> Topics:
         if key not in self._topics:
@@ -164,29 +164,16 @@ class Derived:
 
     def features(self, key: tuple[int, ...], a: Article, at: datetime) -> bytes:
         """`features_to_bytes` of the text's features with this article's id,
-        outlet and time.  The JSON of the rest is encoded once per text (it is
-        most of the cost); the first article of each text checks that the
-        result is byte for byte what `features_to_bytes` writes."""
-        if key not in self._features:
-            f = dataclasses.replace(
-                compute_features(_candidate(a, at), self.stories_cfg),
-                article_id=a.id, outlet=a.outlet, time=at)  # fmt: skip
-            blob = features_to_bytes(f)
-            head = _feature_head(a.id, a.outlet, f.lang, at)
-            payload = blob[_HEADER.size : len(blob) - len(f.minhash)]
-            assert payload.startswith(head), (payload[:80], head)
-            self._features[key] = (f.lang, payload[len(head) :], f.minhash)
-            return blob
-        lang, rest, minhash = self._features[key]
-        payload = _feature_head(a.id, a.outlet, lang, at) + rest
-        return _HEADER.pack(_MAGIC, len(payload)) + payload + minhash
-
-
-def _feature_head(article_id: int, outlet: str, lang: str, at: datetime) -> bytes:
-    """The start of `features_to_bytes`' JSON: the per-article fields."""
-    head = {"article_id": article_id, "outlet": outlet, "lang": lang,
-            "time": at.isoformat()}  # fmt: skip
-    return json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()[:-1]
+        outlet and time: the features are computed once per text (most of the
+        cost), the encoding (cheap) once per article."""
+        f = self._features.get(key)
+        if f is None:
+            f = self._features[key] = compute_features(
+                _candidate(a, at), self.stories_cfg
+            )
+        return features_to_bytes(
+            dataclasses.replace(f, article_id=a.id, outlet=a.outlet, time=at)
+        )
 
 
 def _candidate(a: Article, at: datetime) -> StoryCandidate:
