@@ -50,15 +50,8 @@ WORD_JOIN = "+"  # monitor/search/_index.py: the tokens of one word
 
 
 class PgSearchMixin(StorageBase):
-    """SQL for ``search_docs`` and ``search_queue`` on PostgreSQL."""
-
-    def get_search_queue(self, limit: int) -> list[int]:
-        """Ids of articles whose index entry is missing or stale, oldest first."""
-        rows = self._query(
-            "SELECT article_id FROM search_queue ORDER BY article_id LIMIT ?",
-            (limit,),
-        )
-        return [int(r[0]) for r in rows]
+    """SQL for ``search_docs`` and ``search_queue`` on PostgreSQL (the queue's
+    reads, which are portable, come from SQLite's `SearchMixin` after this)."""
 
     def save_search_docs(
         self, docs: Iterable[SearchDoc], handled: Sequence[int]
