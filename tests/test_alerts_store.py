@@ -32,26 +32,26 @@ def may(now):
     return lambda r: decide_delivery(r, now=now, max_failures=5) == SendAction.SEND
 
 
-def test_claim_send_mark(tmp_path, now):
-    with Storage(tmp_path / "a.db") as s:
-        assert s.claim_alert(KEY, payload='{"a": 1}', now=now, decide=may(now))
-        # a second sender meanwhile: the fresh claim keeps it out
-        assert not s.claim_alert(KEY, payload='{"a": 2}', now=now, decide=may(now))
-        r = s.get_alert(KEY)
-        assert r is not None
-        assert (r.attempts, r.claimed_at, r.sent_at) == (1, now, None)
-        s.mark_alert_failed(KEY, error="HTTP 500")
-        later = now + timedelta(minutes=1)
-        assert s.claim_alert(KEY, payload='{"a": 3}', now=later, decide=may(later))
-        r = s.get_alert(KEY)
-        assert r is not None
-        assert (r.attempts, r.failures, r.payload) == (2, 1, '{"a": 1}')  # kept
-        s.mark_alert_sent(KEY, now=later)
-        assert not s.claim_alert(KEY, payload="{}", now=later, decide=may(later))
-        sent = s.get_sent_alerts(now)
-        assert [x.key for x in sent] == [KEY]
-        assert sent[0].last_error is None
-        assert s.get_sent_alerts(later + timedelta(seconds=1)) == []
-        assert s.get_sent_alerts(watch="other") == []
-        assert s.get_unsent_alerts() == []
-        assert [x.key for x in s.get_alert_records([7, 8])] == [KEY]
+def test_claim_send_mark(storage, now):
+    s = storage
+    assert s.claim_alert(KEY, payload='{"a": 1}', now=now, decide=may(now))
+    # a second sender meanwhile: the fresh claim keeps it out
+    assert not s.claim_alert(KEY, payload='{"a": 2}', now=now, decide=may(now))
+    r = s.get_alert(KEY)
+    assert r is not None
+    assert (r.attempts, r.claimed_at, r.sent_at) == (1, now, None)
+    s.mark_alert_failed(KEY, error="HTTP 500")
+    later = now + timedelta(minutes=1)
+    assert s.claim_alert(KEY, payload='{"a": 3}', now=later, decide=may(later))
+    r = s.get_alert(KEY)
+    assert r is not None
+    assert (r.attempts, r.failures, r.payload) == (2, 1, '{"a": 1}')  # kept
+    s.mark_alert_sent(KEY, now=later)
+    assert not s.claim_alert(KEY, payload="{}", now=later, decide=may(later))
+    sent = s.get_sent_alerts(now)
+    assert [x.key for x in sent] == [KEY]
+    assert sent[0].last_error is None
+    assert s.get_sent_alerts(later + timedelta(seconds=1)) == []
+    assert s.get_sent_alerts(watch="other") == []
+    assert s.get_unsent_alerts() == []
+    assert [x.key for x in s.get_alert_records([7, 8])] == [KEY]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,10 +70,10 @@ FEEDS = [
 
 
 @pytest.fixture
-def storage(tmp_path):
-    with closing(Storage(tmp_path / "m.db")) as s:
-        s.sync_feeds(FEEDS)
-        yield s
+def storage(storage):
+    """The shared store on each backend (conftest.py), with the feeds."""
+    storage.sync_feeds(FEEDS)
+    return storage
 
 
 def add_article(
@@ -241,6 +240,8 @@ def test_story_articles_are_the_members_found_by_index(storage):
     ]
     assert storage.get_story_articles([]) == []
     # A story page seeks the members by story: no full pass over articles.
+    if not isinstance(storage, Storage):
+        return  # the query plan below is SQLite's
     seen: list[str] = []
     storage._db.set_trace_callback(seen.append)
     storage.get_story_articles([wire])
