@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from ..exceptions import RuleError
 from ..models import Article, TopicMatch, Topics
+from ._cache import cache_dir, load_or_compile
 from ._compile import QueryError, compile_query, compile_ruleset
 from ._match import (
     BODY_OFFSET_GAP,
@@ -105,7 +106,10 @@ def _compile_once(raw: Mapping[str, Any]) -> tuple[RuleSet, list[str]]:
 
 @functools.lru_cache(maxsize=4)
 def _compile_json(raw_json: str) -> tuple[RuleSet, list[str]]:
-    return compile_ruleset(json.loads(raw_json))
+    """Compiled once per process, and kept between processes (`._cache`)."""
+    return load_or_compile(
+        raw_json, lambda: compile_ruleset(json.loads(raw_json)), cache_dir()
+    )
 
 
 def validate_topics(raw: Mapping[str, Any]) -> list[str]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-import pymorphy3
 import snowballstemmer
 
 from ..text import MAX_WORD_CHARS
@@ -42,7 +42,17 @@ _MIN_NAME_STEM = 2
 CACHE_SIZE = 1 << 18
 MIN_LEMMA_SHARE = 0.1
 
-_morph = pymorphy3.MorphAnalyzer()
+
+@lru_cache(maxsize=1)
+def _analyzer() -> Any:
+    """pymorphy3's analyzer, loaded on the first Cyrillic word (its import and
+    dictionaries cost a third of a second: commands that only read compiled
+    rules never pay it)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
 _ru_stemmer = snowballstemmer.stemmer("russian")
 _en_stemmer = snowballstemmer.stemmer("english")
 
@@ -88,7 +98,7 @@ class _Reading:
 @lru_cache(maxsize=CACHE_SIZE)
 def _analyse_word(folded: str) -> tuple[tuple[_Reading, ...], bool]:
     """pymorphy3 readings of a folded word, and whether the dictionary knows it."""
-    parses = _morph.parse(folded)
+    parses = _analyzer().parse(folded)
     readings = tuple(
         _Reading(
             fold(p.normal_form), p.score, bool(p.tag.grammemes & _PROPER_GRAMMEMES)

@@ -25,11 +25,12 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import TranslateError
+
+if TYPE_CHECKING:  # httpx loads only to download: listing packages needs none
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +273,8 @@ def install_from_index(
             checks, pair mismatch).
     """
     own = client is None
+    import httpx
+
     http = client or httpx.Client(timeout=timeout, follow_redirects=True)
     try:
         entry = _find_in_index(_get_index(http, index_url), src, dst, index_url)
@@ -290,6 +293,8 @@ def install_from_index(
 
 
 def _get_index(http: httpx.Client, url: str) -> list[Mapping[str, Any]]:
+    import httpx
+
     try:
         response = http.get(url)
         response.raise_for_status()
@@ -352,6 +357,8 @@ def _download_one(
     target = tmp / (url.rstrip("/").rsplit("/", 1)[-1] or "package.argosmodel")
     digest = hashlib.sha256()
     size = 0
+    import httpx
+
     try:
         with http.stream("GET", url) as response, target.open("wb") as out:
             response.raise_for_status()
