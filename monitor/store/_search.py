@@ -46,6 +46,9 @@ BM25_WEIGHTS = "2.0, 1.0, 2.0, 1.0, 1.0"
 class SearchMixin(StorageBase):
     """SQL for `search_fts` and `search_queue`."""
 
+    # The table of index rows (PostgreSQL: ``search_docs``); the queue is shared.
+    _INDEX_TABLE = "search_fts"
+
     def get_search_queue(self, limit: int) -> list[int]:
         """Ids of articles whose index entry is missing or stale, oldest first."""
         rows = self._query(
@@ -86,7 +89,7 @@ class SearchMixin(StorageBase):
             The number of articles queued.
         """
         with self._tx() as db:
-            db.execute("DELETE FROM search_fts")
+            db.execute(f"DELETE FROM {self._INDEX_TABLE}")
             db.execute("DELETE FROM search_queue")
             cur = db.execute(
                 "INSERT INTO search_queue (article_id)"
@@ -96,7 +99,7 @@ class SearchMixin(StorageBase):
 
     def count_search_index(self) -> tuple[int, int]:
         """(articles indexed, articles waiting in the queue)."""
-        indexed = self._one("SELECT count(*) FROM search_fts")
+        indexed = self._one(f"SELECT count(*) FROM {self._INDEX_TABLE}")
         queued = self._one("SELECT count(*) FROM search_queue")
         return int(indexed[0]) if indexed else 0, int(queued[0]) if queued else 0
 

@@ -53,6 +53,8 @@ class PgSearchMixin(StorageBase):
     """SQL for ``search_docs`` and ``search_queue`` on PostgreSQL (the queue's
     reads, which are portable, come from SQLite's `SearchMixin` after this)."""
 
+    _INDEX_TABLE = "search_docs"
+
     def save_search_docs(
         self, docs: Iterable[SearchDoc], handled: Sequence[int]
     ) -> None:
@@ -83,29 +85,6 @@ class PgSearchMixin(StorageBase):
                 " AND c.relnamespace = 'public'::regnamespace"
                 " AND pg_has_role(c.relowner, 'USAGE')"
             )
-
-    def reset_search_index(self) -> int:
-        """Empty the index and queue every extracted article (``--reindex``).
-
-        Returns:
-            The number of articles queued.
-        """
-        with self._tx() as db:
-            db.execute("DELETE FROM search_docs")
-            db.execute("DELETE FROM search_queue")
-            cur = db.execute(
-                "INSERT INTO search_queue (article_id)"
-                " SELECT id FROM articles WHERE extract_status = 'done'"
-            )
-            return int(cur.rowcount)
-
-    def count_search_index(self) -> tuple[int, int]:
-        """(articles indexed, articles waiting in the queue)."""
-        row = self._one(
-            "SELECT (SELECT count(*) FROM search_docs),"
-            " (SELECT count(*) FROM search_queue)"
-        )
-        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def search_articles(
         self,
