@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from monitor.config import FetchConfig
 from monitor.fetch import make_client
 from tests.httpserver import LocalHTTPServer
-from tests.pgcluster import PgCluster, find_bindir, unique_name
+from tests.pgcluster import PgCluster, running_cluster, temporary_database
 from tests.smtpserver import Inbox, free_port
 
 # MONITOR_TEST_SHARED points elsewhere (a worktree whose ../shared is not the corpus)
@@ -128,28 +128,15 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """One PostgreSQL cluster for the session (each xdist worker has its own)."""
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip(
-            "PostgreSQL server binaries not installed (scripts/setup_postgres.sh"
-            " installs Debian's postgresql; scripts/test.sh runs it)"
-        )
-    cluster = PgCluster(bindir).start()
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
 def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
     """The URL of a new, empty database on `pg_cluster`; dropped at teardown."""
-    name = unique_name("monitor")
-    url = pg_cluster.create_database(name)
-    try:
+    with temporary_database(pg_cluster, "monitor") as url:
         yield url
-    finally:
-        pg_cluster.drop_database(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.smtpserver import free_port
@@ -111,3 +113,36 @@ class PgCluster:
 
 def unique_name(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{time.monotonic_ns()}"
+
+
+SKIP_REASON = (
+    "PostgreSQL server binaries not installed (scripts/setup_postgres.sh"
+    " installs Debian's postgresql; scripts/test.sh runs it)"
+)
+
+
+@contextmanager
+def running_cluster() -> Iterator[PgCluster]:
+    """A started throw-away cluster, stopped afterwards; skips the test when the
+    server binaries are missing."""
+    import pytest
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(SKIP_REASON)
+    cluster = PgCluster(bindir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@contextmanager
+def temporary_database(cluster: PgCluster, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database on `cluster`; dropped afterwards."""
+    name = unique_name(prefix)
+    url = cluster.create_database(name)
+    try:
+        yield url
+    finally:
+        cluster.drop_database(name)

@@ -14,7 +14,7 @@ import pytest
 
 from monitor import queue
 from monitor.store.pg import PgStorage
-from tests.pgcluster import PgCluster, find_bindir, unique_name
+from tests.pgcluster import PgCluster, running_cluster, temporary_database
 from tests.sitegen import NOW, build_site, write_config
 from tests.test_pipeline_backends import MONITOR, _child_env, _monitor
 
@@ -24,24 +24,15 @@ PAGE_SECONDS = 2.0  # each article page answers this late (under fetch.timeout)
 
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[PgCluster]:
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not installed")
-    cluster = PgCluster(bindir).start()
-    try:
+    """A cluster of this module's own: its tests stop and restart the server."""
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
 def db_url(own_cluster: PgCluster) -> Iterator[str]:
-    name = unique_name("faults")
-    url = own_cluster.create_database(name)
-    try:
+    with temporary_database(own_cluster, "faults") as url:
         yield url
-    finally:
-        own_cluster.drop_database(name)
 
 
 def _slow_site(http_server, tmp_path, *, slow: bool = True) -> None:
@@ -83,10 +74,7 @@ def test_a_run_carries_on_across_a_server_restart(
     assert run.returncode == 0, err
     assert "database connection lost and restored after" in err
     assert "Error" not in err
-    with closing(PgStorage(db_url)) as storage:
-        stages = storage.get_stage_counts()
-    assert stages["extract"] == {"done": 3}
-    assert stages["classify"] == {"done": 3}
+    _assert_every_article_stored(db_url)
 
 
 def test_a_server_down_past_the_bound_is_one_line_and_the_next_run_finishes(
@@ -110,10 +98,7 @@ def test_a_server_down_past_the_bound_is_one_line_and_the_next_run_finishes(
     done = _monitor(tmp_path, env, "run", "-q", "--no-digest")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    with closing(PgStorage(db_url)) as storage:
-        stages = storage.get_stage_counts()
-    assert stages["extract"] == {"done": 3}
-    assert stages["classify"] == {"done": 3}
+    _assert_every_article_stored(db_url)
 
 
 def test_a_worker_carries_on_across_a_server_restart(
@@ -221,3 +206,11 @@ def _job_counts(url: str) -> dict[str, int]:
             (queue.EXTRACT_QUEUE,),
         ).fetchall()
     return {str(s): int(n) for s, n in rows}
+
+
+def _assert_every_article_stored(url: str) -> None:
+    """The site's 3 articles, each extracted and classified."""
+    with closing(PgStorage(url)) as storage:
+        stages = storage.get_stage_counts()
+    assert stages["extract"] == {"done": 3}
+    assert stages["classify"] == {"done": 3}
