@@ -29,6 +29,7 @@ from ..classify._model import RuleSet
 from ..models import Article, SearchDoc, SearchFilters, SearchNode, Topics
 from ..termsafe import term_safe
 from ._index import build_search_doc, is_english
+from ._prefilter import Prefilter, make_prefilter, might_match
 from ._query import CompiledSearch, SearchQueryError, compile_search, matches
 from ._snippet import MARK, Snippet, build_view, make_snippet, view_hits
 
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 INDEX_BATCH = 200  # articles per index transaction
 SNIPPET_SCAN_CHARS = 1500  # text analysed for a snippet when no re-check is needed
 MAX_SCANNED = 2000  # candidates re-checked at most for one query (phrases, NEAR)
+CHECK_CHUNK = 200  # candidates loaded and checked at a time
 CSV_FIELDS = (
     "id",
     "title",
@@ -79,6 +81,8 @@ class SearchStore(Protocol):
     ) -> list[tuple[int, float]]: ...
 
     def get_articles(self, article_ids: Iterable[int]) -> list[Article]: ...
+
+    def get_search_docs(self, article_ids: Iterable[int]) -> dict[int, SearchDoc]: ...
 
     def get_filings_for(self, article_ids: Iterable[int]) -> dict[int, Topics]: ...
 
@@ -195,25 +199,49 @@ def _collect(
     storage: SearchStore, compiled: CompiledSearch, filters: SearchFilters, limit: int
 ) -> list[SearchResult]:
     assert compiled.node is not None
-    page = max(limit * 2, 20) if compiled.needs_check else limit
+    if not compiled.needs_check:
+        rows = storage.search_articles(compiled.node, filters, limit=limit)
+        return _results(storage, compiled, rows, limit, None)
+    # One ranked list of candidates (the index scores every match whatever the
+    # LIMIT, so paging with OFFSET would pay that again per page), checked in
+    # growing chunks: the pre-filter on the stored tokens, then the exact check.
+    rows = storage.search_articles(compiled.node, filters, limit=MAX_SCANNED)
+    prefilter = make_prefilter(compiled.exact)
     found: list[SearchResult] = []
-    offset = 0
-    while len(found) < limit and offset < MAX_SCANNED:
-        rows = storage.search_articles(
-            compiled.node, filters, limit=page, offset=offset
-        )
-        articles = {a.id: a for a in storage.get_articles(i for i, _ in rows)}
-        filings = storage.get_filings_for(articles)
-        for article_id, score in rows:
-            a = articles.get(article_id)
-            result = a and _result(a, score, compiled, filings.get(a.id, Topics()))
-            if result:
-                found.append(result)
-                if len(found) == limit:
-                    break
-        if len(rows) < page:
-            break
-        offset += page
+    start, chunk = 0, max(limit * 2, 20)
+    while start < len(rows) and len(found) < limit:
+        part = rows[start : start + chunk]
+        found += _results(storage, compiled, part, limit - len(found), prefilter)
+        start += chunk
+        chunk = min(chunk * 2, CHECK_CHUNK)
+    return found
+
+
+def _results(
+    storage: SearchStore,
+    compiled: CompiledSearch,
+    rows: list[tuple[int, float]],
+    limit: int,
+    prefilter: Prefilter | None,
+) -> list[SearchResult]:
+    """The first `limit` of `rows` that pass the checks, as results."""
+    articles = {a.id: a for a in storage.get_articles(i for i, _ in rows)}
+    if prefilter is not None:
+        docs = storage.get_search_docs(articles)
+        articles = {
+            i: a
+            for i, a in articles.items()
+            if i not in docs or might_match(prefilter, docs[i], a)
+        }
+    filings = storage.get_filings_for(articles)
+    found: list[SearchResult] = []
+    for article_id, score in rows:
+        a = articles.get(article_id)
+        result = a and _result(a, score, compiled, filings.get(a.id, Topics()))
+        if result:
+            found.append(result)
+            if len(found) == limit:
+                break
     return found
 
 

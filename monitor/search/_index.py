@@ -53,12 +53,17 @@ def alias_keys(word: str) -> frozenset[str]:
     folded = fold(word)
     if not word[:1].isupper() or not CYRILLIC_RE.search(folded):
         return frozenset()
+    return latin_keys(folded) | latin_keys(name_stem(folded))
+
+
+@lru_cache(maxsize=1 << 16)
+def latin_keys(folded: str) -> frozenset[str]:
+    """English stems of the Latin spellings of one folded Cyrillic word."""
     out: set[str] = set()
-    for base in {folded, name_stem(folded)}:
-        for variant in latin_variants(base):
-            for part in _SPLIT_RE.split(variant):
-                if part:
-                    out |= term_keys(part)
+    for variant in latin_variants(folded):
+        for part in _SPLIT_RE.split(variant):
+            if part:
+                out |= term_keys(part)
     return frozenset(out)
 
 

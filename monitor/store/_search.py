@@ -129,6 +129,29 @@ class SearchMixin(StorageBase):
         )
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def get_search_docs(self, article_ids: Iterable[int]) -> dict[int, SearchDoc]:
+        """The index rows of `article_ids` as stored (the search pre-filter)."""
+        ids = sorted(set(article_ids))
+        out: dict[int, SearchDoc] = {}
+        for start in range(0, len(ids), 500):
+            chunk = tuple(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT rowid, title, body, title_en, body_en, aliases"
+                f" FROM search_fts WHERE rowid IN ({marks})",
+                chunk,
+            )
+            for r in rows:
+                out[int(r[0])] = SearchDoc(
+                    article_id=int(r[0]),
+                    title=r[1] or "",
+                    body=r[2] or "",
+                    title_en=r[3] or "",
+                    body_en=r[4] or "",
+                    aliases=r[5] or "",
+                )
+        return out
+
     def get_latest_published(self) -> datetime | None:
         """The newest publication time of an extracted article (the web's "/")."""
         row = self._one(_latest_sql())

@@ -116,6 +116,14 @@ class PgSearchMixin(StorageBase):
         )
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def get_search_docs(self, article_ids: Iterable[int]) -> dict[int, SearchDoc]:
+        """Nothing: the tsvectors keep no word groups (clamped positions, 256 per
+        lexeme), so the search pre-filter has nothing sound to read here and
+        every candidate goes to the exact check (the tsquery's ``<->`` already
+        makes phrase candidates positional)."""
+        del article_ids
+        return {}
+
 
 # ---------------------------------------------------------------- documents
 
