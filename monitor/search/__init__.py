@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..classify import Doc
 from ..classify._model import RuleSet
 from ..models import Article, SearchDoc, SearchFilters, SearchNode, Topics
 from ..termsafe import term_safe
@@ -201,20 +202,47 @@ def _collect(
     assert compiled.node is not None
     if not compiled.needs_check:
         rows = storage.search_articles(compiled.node, filters, limit=limit)
-        return _results(storage, compiled, rows, limit, None)
+        return _results(storage, compiled, rows, limit, _Checker(compiled))
     # One ranked list of candidates (the index scores every match whatever the
     # LIMIT, so paging with OFFSET would pay that again per page), checked in
     # growing chunks: the pre-filter on the stored tokens, then the exact check.
     rows = storage.search_articles(compiled.node, filters, limit=MAX_SCANNED)
-    prefilter = make_prefilter(compiled.exact)
+    checker = _Checker(compiled, make_prefilter(compiled.exact))
     found: list[SearchResult] = []
     start, chunk = 0, max(limit * 2, 20)
     while start < len(rows) and len(found) < limit:
         part = rows[start : start + chunk]
-        found += _results(storage, compiled, part, limit - len(found), prefilter)
+        found += _results(storage, compiled, part, limit - len(found), checker)
         start += chunk
         chunk = min(chunk * 2, CHECK_CHUNK)
     return found
+
+
+@dataclass(slots=True)
+class _Checker:
+    """The checks of one query's candidates, remembering the texts it rejected:
+    the verdict is a function of an article's texts (and, for the pre-filter,
+    its stored tokens), so copies of a rejected text (a story's syndicated
+    copies) are not analysed again."""
+
+    compiled: CompiledSearch
+    prefilter: Prefilter | None = None
+    rejected: set[tuple[Any, ...]] = field(default_factory=set)
+
+    def views(self, a: Article, doc: SearchDoc | None) -> list[Doc] | None:
+        """The article's views when it matches (None: it does not)."""
+        key = (a.title, a.text, a.lang, a.title_en, a.text_en, doc)
+        if key in self.rejected:
+            return None
+        if self.prefilter is not None and doc is not None:
+            if not might_match(self.prefilter, doc, a):
+                self.rejected.add(key)
+                return None
+        views = _views(a, self.compiled.needs_check)
+        if self.compiled.needs_check and not matches(self.compiled, views):
+            self.rejected.add(key)
+            return None
+        return views
 
 
 def _results(
@@ -222,47 +250,51 @@ def _results(
     compiled: CompiledSearch,
     rows: list[tuple[int, float]],
     limit: int,
-    prefilter: Prefilter | None,
+    checker: _Checker,
 ) -> list[SearchResult]:
     """The first `limit` of `rows` that pass the checks, as results."""
     articles = {a.id: a for a in storage.get_articles(i for i, _ in rows)}
-    if prefilter is not None:
-        docs = storage.get_search_docs(articles)
-        articles = {
-            i: a
-            for i, a in articles.items()
-            if i not in docs or might_match(prefilter, docs[i], a)
-        }
-    filings = storage.get_filings_for(articles)
-    found: list[SearchResult] = []
+    docs = storage.get_search_docs(articles) if checker.prefilter else {}
+    passed: list[tuple[Article, float, list[Doc]]] = []
     for article_id, score in rows:
         a = articles.get(article_id)
-        result = a and _result(a, score, compiled, filings.get(a.id, Topics()))
-        if result:
-            found.append(result)
-            if len(found) == limit:
+        views = a and checker.views(a, docs.get(article_id))
+        if a and views:
+            passed.append((a, score, views))
+            if len(passed) == limit:
                 break
-    return found
+    filings = storage.get_filings_for(a.id for a, _, _ in passed)
+    return [
+        _result(a, score, views, compiled, filings.get(a.id, Topics()))
+        for a, score, views in passed
+    ]
+
+
+def _views(a: Article, whole: bool) -> list[Doc]:
+    """The original view and the English one (if translated).  The index verdict
+    is exact unless the query needs a check: then the whole text is analysed;
+    otherwise only the start, for the snippet (speed)."""
+    cut = None if whole else SNIPPET_SCAN_CHARS
+    original = build_view(a.title, a.text[:cut], a.lang or "", aliases=True)
+    if is_english(a.lang) or not (a.title_en or a.text_en):
+        return [original]
+    english = build_view(a.title_en or "", (a.text_en or "")[:cut], "en", aliases=False)
+    return [original, english]
 
 
 def _result(
-    a: Article, score: float, compiled: CompiledSearch, filings: Topics
-) -> SearchResult | None:
-    # The index verdict is exact unless `needs_check`: then the whole text is
-    # checked; otherwise only the start is analysed, for the snippet (speed).
+    a: Article,
+    score: float,
+    views: list[Doc],
+    compiled: CompiledSearch,
+    filings: Topics,
+) -> SearchResult:
     cut = None if compiled.needs_check else SNIPPET_SCAN_CHARS
-    text, text_en = a.text[:cut], (a.text_en or "")[:cut]
-    original = build_view(a.title, text, a.lang or "", aliases=True)
-    english = None
-    if not is_english(a.lang) and (a.title_en or a.text_en):
-        english = build_view(a.title_en or "", text_en, "en", aliases=False)
-    views = [original, *([english] if english else [])]
-    if compiled.needs_check and not matches(compiled, views):
-        return None
-    hits = view_hits(compiled.exact, original)
+    hits = view_hits(compiled.exact, views[0])
     snippet_en = None
-    if english is not None:
-        hits_en = view_hits(compiled.exact, english)
+    if len(views) > 1:
+        hits_en = view_hits(compiled.exact, views[1])
+        text_en = (a.text_en or "")[:cut]
         snippet_en = make_snippet(text_en, hits_en[1] if hits_en else set())
     return SearchResult(
         id=a.id,
@@ -275,7 +307,7 @@ def _result(
         story_id=a.story_id,
         topics=tuple(m.label for m in filings.labels if m.facet == "topic"),
         countries=tuple(m.label for m in filings.labels if m.facet == "country"),
-        snippet=make_snippet(text, hits[1] if hits else set()),
+        snippet=make_snippet(a.text[:cut], hits[1] if hits else set()),
         snippet_en=snippet_en,
         score=score,
     )

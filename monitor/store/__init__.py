@@ -8,6 +8,7 @@ docs/design.md "Storage").
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,6 +107,21 @@ class Storage(
     def location(self) -> str:
         """The database file (the contract's `StorageType.location`)."""
         return self.path
+
+    def get_change_token(self) -> str:
+        """The database and WAL files' inode, size and modification time: every
+        commit writes one of them (WAL frames, or a checkpoint), so the token
+        changes with any write (a commit in the same clock tick as the previous
+        token, rewriting WAL frames in place, is the one it could miss)."""
+        parts = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(self.path + suffix)
+            except OSError:
+                parts.append("-")
+                continue
+            parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+        return "/".join(parts)
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""

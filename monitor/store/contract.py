@@ -262,6 +262,12 @@ class StorageType(
         """Where the data lives, for humans: a file path or a URL without password."""
         ...
 
+    def get_change_token(self) -> str:
+        """A value that changes whenever any data changes (``monitor serve``'s
+        page cache): SQLite, the database and WAL files' size and time;
+        PostgreSQL, the WAL position."""
+        ...
+
     def write_batch(self) -> AbstractContextManager[None]:
         """Many write methods as one transaction (bulk loads such as the
         benches' synthetic archives); each method's rules are unchanged."""

@@ -19,6 +19,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ CSP = (
     " frame-ancestors 'none'; form-action 'self'"
 )
 PAGE_LIMIT = 100
+DAY_CACHE = 32  # rendered day pages kept (each until the database changes)
 
 
 class ServeRefusedError(MonitorError):
@@ -158,6 +161,7 @@ class _Web:
         self.rules = classify.compile_topics(cfg.topics) if cfg.topics else None
         self.env = _env()
         self.tz = ZoneInfo(cfg.digest.timezone)
+        self._days = _PageCache(DAY_CACHE)
 
     def _open(self) -> StorageType:
         """One read-only session per request: the SQLite file with ``mode=ro``, or a
@@ -192,21 +196,35 @@ class _Web:
         return self._day(day)
 
     def _day(self, day: date) -> Response:
-        rules = self.rules
         with closing(self._open()) as storage:
-            built = digest.build_digest(
-                storage,
-                day=day,
-                cfg=self.cfg.digest,
-                topic_order=rules.topic_order if rules else (),
-                topic_names={c.id: c.label for c in rules.categories} if rules else {},
-                now=datetime.now(UTC),
-                sources=self.cfg.source_kinds(),
+            token = storage.get_change_token()
+            html = self._days.get(day, token)
+            if html is None:
+                html = self._day_html(storage, day)
+                self._days.put(day, token, html)
+        return HTMLResponse(html)
+
+    def _day_html(self, storage: StorageType, day: date) -> str:
+        rules = self.rules
+        built = digest.build_digest(
+            storage,
+            day=day,
+            cfg=self.cfg.digest,
+            topic_order=rules.topic_order if rules else (),
+            topic_names={c.id: c.label for c in rules.categories} if rules else {},
+            now=datetime.now(UTC),
+            sources=self.cfg.source_kinds(),
+        )
+        shown = [
+            st.article_id
+            for section in (
+                *([built.top] if built.top else []),
+                *built.all_sections,
             )
-            start, end = digest.day_bounds(day, self.cfg.digest.timezone)
-            by_url = {a.url: a for a in storage.get_articles_for_digest(start, end)}
-        return self._page(
-            "day.html",
+            for st in section.stories
+        ]
+        by_url = {a.url: a for a in storage.get_articles(shown)}
+        return self.env.get_template("day.html").render(
             title=built.period.label,
             digest=built,
             by_url=by_url,
@@ -331,6 +349,32 @@ class _Web:
         with closing(self._open()) as storage:
             report = status.build_status(storage, self.cfg, datetime.now(UTC))
         return self._page("feeds.html", title="Feed health", report=report)
+
+
+class _PageCache:
+    """Rendered pages by key, each valid while the database's change token is
+    the one it was built under (`StorageType.get_change_token`): a page is never
+    served after the data under it changed.  Least recently used go first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pages: OrderedDict[object, tuple[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object, token: str) -> str | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is None or found[0] != token:
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
+
+    def put(self, key: object, token: str, html: str) -> None:
+        with self._lock:
+            self._pages[key] = (token, html)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
 
 
 def _limit(value: str) -> int:

@@ -337,6 +337,10 @@ class PgStorage(
         """ "ok": the server checks its own pages; the schema version was read."""
         return "ok"
 
+    def get_change_token(self) -> str:
+        """The cluster's WAL insert position: it moves with every write."""
+        return str(self._query("SELECT pg_current_wal_insert_lsn()")[0][0])
+
     def close(self) -> None:
         self._pg.conn.close()
 
