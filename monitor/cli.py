@@ -38,7 +38,7 @@ from .config import (
 )
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
-from .log import setup_logging
+from .log import drawing, setup_logging
 from .models import Article, RunSummary
 from .runtime import ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage
@@ -147,7 +147,10 @@ def _tty_progress(stage: str, total: int) -> Iterator[ProgressBar]:
     if not sys.stderr.isatty() or total == 0:
         yield ProgressBar()
         return
-    with click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr) as bar:
+    with (
+        click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr) as bar,
+        drawing(bar),
+    ):
         yield _ClickBar(bar)
 
 
