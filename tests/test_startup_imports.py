@@ -1,0 +1,107 @@
+"""Issue #19 (start-up): what short commands must not import.
+
+`monitor --version` and `monitor status` are the installed executable run with
+``PYTHONPROFILEIMPORTTIME=1`` (Python's ``-X importtime``: every module the
+process imports, on stderr).  Each heavy library or stage package named here
+costs tens to hundreds of milliseconds to import, and neither command uses it:
+a module-level import that pulls one back in fails this test.  `status` runs
+after `init-db`, which compiled the topic rules into the cache (as every command
+after the first finds them); `status` then reads them without lemmatising.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MONITOR = str(Path(sys.executable).parent / "monitor")  # the installed executable
+
+# Libraries neither command needs (HTTP, templates, numbers, queue, PostgreSQL,
+# extraction, feeds, clustering, translation, morphology, encodings).
+HEAVY = (
+    "httpx", "httpcore", "rich", "pygments", "jinja2", "numpy", "procrastinate",
+    "psycopg", "trafilatura", "lxml", "feedparser", "datasketch", "argostranslate",
+    "ctranslate2", "sentencepiece", "pymorphy3", "snowballstemmer", "iuliia",
+    "charset_normalizer",
+)  # fmt: skip
+# The package's own stages: each is loaded by the commands that run it.
+STAGES = (
+    "monitor.pipeline", "monitor.fetch", "monitor.extract", "monitor.feeds",
+    "monitor.sources", "monitor.stories", "monitor.digest", "monitor.search",
+    "monitor.alerts", "monitor.web", "monitor.queue", "monitor.mail",
+)  # fmt: skip
+
+
+def imported(*args: str, env: dict[str, str]) -> set[str]:
+    """Every module the installed `monitor` imports running `args`."""
+    done = subprocess.run(
+        [MONITOR, *args],
+        capture_output=True,
+        text=True,
+        env=env | {"PYTHONPROFILEIMPORTTIME": "1"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip())
+    assert "monitor.cli" in names, done.stderr[-3000:]  # the report was read
+    return names
+
+
+def loaded(names: set[str], roots: tuple[str, ...]) -> list[str]:
+    """The modules of `names` that are one of `roots` or inside one."""
+    return sorted(
+        n for n in names if any(n == r or n.startswith(r + ".") for r in roots)
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return environ | {"PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "c")}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """The shipped topics, one feed, a database made by `init-db`."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copyfile(REPO / "config" / "topics.toml", folder / "topics.toml")
+    (folder / "monitor.toml").write_text(
+        f'[store]\npath = "{tmp_path / "monitor.db"}"\n'
+        f'[digest]\noutput_dir = "{tmp_path / "digests"}"\n'
+    )
+    (folder / "feeds.toml").write_text(
+        '[[feed]]\nname = "a"\nurl = "https://example.org/rss"\n'
+        'outlet = "A"\nlang = "ru"\ncountry = "KZ"\n'
+    )
+    return folder
+
+
+def test_version_imports_no_stage_and_no_heavy_library(env: dict[str, str]):
+    names = imported("--version", env=env)
+    assert loaded(names, HEAVY) == []
+    assert loaded(names, (*STAGES, "monitor.classify", "monitor.translate")) == []
+
+
+def test_status_imports_no_stage_and_no_heavy_library(
+    config: Path, env: dict[str, str]
+):
+    subprocess.run(
+        [MONITOR, "init-db", "--config", str(config)],
+        env=env, capture_output=True, check=True, timeout=120)  # fmt: skip
+    names = imported("status", "--config", str(config), env=env)
+    assert loaded(names, HEAVY) == []
+    assert loaded(names, STAGES) == []
+    # it did read the compiled rules and the database
+    assert "monitor.classify" in names
+    assert "sqlite3" in names
