@@ -60,7 +60,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -68,14 +68,12 @@ from lxml import etree
 
 from . import (
     classify,
-    digest,
     extract,
     fetch,
     mirrors,
     retention,
     schedule,
     sources,
-    stories,
     translate,
     urls,
 )
@@ -105,7 +103,9 @@ from .models import (
     TranslationTask,
 )
 from .runtime import Progress, ProgressBar, no_progress, open_storage, utc_now
-from .store import StorageType
+
+if TYPE_CHECKING:  # the contract imports every stage's protocol: a warm run needs few
+    from .store import StorageType
 
 logger = logging.getLogger(__name__)
 
@@ -917,6 +917,8 @@ class Pipeline:
         )
         if not articles:
             return
+        from . import stories  # numpy and the clusterer: only with articles to assign
+
         by_id = {a.id: a for a in articles}
         batch = []
         for a in articles:
@@ -963,7 +965,9 @@ class Pipeline:
         A delivery that fails is one warning and one line in the failures log
         (`monitor status`); it never fails the run, and is retried next run.
         """
-        from . import alerts
+        if not self.cfg.watches:
+            return
+        from . import alerts  # its matchers and senders: only with watches
 
         watches, _errors = alerts.compile_watches(self.cfg.watches, self.rules())
         if not watches:
@@ -999,6 +1003,8 @@ class Pipeline:
         Returns:
             The files written.
         """
+        from . import digest  # the templates: only when a digest is written
+
         now = self.now()
         built = digest.build_digest(
             self.storage,

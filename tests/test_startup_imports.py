@@ -7,6 +7,9 @@ costs tens to hundreds of milliseconds to import, and neither command uses it:
 a module-level import that pulls one back in fails this test.  `status` runs
 after `init-db`, which compiled the topic rules into the cache (as every command
 after the first finds them); `status` then reads them without lemmatising.
+A warm `monitor run` (its feed answers 304, no digest due) loads the fetcher,
+and neither the story clusterer (numpy), the digest templates (jinja2) nor the
+alerts package.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.httpserver import LocalHTTPServer, Response
 
 REPO = Path(__file__).resolve().parents[1]
 MONITOR = str(Path(sys.executable).parent / "monitor")  # the installed executable
@@ -72,16 +77,21 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    """The shipped topics, one feed, a database made by `init-db`."""
+    """The shipped topics, one feed."""
+    return write_config(tmp_path, "https://example.org/rss")
+
+
+def write_config(tmp_path: Path, url: str) -> Path:
     folder = tmp_path / "config"
     folder.mkdir()
     shutil.copyfile(REPO / "config" / "topics.toml", folder / "topics.toml")
     (folder / "monitor.toml").write_text(
         f'[store]\npath = "{tmp_path / "monitor.db"}"\n'
         f'[digest]\noutput_dir = "{tmp_path / "digests"}"\n'
+        "[fetch]\nallow_private = true\n[poll]\nmin_interval = 0.0\n"
     )
     (folder / "feeds.toml").write_text(
-        '[[feed]]\nname = "a"\nurl = "https://example.org/rss"\n'
+        f'[[feed]]\nname = "a"\nurl = "{url}"\n'
         'outlet = "A"\nlang = "ru"\ncountry = "KZ"\n'
     )
     return folder
@@ -105,3 +115,20 @@ def test_status_imports_no_stage_and_no_heavy_library(
     # it did read the compiled rules and the database
     assert "monitor.classify" in names
     assert "sqlite3" in names
+
+
+def test_warm_run_imports_no_clusterer_templates_or_alerts(
+    http_server: LocalHTTPServer, tmp_path: Path, env: dict[str, str]
+):
+    http_server.route("/rss", lambda _req: Response(status=304, content_type=None))
+    config = write_config(tmp_path, http_server.url("/rss"))
+    first = imported("run", "-q", "--config", str(config), env=env)
+    assert "monitor.digest" in first  # the first run wrote yesterday's digest
+    names = imported("run", "-q", "--config", str(config), env=env)
+    assert len([r for r in http_server.requests if r.path == "/rss"]) == 2
+    assert "monitor.fetch" in names  # it did poll
+    assert "httpx" in names
+    heavy = ("numpy", "datasketch", "jinja2", "trafilatura", "argostranslate",
+             "ctranslate2", "pymorphy3", "procrastinate", "psycopg")  # fmt: skip
+    assert loaded(names, heavy) == []
+    assert loaded(names, ("monitor.stories", "monitor.digest", "monitor.alerts")) == []
