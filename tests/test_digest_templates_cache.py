@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
@@ -39,9 +40,9 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     original = jinja2.Environment.compile
 
     def compile_(self: jinja2.Environment, source: str, name: str | None = None,
-                 *args: object, **kwargs: object) -> object:  # fmt: skip
+                 *args: Any, **kwargs: Any) -> Any:  # fmt: skip
         names.append(name or "?")
-        return original(self, source, name, *args, **kwargs)  # type: ignore[arg-type]
+        return original(self, source, name, *args, **kwargs)
 
     monkeypatch.setattr(jinja2.Environment, "compile", compile_)
     _render._env.cache_clear()
