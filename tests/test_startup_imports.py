@@ -9,7 +9,7 @@ after `init-db`, which compiled the topic rules into the cache (as every command
 after the first finds them); `status` then reads them without lemmatising.
 A warm `monitor run` (its feed answers 304, no digest due) loads the fetcher,
 and neither the story clusterer (numpy), the digest templates (jinja2) nor the
-alerts package.
+alerts package; `monitor digest` loads no HTTP client.
 """
 
 from __future__ import annotations
@@ -132,3 +132,8 @@ def test_warm_run_imports_no_clusterer_templates_or_alerts(
              "ctranslate2", "pymorphy3", "procrastinate", "psycopg")  # fmt: skip
     assert loaded(names, heavy) == []
     assert loaded(names, ("monitor.stories", "monitor.digest", "monitor.alerts")) == []
+    # writing a digest makes no request: no HTTP client, no fetcher
+    names = imported("digest", "--date", "today", "--no-send", "--config", str(config),
+                     env=env)  # fmt: skip
+    assert "jinja2" in names
+    assert loaded(names, ("httpx", "httpcore", "monitor.fetch", "numpy")) == []
