@@ -103,18 +103,24 @@ def test_version_imports_no_stage_and_no_heavy_library(env: dict[str, str]):
     assert loaded(names, (*STAGES, "monitor.classify", "monitor.translate")) == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_status_imports_no_stage_and_no_heavy_library(
-    config: Path, env: dict[str, str]
+    config: Path, env: dict[str, str], backend: str, request: pytest.FixtureRequest
 ):
+    heavy = HEAVY
+    if backend == "postgresql":
+        env = env | {"MONITOR_STORE_URL": request.getfixturevalue("pg_url")}
+        heavy = tuple(m for m in HEAVY if m != "psycopg")
     subprocess.run(
         [MONITOR, "init-db", "--config", str(config)],
         env=env, capture_output=True, check=True, timeout=120)  # fmt: skip
     names = imported("status", "--config", str(config), env=env)
-    assert loaded(names, HEAVY) == []
+    assert loaded(names, heavy) == []
     assert loaded(names, STAGES) == []
+    assert "monitor.store.contract" not in names  # it imports every stage
     # it did read the compiled rules and the database
     assert "monitor.classify" in names
-    assert "sqlite3" in names
+    assert ("psycopg" if backend == "postgresql" else "sqlite3") in names
 
 
 def test_warm_run_imports_no_clusterer_templates_or_alerts(
