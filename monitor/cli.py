@@ -1285,13 +1285,11 @@ def _locked(cfg: Config) -> Iterator[None]:
 
 
 def _pipeline(cfg: Config, storage: StorageType) -> Pipeline:
-    from . import fetch
     from .pipeline import Pipeline
 
-    return Pipeline(
+    return Pipeline(  # its HTTP client is made on first use
         cfg=cfg,
         storage=storage,
-        client=fetch.make_client(cfg.fetch),
         progress=no_progress if _quiet() else _tty_progress,
         env=os.environ,
     )
