@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -46,16 +47,20 @@ TZ = "Asia/Almaty"
 MONITOR = ROOT / ".venv" / "bin" / "monitor"
 
 
-def write_config(folder: Path, db: Path, base_url: str) -> Path:
-    """monitor.toml + feeds.toml + topics.toml for the archive at `db`."""
+def write_config(
+    folder: Path, db: Path, base_url: str, store_url: str | None = None
+) -> Path:
+    """monitor.toml + feeds.toml + topics.toml for the archive at `db` (or, with
+    `store_url`, the PostgreSQL database it was copied into)."""
     config = folder / "config"
     config.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ROOT / "config" / "topics.toml", config / "topics.toml")
+    store = f'url = "{store_url}"' if store_url else f'path = "{db}"'
     (config / "monitor.toml").write_text(f"""\
 feeds_file = "feeds.toml"
 
 [store]
-path = "{db}"
+{store}
 
 [fetch]
 allow_private = true
@@ -82,12 +87,29 @@ formats = ["html", "txt", "md", "json", "atom"]
     return config
 
 
+def command_env(folder: Path) -> dict[str, str]:
+    """The commands' environment: this checkout, with compiled bytecode as an
+    installed package has it (``pip install`` compiles every module; with
+    PYTHONDONTWRITEBYTECODE set, every command compiled the package again:
+    0.1-0.2 s of each figure), and the user cache (compiled topics and
+    templates) under `folder`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return env | {"PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(folder / "cache")}
+
+
+def compile_package() -> None:
+    """The package's bytecode, written once before any timing (the libraries'
+    was written when they were installed)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "monitor")],
+                   env=command_env(ROOT), check=True, capture_output=True)  # fmt: skip
+
+
 def monitor(config: Path, *args: str) -> tuple[float, float]:
     """(wall, CPU) seconds the command takes, start to exit; it must succeed.
 
     CPU is user + system time of the process (its children included): on a
     shared machine it says what the command costs, wall what the user waits."""
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = command_env(config.parent)
     options = () if args == ("--version",) else ("--config", str(config))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -145,14 +167,26 @@ def count_articles(db: Path) -> int:
     return n
 
 
-def measure_commands(db: Path, folder: Path, day_archive: Any) -> dict[str, Any]:
-    """Every command of the table; `day_archive(root)` fills the digest archive."""
+def measure_commands(
+    db: Path,
+    folder: Path,
+    day_archive: Any,
+    *,
+    store_url: str | None = None,
+    count: Callable[[], int] | None = None,
+) -> dict[str, Any]:
+    """Every command of the table; `day_archive(root)` fills the digest archive.
+
+    With `store_url` the commands run on that PostgreSQL copy of `db`, and
+    `count()` counts its articles."""
     texts = load_texts()
     row: dict[str, Any] = {}
+    count = count or (lambda: count_articles(db))
     with LocalHTTPServer() as server:
         for i in range(FEEDS):
             server.route(f"/feed{i}.xml", not_modified)
-        config = write_config(folder, db, server.base_url)
+        config = write_config(folder, db, server.base_url, store_url)
+        compile_package()
         day_archive(folder / "digests")
         row["startup_s"], row["startup_cpu_s"] = _median(config, "--version")
         row["first_run_s"], _ = monitor(config, "run", "-q")  # first poll, due digests
@@ -164,21 +198,24 @@ def measure_commands(db: Path, folder: Path, day_archive: Any) -> dict[str, Any]
         row["load_digest"] = os.getloadavg()[0]
         row["status_s"], row["status_cpu_s"] = _median(config, "status")
         row["load_status"] = os.getloadavg()[0]
-        before = count_articles(db)
+        before = count()
         new_feeds(server, texts, datetime.now().astimezone(), f"{time.time():.0f}")
         row["run_200_s"], row["run_200_cpu_s"] = monitor(config, "run", "-q")
         row["load_run_200"] = os.getloadavg()[0]
-        row["run_200_added"] = count_articles(db) - before
+        row["run_200_added"] = count() - before
     return row
+
+
+_OPS = (("start-up: `monitor --version` (imports only)", "startup_s"),
+        ("warm `monitor run` (all feeds 304)", "warm_run_s"),
+        ("`monitor digest --date D` (all formats)", "digest_s"),
+        ("`monitor status`", "status_s"),
+        (f"a run adding {NEW_ARTICLES} articles", "run_200_s"))  # fmt: skip
 
 
 def report(rows: list[dict[str, Any]]) -> str:
     """The issue's table: each command at each size, ratio to the first size."""
-    ops = (("start-up: `monitor --version` (imports only)", "startup_s"),
-           ("warm `monitor run` (all feeds 304)", "warm_run_s"),
-           ("`monitor digest --date D` (all formats)", "digest_s"),
-           ("`monitor status`", "status_s"),
-           (f"a run adding {NEW_ARTICLES} articles", "run_200_s"))  # fmt: skip
+    ops = _OPS
     sizes = " | ".join(f"{r['articles']:,}" for r in rows)
     ratios = " | ".join(f"{r['articles']:,}/{rows[0]['articles']:,}" for r in rows[1:])
     out = [f"| operation | {sizes} | {ratios} |",
@@ -186,10 +223,32 @@ def report(rows: list[dict[str, Any]]) -> str:
     for label, key in ops:
         cpu = key[:-2] + "_cpu_s"
         cells = " | ".join(f"{r[key]:.2f} s ({r[cpu]:.2f} CPU)" for r in rows)
-        ratio = " | ".join(f"{r[key] / rows[0][key]:.2f}×" for r in rows[1:])
+        ratio = " | ".join(f"{r[key] / rows[0][key]:.2f}× (CPU"
+                           f" {r[cpu] / rows[0][cpu]:.2f}×)" for r in rows[1:])  # fmt: skip
         out.append(f"| {label} | {cells} | {ratio} |")
     size = " | ".join(f"{r['bytes_per_article'] / 1000:.1f} KB" for r in rows)
     out.append(f"| database size per article | {size} |{' — |' * (len(rows) - 1)}")
     load = " | ".join(f"{r['load_warm_run']:.1f}–{r['load_run_200']:.1f}" for r in rows)
     out.append(f"| load average (1 min) | {load} |{' |' * (len(rows) - 1)}")
     return "\n".join(out) + "\n" + json.dumps(rows)
+
+
+def report_postgres(sqlite: list[dict[str, Any]], pg: list[dict[str, Any]]) -> str:
+    """Each PostgreSQL size beside the SQLite figures of the same archive."""
+    out = []
+    for p in pg:
+        s = next(r for r in sqlite if r["articles"] == p["articles"])
+        n = f"{p['articles']:,}"
+        out += [f"| operation | SQLite {n} | PostgreSQL {n} | PostgreSQL / SQLite |",
+                "|---|---|---|---|"]  # fmt: skip
+        for label, key in _OPS:
+            cpu = key[:-2] + "_cpu_s"
+            out.append(f"| {label} | {s[key]:.2f} s ({s[cpu]:.2f} CPU) |"
+                       f" {p[key]:.2f} s ({p[cpu]:.2f} CPU) |"
+                       f" {p[key] / s[key]:.2f}× (CPU {p[cpu] / s[cpu]:.2f}×) |")  # fmt: skip
+        out.append(f"| load average (1 min) | {s['load_warm_run']:.1f}–"
+                   f"{s['load_run_200']:.1f} | {p['load_warm_run']:.1f}–"
+                   f"{p['load_run_200']:.1f} | |")  # fmt: skip
+        out.append(f"(PostgreSQL: copied in {p['copy_s']:.0f} s; the CPU figures are"
+                   " the monitor process's, the server's own are not in them)")  # fmt: skip
+    return "\n".join(out) + "\n" + json.dumps(pg)

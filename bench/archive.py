@@ -24,6 +24,12 @@ built in --out (/tmp/sb/a-N.db), or reused with --reuse.  Then:
 * The issue's table of user commands (bench/_archive_commands.py): warm run,
   one day's digest, status, a run adding 200 articles, size per article, with
   the ratio to the first size and the load average.
+
+``--backend postgres`` then runs the same commands on PostgreSQL (issues #13,
+#19): each archive is copied into a throw-away cluster (tests/pgcluster.py,
+Debian's server binaries) with `monitor migrate`'s `copy_archive`, and the
+commands run with ``[store] url`` pointing at it; the table puts them beside
+the SQLite figures of the same archive.
 """
 
 from __future__ import annotations
@@ -45,7 +51,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._archive_build import DAYS, OUT, ensure, iter_sizes  # noqa: E402
-from bench._archive_commands import count_articles, measure_commands  # noqa: E402
+from bench._archive_commands import (  # noqa: E402
+    count_articles,
+    measure_commands,
+    report_postgres,
+)
 from bench._archive_commands import report as commands_report  # noqa: E402
 from monitor.config import DigestConfig  # noqa: E402
 from monitor.digest import build_digest, read_archive  # noqa: E402
@@ -274,8 +284,10 @@ def main() -> None:
                         help="Also time the old queries on a v4 copy of the file.")  # fmt: skip
     parser.add_argument("--no-commands", action="store_true",
                         help="Only the store-level operations and the plans.")  # fmt: skip
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="postgres: the commands on PostgreSQL too.")  # fmt: skip
     args = parser.parse_args()
-    results, plans_ok = [], True
+    results, pg_results, plans_ok = [], [], True
     for n in iter_sizes(args.sizes):
         info = ensure(n, reuse=args.reuse, out=args.out)
         print(json.dumps(info), flush=True)
@@ -294,11 +306,49 @@ def main() -> None:
         row["loadavg"] = os.getloadavg()[0]
         results.append(row)
         print(json.dumps(row), flush=True)
+        if args.backend == "postgres" and not args.no_commands:
+            pg_results.append(postgres_commands(db, args.out / f"run-{n}-pg", n))
+            print(json.dumps(pg_results[-1]), flush=True)
     report(results, baseline=args.baseline)
     if not args.no_commands:
         print(commands_report(results))
+    if pg_results:
+        print(report_postgres(results, pg_results))
     if not plans_ok:
         sys.exit("FAIL: a per-run query scans articles (see FULL SCAN above)")
+
+
+def postgres_commands(db: Path, folder: Path, n: int) -> dict[str, Any]:
+    """The user commands on a PostgreSQL copy of the archive at `db`."""
+    from contextlib import closing
+
+    from monitor.store.pg import PgStorage, copy_archive
+    from tests.pgcluster import PgCluster, find_bindir, unique_name
+
+    bindir = find_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL server binaries missing (scripts/setup_postgres.sh)")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    cluster = PgCluster(bindir).start()
+    try:
+        url = cluster.create_database(unique_name("archive"))
+        t0 = time.perf_counter()
+        with Storage(db) as source, closing(PgStorage(url)) as target:
+            copy_archive(source, target)
+        row: dict[str, Any] = {"backend": "postgres", "articles": n,
+                               "copy_s": time.perf_counter() - t0}  # fmt: skip
+
+        def count() -> int:
+            with closing(PgStorage(url)) as storage:
+                return int(storage._query("SELECT count(*) FROM articles")[0][0])
+
+        row.update(measure_commands(db, folder, fill_digest_archive(db),
+                                    store_url=url, count=count))  # fmt: skip
+        row["loadavg"] = os.getloadavg()[0]
+        return row
+    finally:
+        cluster.stop()
 
 
 def set_clock(now: datetime) -> None:

@@ -38,7 +38,7 @@ from .config import (
 )
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
-from .log import setup_logging
+from .log import drawing, setup_logging
 from .models import Article, RunSummary
 from .runtime import ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage
@@ -147,7 +147,10 @@ def _tty_progress(stage: str, total: int) -> Iterator[ProgressBar]:
     if not sys.stderr.isatty() or total == 0:
         yield ProgressBar()
         return
-    with click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr) as bar:
+    with (
+        click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr) as bar,
+        drawing(bar),
+    ):
         yield _ClickBar(bar)
 
 
@@ -1282,13 +1285,11 @@ def _locked(cfg: Config) -> Iterator[None]:
 
 
 def _pipeline(cfg: Config, storage: StorageType) -> Pipeline:
-    from . import fetch
     from .pipeline import Pipeline
 
-    return Pipeline(
+    return Pipeline(  # its HTTP client is made on first use
         cfg=cfg,
         storage=storage,
-        client=fetch.make_client(cfg.fetch),
         progress=no_progress if _quiet() else _tty_progress,
         env=os.environ,
     )

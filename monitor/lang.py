@@ -45,8 +45,6 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import charset_normalizer
-
 logger = logging.getLogger(__name__)
 
 MIN_LETTERS = 25  # below this, trust the hint
@@ -314,6 +312,8 @@ def _is_cyrillic_mojibake(text: str, codec: str) -> bool:
 
 
 def _guess(body: bytes) -> tuple[str, str]:
+    import charset_normalizer  # only for a body with no declared charset
+
     best = charset_normalizer.from_bytes(body[:200_000]).best()
     codec = _codec(best.encoding) if best is not None else None
     text = _try_decode(body, codec) if codec else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,7 +31,7 @@ def run_lock(path: Path, now: datetime) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = Path(path).read_text(encoding="utf-8", errors="replace").strip()
+            holder = _read_holder(path)
             raise LockedError(
                 f"another monitor run holds the lock ({holder or 'unknown holder'})",
                 resource=str(path),
@@ -39,6 +40,20 @@ def run_lock(path: Path, now: datetime) -> Iterator[None]:
         os.write(
             fd, f"pid {os.getpid()} since {now.isoformat(timespec='seconds')}".encode()
         )
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # a clean exit leaves no stale holder behind
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def _read_holder(path: Path, wait: float = 1.0, step: float = 0.02) -> str:
+    """The holder's "pid N since T", waiting briefly for a holder that has only
+    just taken the lock and not yet written it; "" if it never appears."""
+    deadline = time.monotonic() + wait
+    while True:
+        holder = path.read_text(encoding="utf-8", errors="replace").strip()
+        if holder or time.monotonic() >= deadline:
+            return holder
+        time.sleep(step)

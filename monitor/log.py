@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
 
 from .termsafe import term_safe
 
@@ -31,7 +34,7 @@ def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
         level = logging.WARNING
     else:
         level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _BarAwareHandler(sys.stderr)
     handler.setFormatter(
         _SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
@@ -49,3 +52,40 @@ class _SafeFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return term_safe(super().format(record))
+
+
+class _Redrawable(Protocol):
+    def render_progress(self) -> None: ...
+
+
+class _BarAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log line printed while a progress bar is drawn on the same terminal
+    starts on a cleared line, and the bar is drawn again under it: the warning
+    never lands in the middle of the bar's line."""
+
+    bar: _Redrawable | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        bar = self.bar
+        if bar is None:
+            super().emit(record)
+            return
+        self.stream.write("\r\x1b[K")  # back to column 0, erase the bar
+        super().emit(record)
+        bar.render_progress()
+
+
+@contextmanager
+def drawing(bar: Any) -> Iterator[None]:
+    """While the block runs, `bar` (a click progress bar on stderr) is the one
+    the log handler clears and redraws around each line."""
+    handlers = [
+        h for h in logging.getLogger().handlers if isinstance(h, _BarAwareHandler)
+    ]
+    for handler in handlers:
+        handler.bar = bar
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.bar = None

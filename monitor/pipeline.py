@@ -60,22 +60,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
 from lxml import etree
 
 from . import (
     classify,
-    digest,
     extract,
-    fetch,
     mirrors,
     retention,
     schedule,
     sources,
-    stories,
     translate,
     urls,
 )
@@ -105,7 +101,12 @@ from .models import (
     TranslationTask,
 )
 from .runtime import Progress, ProgressBar, no_progress, open_storage, utc_now
-from .store import StorageType
+
+if TYPE_CHECKING:  # the contract imports every stage's protocol: a warm run needs few
+    import httpx
+
+    from . import fetch
+    from .store import StorageType
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,9 @@ class Pipeline:
 
     cfg: Config
     storage: StorageType
-    client: httpx.Client
+    # None: one is made from ``cfg.fetch`` on first use (`http`); writing a digest
+    # makes no request, so `monitor digest` loads no HTTP client at all.
+    client: httpx.Client | None = None
     now: Callable[[], datetime] = utc_now
     progress: Progress = no_progress
     # Secrets (SMTP, LibreTranslate key) come from here; the CLI passes os.environ.
@@ -170,7 +173,8 @@ class Pipeline:
         """Release the HTTP clients and the translation model, if loaded."""
         if "_clients" in self.__dict__:
             self._clients.close()
-        self.client.close()
+        if self.client is not None or "http" in self.__dict__:
+            self.http.close()
         if self._translator is not None:
             self._translator.close()
 
@@ -317,12 +321,25 @@ class Pipeline:
 
     def _route(self, spec: FeedSpec | None, url: str) -> fetch.Route:
         """Direct or which proxy, for a feed's URL (fetch.feed_route's rules)."""
+        from . import fetch
+
         return fetch.feed_route(self.cfg.fetch, spec, url, self.cfg.environment_proxies)
 
     @functools.cached_property
+    def http(self) -> httpx.Client:
+        """The shared client: the injected `client`, else one made from ``fetch``."""
+        if self.client is not None:
+            return self.client
+        from . import fetch
+
+        return fetch.make_client(self.cfg.fetch)
+
+    @functools.cached_property
     def _clients(self) -> fetch.ClientPool:
-        """One client per route; the injected `client` serves the default one."""
-        return fetch.ClientPool(self.cfg.fetch, default=self.client)
+        """One client per route; the shared one (`http`) serves the default one."""
+        from . import fetch
+
+        return fetch.ClientPool(self.cfg.fetch, default=self.http)
 
     def _poll_cfg(self, spec: FeedSpec) -> PollConfig:
         """Polling settings for one source: its own ``interval``, if it has one."""
@@ -333,6 +350,8 @@ class Pipeline:
     def _feed_request(
         self, spec: FeedSpec, state: FeedState | None, url: str
     ) -> fetch.FetchRequest:
+        from . import fetch
+
         # validators belong to the URL that sent them (a mirror's mean nothing here)
         same = state is not None and url == (state.served_url or state.url)
         return fetch.FetchRequest(
@@ -433,6 +452,8 @@ class Pipeline:
         self, spec: FeedSpec, urls_: list[str], depth: int, first: bool
     ) -> Iterator[sources.Parsed]:
         """Fetch and parse follow-up documents; a failed one is recorded and skipped."""
+        from . import fetch
+
         requests = [
             fetch.FetchRequest(
                 key=url,
@@ -536,6 +557,8 @@ class Pipeline:
     def extract_articles(self, article_ids: Sequence[int] | None = None) -> None:
         """Fetch and extract every article still pending, up to the per-run cap
         (only ``article_ids`` when given: one job of `monitor worker`)."""
+        from . import fetch
+
         pending = self.storage.get_articles_needing_extraction(
             self.cfg.fetch.max_articles_per_run, article_ids=article_ids
         )
@@ -641,6 +664,8 @@ class Pipeline:
         self, article_id: int, item: FeedItem, error: BaseException
     ) -> bool:
         """Record a failed page fetch; True when it is time to give up on the page."""
+        from . import fetch
+
         now = self.now()
         attempts = self.storage.record_article_error(
             article_id, "fetch", str(error), now
@@ -917,6 +942,8 @@ class Pipeline:
         )
         if not articles:
             return
+        from . import stories  # numpy and the clusterer: only with articles to assign
+
         by_id = {a.id: a for a in articles}
         batch = []
         for a in articles:
@@ -963,12 +990,14 @@ class Pipeline:
         A delivery that fails is one warning and one line in the failures log
         (`monitor status`); it never fails the run, and is retried next run.
         """
-        from . import alerts
+        if not self.cfg.watches:
+            return
+        from . import alerts  # its matchers and senders: only with watches
 
         watches, _errors = alerts.compile_watches(self.cfg.watches, self.rules())
         if not watches:
             return
-        sender = alerts.Sender(cfg=self.cfg, client=self.client, env=self.env)
+        sender = alerts.Sender(cfg=self.cfg, client=self.http, env=self.env)
         for r in alerts.run_alerts(
             self.storage, self.cfg, watches, sender, now=self.now
         ):
@@ -999,6 +1028,8 @@ class Pipeline:
         Returns:
             The files written.
         """
+        from . import digest  # the templates: only when a digest is written
+
         now = self.now()
         built = digest.build_digest(
             self.storage,
@@ -1099,6 +1130,8 @@ class Pipeline:
     def _fetch_many(
         self, requests: list[fetch.FetchRequest]
     ) -> Iterator[StageResult[Page]]:
+        from . import fetch
+
         limiter = fetch.HostLimiter(
             self.cfg.fetch.per_host_concurrency, self.cfg.fetch.per_host_delay
         )
@@ -1213,6 +1246,8 @@ def _check_fetch(
     now: datetime,
 ) -> tuple[Page, str]:
     """The first of the feed's URLs that answers, and a note naming the route."""
+    from . import fetch
+
     candidates = mirrors.feed_urls(spec)
     for i, url in enumerate(candidates):
         route = fetch.feed_route(cfg.fetch, spec, url, cfg.environment_proxies)

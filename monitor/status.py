@@ -66,11 +66,15 @@ def build_status(storage: StorageType, cfg: Config, now: datetime) -> dict[str, 
 
 
 def _alerts(storage: StorageType, cfg: Config, now: datetime) -> dict[str, Any]:
-    """Watches, alerts sent in 24 h, deliveries waiting for a retry or given up."""
-    from .alerts import SendAction, decide_delivery
+    """Watches, alerts sent in 24 h, deliveries waiting for a retry or given up.
 
+    The alerts package (its matchers and senders) loads only when a delivery is
+    unsent: the usual status reads none."""
     waiting, gave_up = 0, []
-    for r in storage.get_unsent_alerts():
+    unsent = storage.get_unsent_alerts()
+    if unsent:
+        from .alerts import SendAction, decide_delivery
+    for r in unsent:
         action = decide_delivery(r, now=now, max_failures=cfg.alerts.max_failures)
         if action == SendAction.GAVE_UP:
             gave_up.append(

@@ -267,6 +267,10 @@ def _encode(body: bytes, encoding: Encoding | None) -> bytes:
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYN of a sixth concurrent
+    # connect, which the client resends a second later (a run polling 30 feeds
+    # with 8 workers waited 1 s for it).
+    request_queue_size = 128
     owner: LocalHTTPServer
 
     def handle_error(self, request: object, client_address: object) -> None:

@@ -122,6 +122,33 @@ def test_progress_bar_drawn_and_finished_on_a_terminal(folder: Path, command: st
     assert "100%" not in lines[-1]
 
 
+def test_warnings_during_the_bar_start_on_their_own_line(
+    http_server: LocalHTTPServer, models_dir: Path, tmp_path: Path
+):
+    """A feed that fails while the poll bar is drawn: its warning is a whole
+    line of its own (not glued after "82%"), and the bar is drawn again below."""
+    feeds = build_site(
+        http_server, datetime.now(UTC) - timedelta(minutes=5), feeds=3, per_feed=2
+    )
+    dead = [Feed(f"dead{n}", http_server.url(f"/dead{n}/rss.xml")) for n in range(2)]
+    for n in range(2):
+        http_server.add(f"/dead{n}/rss.xml", status=500, body=b"down", delay=0.2)
+    folder = write_config(tmp_path / "cfg", [feeds[0], *dead, *feeds[1:]],
+                          models_dir=models_dir)  # fmt: skip
+    code, out = on_pty("poll", "--config", str(folder))
+    assert code == 0, out
+    lines = visible_lines(out)
+    warnings = [line for line in lines if " WARNING " in line]
+    assert len(warnings) == 2, lines
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING ")
+    assert all(stamp.match(line) for line in warnings), warnings
+    assert {re.search(r"feed=(\w+)", w)[1] for w in warnings} == {"dead0", "dead1"}
+    # the bar is still drawn after the warnings, and it ends at 100%
+    last_warning = max(i for i, line in enumerate(lines) if " WARNING " in line)
+    assert any(line.startswith("poll") for line in lines[last_warning + 1 :]), lines
+    assert any(line.startswith("poll") and line.endswith("100%") for line in lines)
+
+
 @pytest.mark.parametrize("command", ["run", "poll"])
 def test_quiet_draws_no_bar_on_a_terminal(folder: Path, command: str):
     code, out = on_pty(command, "-q", "--config", str(folder))

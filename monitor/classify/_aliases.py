@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-import iuliia
+from typing import Any
 
 # Schemes whose output the regional English-language press actually uses:
 # Wikipedia/BGN-style "y" (Tokayev), passport-style ICAO (Tokaev), MVD 782
 # (Mirziyoyev), Telegram/Uzbek-style "J" (Janaozen, Japarov), Yandex, Mosmetro.
-SCHEMES = (
-    iuliia.WIKIPEDIA,
-    iuliia.BGN_PCGN,
-    iuliia.MVD_782,
-    iuliia.ICAO_DOC_9303,
-    iuliia.TELEGRAM,
-    iuliia.UZ,
-    iuliia.YANDEX_MAPS,
-    iuliia.MOSMETRO,
-    iuliia.ALA_LC,
+SCHEME_NAMES = (
+    "WIKIPEDIA",
+    "BGN_PCGN",
+    "MVD_782",
+    "ICAO_DOC_9303",
+    "TELEGRAM",
+    "UZ",
+    "YANDEX_MAPS",
+    "MOSMETRO",
+    "ALA_LC",
 )
+
+
+@lru_cache(maxsize=1)
+def _schemes() -> tuple[Any, ...]:
+    """iuliia's schemes, loaded on the first name (reading compiled rules needs
+    none)."""
+    import iuliia
+
+    return tuple(getattr(iuliia, name) for name in SCHEME_NAMES)
+
+
 _ASCII_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
 _MASCULINE_SURNAME_RE = re.compile(r"(?:ov|ev|yev|in|yn)$")
 
@@ -49,7 +59,7 @@ def latin_variants(name: str) -> tuple[str, ...]:
     """
     out: set[str] = set()
     for source in {name, name.replace("ё", "е").replace("Ё", "Е")}:
-        for scheme in SCHEMES:
+        for scheme in _schemes():
             latin = scheme.translate(source).replace("ʹ", "").replace("ʺ", "")
             latin = latin.replace("'", "")
             if is_latin(latin):

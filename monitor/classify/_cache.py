@@ -29,6 +29,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
+from ..usercache import cache_dir
+
+__all__ = ["cache_dir", "code_key", "load_or_compile"]
+
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
@@ -44,12 +48,6 @@ _UNREADABLE = (
     TypeError,
     ValueError,
 )
-
-
-def cache_dir(env: dict[str, str] | os._Environ[str] = os.environ) -> Path:
-    """The folder compiled rules are kept in."""
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "monitor"
 
 
 @lru_cache(maxsize=1)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import snowballstemmer
-
 from ..text import MAX_WORD_CHARS
 
 TOKEN_RE = re.compile(r"[^\W_]+(?:[-‐‑'’][^\W_]+)*")
@@ -53,8 +51,14 @@ def _analyzer() -> Any:
     return pymorphy3.MorphAnalyzer()
 
 
-_ru_stemmer = snowballstemmer.stemmer("russian")
-_en_stemmer = snowballstemmer.stemmer("english")
+@lru_cache(maxsize=2)
+def _stemmer(language: str) -> Any:
+    """Snowball's stemmer for `language`, loaded on the first word that needs it
+    (the package imports every language's stemmer: reading compiled rules needs
+    none)."""
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +134,14 @@ def _cyrillic_keys(folded: str, capitalised: bool) -> frozenset[str]:
         readings = tuple(r for r in readings if not r.proper) or readings
     keys = _likely_lemmas(readings)
     if not known:
-        keys.add(STEM_PREFIX + _ru_stemmer.stemWord(folded))
+        keys.add(STEM_PREFIX + _stemmer("russian").stemWord(folded))
     return frozenset(keys)
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _latin_keys(folded: str) -> frozenset[str]:
     """The Snowball stem, tagged with the word's suffix class (`suffix_class`)."""
-    stem = _en_stemmer.stemWord(folded)
+    stem = _stemmer("english").stemWord(folded)
     family = suffix_class(folded, stem)
     if family:
         return frozenset({f"{stem}{FAMILY_SEP}{family}"})

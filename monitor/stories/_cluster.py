@@ -36,6 +36,7 @@ from ..config import StoriesConfig
 from ._features import StoryFeatures
 from ._similarity import (
     DocumentFrequencies,
+    FrequencySnapshot,
     Vectors,
     Weighted,
     conflicting,
@@ -95,7 +96,7 @@ class StoryClusterer:
         self._lsh = _Bands(config.near_duplicate_threshold, config.num_perm)
         self._features: dict[int, StoryFeatures] = {}
         self._vectors: dict[int, Vectors] = {}
-        self._weighted: dict[int, Weighted] = {}
+        self._weighted: dict[int, Weighted | FrequencySnapshot] = {}
         self._hashes: dict[int, np.ndarray] = {}
         self._story_of: dict[int, int] = {}
         self._postings: dict[str, set[int]] = {}
@@ -259,7 +260,7 @@ class StoryClusterer:
             if not self._in_window(f, other):
                 continue
             o = self._features[other]
-            o_w = self._weighted[other]
+            o_w = self._weights(other)
             score = lexical_similarity(w, o_w)
             if score < self.config.story_threshold:
                 continue  # conflicts only lower a score: skip the check
@@ -268,6 +269,14 @@ class StoryClusterer:
                 key = (-score, o.time, other)
                 best = key if best is None or key < best else best
         return None if best is None else (Relation.STORY, -best[0], best[2])
+
+    def _weights(self, article_id: int) -> Weighted:
+        """A window article's weights, from the frequencies kept when it entered."""
+        w = self._weighted[article_id]
+        if isinstance(w, FrequencySnapshot):
+            v = self._vectors[article_id]
+            w = self._weighted[article_id] = weigh(self._features[article_id], v, w)
+        return w
 
     # ------------------------------------------------------------------ index
 
@@ -306,9 +315,10 @@ class StoryClusterer:
             self._dfs.add_keys(keys)
         else:
             self._dfs.add(v)
-        # Weights are fixed when the article enters the window (cheap, and the
-        # outcome then depends only on the order articles arrive in).
-        self._weighted[f.article_id] = weigh(f, v, self._dfs)
+        # Weights are fixed when the article enters the window (the outcome then
+        # depends only on the order articles arrive in): the frequencies they
+        # need are kept now, the weights computed on its first comparison.
+        self._weighted[f.article_id] = self._dfs.snapshot(keys)
         self._hashes[f.article_id] = np.frombuffer(f.minhash, dtype="<u4")
         postings, article_id = self._postings, f.article_id
         for key in keys:

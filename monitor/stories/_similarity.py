@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._features import StoryFeatures
@@ -105,6 +105,11 @@ class DocumentFrequencies:
         keys.update("@" + e for e in v.entities)
         return keys
 
+    def snapshot(self, keys: Iterable[str]) -> FrequencySnapshot:
+        """The counts of `keys` as they are now (see `FrequencySnapshot`)."""
+        df = self._df
+        return FrequencySnapshot(self.docs, {k: df[k] for k in keys})
+
     def add(self, v: Vectors) -> None:
         """Count one document in."""
         self.add_keys(self._keys(v))
@@ -138,7 +143,22 @@ class DocumentFrequencies:
         return math.log((1 + self.docs) / (1 + self._df[term])) + 1.0
 
 
-def _unit(counts: Mapping[str, int], dfs: DocumentFrequencies) -> _Unit:
+@dataclass(frozen=True, slots=True)
+class FrequencySnapshot:
+    """The document count and the frequencies of one article's keys at the moment
+    it entered the window.  `weigh` with it gives exactly the weights it gives
+    with the live counts at that moment (the same numbers, the same float
+    operations), so the window can keep this and weigh an article only when it
+    is first compared: most never are (issue #19: loading a window weighed
+    every article of it)."""
+
+    docs: int
+    counts: Mapping[str, int]
+
+
+def _unit(
+    counts: Mapping[str, int], dfs: DocumentFrequencies | FrequencySnapshot
+) -> _Unit:
     # `DocumentFrequencies.idf` inlined (the same float operations, in the same
     # order): loading a window weighs every article of it (issue #19).
     docs, df, log = 1 + dfs.docs, dfs.counts, math.log
@@ -149,8 +169,11 @@ def _unit(counts: Mapping[str, int], dfs: DocumentFrequencies) -> _Unit:
     return _Unit(weights, math.sqrt(sum(w * w for w in weights.values())))
 
 
-def weigh(f: StoryFeatures, v: Vectors, dfs: DocumentFrequencies) -> Weighted:
-    """TF-IDF weights of an article under the current document frequencies."""
+def weigh(
+    f: StoryFeatures, v: Vectors, dfs: DocumentFrequencies | FrequencySnapshot
+) -> Weighted:
+    """TF-IDF weights of an article under the current document frequencies (or
+    those of a snapshot holding every key of the article)."""
     native = _unit(v.native, dfs)
     english = None
     if v.english is not None:

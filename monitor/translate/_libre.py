@@ -10,13 +10,14 @@ retried: it is kept in the original and flagged.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..exceptions import TranslateError, TranslatorUnavailableError
 from ._core import TranslateStats
+
+if TYPE_CHECKING:  # httpx loads with the engine: `monitor status` needs none
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,11 @@ class LibreEngine:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.batch_size = batch_size
-        self.client = client or httpx.Client(timeout=timeout)
+        if client is None:
+            import httpx
+
+            client = httpx.Client(timeout=timeout)
+        self.client = client
         self._pairs: frozenset[tuple[str, str]] | None = None
 
     @property
@@ -102,6 +107,8 @@ class LibreEngine:
         return out
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = self.client.request(method, self.url + path, **kwargs)
         except httpx.HTTPError as e:

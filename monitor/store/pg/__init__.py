@@ -52,7 +52,6 @@ from .._search import SearchMixin
 from .._stories import StoriesMixin
 from .._topics import TopicsMixin
 from .._translations import TranslationsMixin
-from ..contract import StorageType
 from ._conn import (
     ConnectionLost,
     PgConnection,
@@ -407,6 +406,8 @@ def _schema_version(pg: PgConnection) -> int | None:
 
 
 if TYPE_CHECKING:  # mypy checks that the PostgreSQL backend meets the contract
+    # (only then: the contract imports every stage's protocol, and so the stages)
+    from ..contract import StorageType
 
     def _meets_contract(storage: PgStorage) -> StorageType:
         return storage
