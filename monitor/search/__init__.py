@@ -231,7 +231,8 @@ class _Checker:
 
     def views(self, a: Article, doc: SearchDoc | None) -> list[Doc] | None:
         """The article's views when it matches (None: it does not)."""
-        key = (a.title, a.text, a.lang, a.title_en, a.text_en, doc)
+        tokens = doc and (doc.title, doc.body, doc.title_en, doc.body_en, doc.aliases)
+        key = (a.title, a.text, a.lang, a.title_en, a.text_en, tokens)
         if key in self.rejected:
             return None
         if self.prefilter is not None and doc is not None:
