@@ -130,7 +130,9 @@ class SearchMixin(StorageBase):
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def get_search_docs(self, article_ids: Iterable[int]) -> dict[int, SearchDoc]:
-        """The index rows of `article_ids` as stored (the search pre-filter)."""
+        """The current index rows of `article_ids` as stored (the search
+        pre-filter): an article still in the queue has none (its row, if any,
+        predates its text)."""
         ids = sorted(set(article_ids))
         out: dict[int, SearchDoc] = {}
         for start in range(0, len(ids), 500):
@@ -138,7 +140,8 @@ class SearchMixin(StorageBase):
             marks = ",".join("?" * len(chunk))
             rows = self._query(
                 "SELECT rowid, title, body, title_en, body_en, aliases"
-                f" FROM search_fts WHERE rowid IN ({marks})",
+                f" FROM search_fts WHERE rowid IN ({marks}) AND rowid NOT IN"
+                " (SELECT article_id FROM search_queue)",
                 chunk,
             )
             for r in rows:
