@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,7 @@ class Storage(
             self._db.row_factory = sqlite3.Row
             self._setup_connection(timeout)
             setup_schema(self._db)
+            self._file_id = _file_id(self.path)
         except sqlite3.Error as e:
             raise StorageError(f"cannot open database {self.path}: {e}") from e
         except OSError as e:
@@ -76,19 +78,27 @@ class Storage(
         db.execute("PRAGMA busy_timeout = 30000")
 
     @classmethod
-    def open_read_only(cls, path: Path | str, *, timeout: float = 30.0) -> Storage:
+    def open_read_only(
+        cls, path: Path | str, *, timeout: float = 30.0, any_thread: bool = False
+    ) -> Storage:
         """Open an existing database read-only (``mode=ro``): for `monitor serve`.
 
         Nothing is created or migrated; a database at another schema version is
-        refused (run any writing command once to migrate it).
+        refused (run any writing command once to migrate it).  `any_thread`: the
+        connection may be used from any thread (the caller serialises the calls).
         """
         self = cls.__new__(cls)
         self.path = str(path)
         self._writable = False
         uri = f"{Path(path).resolve().as_uri()}?mode=ro"
         try:
+            self._file_id = _file_id(self.path)
             self._db = sqlite3.connect(
-                uri, uri=True, timeout=timeout, isolation_level=None
+                uri,
+                uri=True,
+                timeout=timeout,
+                isolation_level=None,
+                check_same_thread=not any_thread,
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 30000")
@@ -109,19 +119,19 @@ class Storage(
         return self.path
 
     def get_change_token(self) -> str:
-        """The database and WAL files' inode, size and modification time: every
-        commit writes one of them (WAL frames, or a checkpoint), so the token
-        changes with any write (a commit in the same clock tick as the previous
-        token, rewriting WAL frames in place, is the one it could miss)."""
-        parts = []
-        for suffix in ("", "-wal"):
-            try:
-                st = os.stat(self.path + suffix)
-            except OSError:
-                parts.append("-")
-                continue
-            parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
-        return "/".join(parts)
+        """The file's identity and this connection's ``PRAGMA data_version``:
+        it changes whenever another connection commits (SQLite's own counter;
+        a file replaced under the path gives a token that never repeats).
+        Compare only tokens of the same `Storage` (the counter is per
+        connection): ``monitor serve`` keeps one open for its page cache."""
+        version = self._one("PRAGMA data_version")
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return f"gone:{time.monotonic_ns()}"
+        if (st.st_dev, st.st_ino) != self._file_id:
+            return f"replaced:{time.monotonic_ns()}"
+        return f"{st.st_dev}:{st.st_ino}:{version[0] if version else '-'}"
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""
@@ -156,3 +166,12 @@ def __getattr__(name: str) -> object:
 
         return StorageType
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the database file, taken as it is opened."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

@@ -264,8 +264,8 @@ class StorageType(
 
     def get_change_token(self) -> str:
         """A value that changes whenever any data changes (``monitor serve``'s
-        page cache): SQLite, the database and WAL files' size and time;
-        PostgreSQL, the WAL position."""
+        page cache), compared between calls on the same storage: SQLite, the
+        connection's ``PRAGMA data_version``; PostgreSQL, the current snapshot."""
         ...
 
     def write_batch(self) -> AbstractContextManager[None]:

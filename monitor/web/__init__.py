@@ -41,7 +41,7 @@ from starlette.staticfiles import StaticFiles
 from .. import classify, digest, search, status
 from ..config import Config, resolve_path
 from ..digest._model import clean_text, safe_url
-from ..exceptions import MonitorError
+from ..exceptions import MonitorError, StorageError
 from ..models import SearchFilters
 from ..store import Storage, StorageType
 
@@ -85,9 +85,12 @@ def credential_for(host: str, cfg: Config, env: Mapping[str, str]) -> Credential
     return Credential(user, password)
 
 
-def create_app(cfg: Config, *, credential: Credential | None = None) -> Starlette:
-    """The workbench application for the configured database."""
-    web = _Web(cfg)
+def create_app(
+    cfg: Config, *, credential: Credential | None = None, day_cache: int = DAY_CACHE
+) -> Starlette:
+    """The workbench application for the configured database (`day_cache`: day
+    pages kept rendered, each until the database changes; 0: none)."""
+    web = _Web(cfg, day_cache)
     routes = [
         Route("/", web.home),
         Route("/day/{day}", web.day),
@@ -155,22 +158,23 @@ def _env() -> jinja2.Environment:
 class _Web:
     """Page handlers; each opens the database read-only for one request."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, day_cache: int = DAY_CACHE) -> None:
         self.cfg = cfg
         self.db_path = resolve_path(cfg, cfg.store.path)
         self.rules = classify.compile_topics(cfg.topics) if cfg.topics else None
         self.env = _env()
         self.tz = ZoneInfo(cfg.digest.timezone)
-        self._days = _PageCache(DAY_CACHE)
+        self._days = _PageCache(day_cache)
+        self._watch = _ChangeWatch(lambda: self._open(any_thread=True))
 
-    def _open(self) -> StorageType:
+    def _open(self, *, any_thread: bool = False) -> StorageType:
         """One read-only session per request: the SQLite file with ``mode=ro``, or a
         PostgreSQL session whose transactions are all read-only."""
         if self.cfg.store.url is not None:
             from ..store.pg import PgStorage  # psycopg only when it is used
 
             return PgStorage.open_read_only(self.cfg.store.url)
-        return Storage.open_read_only(self.db_path)
+        return Storage.open_read_only(self.db_path, any_thread=any_thread)
 
     def _page(self, template: str, status_code: int = 200, **context: Any) -> Response:
         html = self.env.get_template(template).render(**context)
@@ -196,12 +200,14 @@ class _Web:
         return self._day(day)
 
     def _day(self, day: date) -> Response:
-        with closing(self._open()) as storage:
-            token = storage.get_change_token()
-            html = self._days.get(day, token)
-            if html is None:
+        # The token is read before the page: a commit while it is built changes
+        # the next token, so that page is never served as current.
+        token = self._watch.token()
+        html = self._days.get(day, token)
+        if html is None:
+            with closing(self._open()) as storage:
                 html = self._day_html(storage, day)
-                self._days.put(day, token, html)
+            self._days.put(day, token, html)
         return HTMLResponse(html)
 
     def _day_html(self, storage: StorageType, day: date) -> str:
@@ -215,19 +221,13 @@ class _Web:
             now=datetime.now(UTC),
             sources=self.cfg.source_kinds(),
         )
-        shown = [
-            st.article_id
-            for section in (
-                *([built.top] if built.top else []),
-                *built.all_sections,
-            )
-            for st in section.stories
-        ]
-        by_url = {a.url: a for a in storage.get_articles(shown)}
+        top = [built.top] if built.top else []
+        shown = [st.article_id for s in (*top, *built.all_sections) for st in s.stories]
+        by_id = {a.id: a for a in storage.get_articles(shown)}
         return self.env.get_template("day.html").render(
             title=built.period.label,
             digest=built,
-            by_url=by_url,
+            by_id=by_id,
             prev_day=(day - timedelta(days=1)).isoformat(),
             next_day=(day + timedelta(days=1)).isoformat(),
             rules=rules,
@@ -370,11 +370,38 @@ class _PageCache:
             return found[1]
 
     def put(self, key: object, token: str, html: str) -> None:
+        if self.size <= 0:
+            return
         with self._lock:
             self._pages[key] = (token, html)
             self._pages.move_to_end(key)
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
+
+
+class _ChangeWatch:
+    """One long-lived read-only session for the page cache's change tokens
+    (SQLite's counter is per connection, so every token must come from the same
+    one); calls are serialised.  A session that fails is opened again once."""
+
+    def __init__(self, open_store: Callable[[], StorageType]) -> None:
+        self._open = open_store
+        self._storage: StorageType | None = None
+        self._lock = threading.Lock()
+
+    def token(self) -> str:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._storage is None:
+                    self._storage = self._open()
+                try:
+                    return self._storage.get_change_token()
+                except StorageError:
+                    self._storage.close()
+                    self._storage = None
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
 
 
 def _limit(value: str) -> int:

@@ -337,8 +337,13 @@ class PgStorage(
         return "ok"
 
     def get_change_token(self) -> str:
-        """The cluster's WAL insert position: it moves with every write."""
-        return str(self._query("SELECT pg_current_wal_insert_lsn()")[0][0])
+        """The server's current snapshot (``xmin:xmax:in-progress xids``): the
+        end of any transaction that wrote (it has an xid) changes it (its xid
+        leaves the in-progress list or xmax passes it), so two equal tokens
+        mean nothing was committed in between.  (The WAL position would not
+        do: a commit is logged before it becomes visible, so a page read in
+        between would be cached as current.)"""
+        return str(self._query("SELECT pg_current_snapshot()::text")[0][0])
 
     def close(self) -> None:
         self._pg.conn.close()
