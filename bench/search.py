@@ -1,14 +1,17 @@
 """Search benchmark (issue #15): query latency, index size, indexing cost, page renders.
 
     .venv/bin/python bench/search.py --sizes 10000,100000,1000000 --reuse
-                                     [--backend sqlite|postgres]
+                                     [--backend sqlite|postgres] [--read-only]
 
 For each size the synthetic archive of bench/_archive_build.py (built through
 the storage write API, search index included; reused from /tmp/sb with
 --reuse).  Then 20 realistic queries run 5 times each after one warm-up round
-(p50/p95), the day and story pages render through the real Starlette app, the
+(p50/p95), the day and story pages render through the real Starlette app (the
+day page uncached, each sample in a fresh app, and from the page cache), the
 index's bytes per article are read from ``dbstat`` and the index stage is timed
-on INDEX_SAMPLE articles queued again.  Every figure at a larger size is also
+on INDEX_SAMPLE articles queued again.  ``--read-only`` opens the archive
+read-only and skips the index timing (the one step that writes): for the shared
+master archives.  Every figure at a larger size is also
 given as a ratio against the smallest size measured in the same run.
 
 ``--backend postgres`` also measures PostgreSQL in the same run, on the same
@@ -72,11 +75,12 @@ def index_cost(db: Path) -> tuple[float, float]:
     return seconds / done, cpu / done
 
 
-def query_latency(open_store: Opener, repeat: int = 5) -> dict[str, float]:
+def query_latency(open_store: Opener, repeat: int = 5) -> dict[str, Any]:
     rules = compile_topics(topics_config())
     times: list[float] = []
     cpu: list[float] = []  # process time: what a query costs on a shared machine
     hits = 0
+    per_query: dict[str, list[float]] = {q: [] for q in QUERIES}
     with closing(open_store()) as storage:
         for q in QUERIES:  # warm the lemmatiser caches once
             search_archive(storage, q, rules=rules, limit=20)
@@ -85,6 +89,7 @@ def query_latency(open_store: Opener, repeat: int = 5) -> dict[str, float]:
                 t0, c0 = time.perf_counter(), time.process_time()
                 found = search_archive(storage, q, rules=rules, limit=20)
                 times.append(time.perf_counter() - t0)
+                per_query[q].append(times[-1])
                 cpu.append(time.process_time() - c0)
                 hits += bool(found.results)
     times.sort()
@@ -95,11 +100,17 @@ def query_latency(open_store: Opener, repeat: int = 5) -> dict[str, float]:
         "p50_cpu_ms": 1000 * statistics.median(cpu),
         "p95_cpu_ms": 1000 * cpu[int(0.95 * (len(cpu) - 1))],
         "queries_with_results": hits / repeat,
+        "slowest_ms": dict(
+            sorted(
+                ((q, round(1000 * statistics.median(t))) for q, t in per_query.items()),
+                key=lambda kv: -kv[1],
+            )[:5]
+        ),
     }
 
 
 def index_bytes(db: Path) -> float:
-    with Storage(db) as storage:
+    with closing(Storage.open_read_only(db)) as storage:
         size = storage._db.execute(
             "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_fts%'"
         ).fetchone()[0]
@@ -110,28 +121,47 @@ def index_bytes(db: Path) -> float:
 def render_times(
     db: Path, now: datetime, n: int, url: str | None = None
 ) -> dict[str, float]:
-    """Median of 5 renders of a day page (3 days back) and of a recent story."""
+    """Median of 5 renders of a day page (3 days back) and of a recent story.
+
+    The day page is rendered uncached (``day_ms``: each sample the first request
+    of a fresh app, after one warm-up app) and from the page cache
+    (``day_cached_ms``: the database did not change in between).
+    """
     from starlette.testclient import TestClient
 
     from monitor.web import create_app
 
     cfg = Config(store=StoreConfig(path=db, url=url), topics=topics_config())
-    day = (now - timedelta(days=3)).date().isoformat()
+    day = f"/day/{(now - timedelta(days=3)).date().isoformat()}"
+    story = (n - 10) - (n - 11) % 3  # seeds are ids 1, 4, 7 ...
     out: dict[str, float] = {}
+    cold: list[tuple[float, float]] = []
+    for _ in range(6):
+        with TestClient(create_app(cfg)) as client:
+            cold.append(_timed(client, day))
+    out["day_ms"], out["day_cpu_ms"] = _medians(cold[1:])
     with TestClient(create_app(cfg)) as client:
-        story = (n - 10) - (n - 11) % 3  # seeds are ids 1, 4, 7 ...
-        for name, path in (("day", f"/day/{day}"), ("story", f"/story/{story}")):
+        for name, path in (("day_cached", day), ("story", f"/story/{story}")):
             client.get(path)
-            samples, cpu = [], []
-            for _ in range(5):
-                t0, c0 = time.perf_counter(), time.process_time()
-                response = client.get(path)
-                samples.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-                assert response.status_code == 200, (path, response.status_code)
-            out[f"{name}_ms"] = 1000 * statistics.median(samples)
-            out[f"{name}_cpu_ms"] = 1000 * statistics.median(cpu)
+            samples = [_timed(client, path) for _ in range(5)]
+            out[f"{name}_ms"], out[f"{name}_cpu_ms"] = _medians(samples)
     return out
+
+
+def _timed(client: Any, path: str) -> tuple[float, float]:
+    """(wall, CPU) milliseconds of one request."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    response = client.get(path)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert response.status_code == 200, (path, response.status_code)
+    return 1000 * wall, 1000 * cpu
+
+
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return (
+        statistics.median(s[0] for s in samples),
+        statistics.median(s[1] for s in samples),
+    )
 
 
 def main() -> None:
@@ -142,18 +172,23 @@ def main() -> None:
                         help="Use an archive already built in --out.")  # fmt: skip
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                         help="postgres: SQLite and PostgreSQL in the same run.")  # fmt: skip
+    parser.add_argument("--read-only", action="store_true",
+                        help="Open the archives read-only; no index timing.")  # fmt: skip
     args = parser.parse_args()
+    if args.read_only and not args.reuse:
+        parser.error("--read-only needs --reuse (building writes the archive)")
     results = []
     for n in iter_sizes(args.sizes):
         info = ensure(n, reuse=args.reuse, out=args.out)
         db = Path(info["db"])
-        row: dict[str, float] = {"articles": n, "build_s": info["build_s"]}
+        row: dict[str, Any] = {"articles": n, "build_s": info["build_s"]}
         row["index_bytes_per_article"] = index_bytes(db)
-        row.update(query_latency(lambda db=db: Storage(db)))
+        row.update(query_latency(lambda db=db: Storage.open_read_only(db)))
         row.update(render_times(db, datetime.fromisoformat(info["now"]), n))
-        wall, cpu = index_cost(db)
-        row["index_ms_per_article"] = 1000 * wall
-        row["index_cpu_ms_per_article"] = 1000 * cpu
+        if not args.read_only:
+            wall, cpu = index_cost(db)
+            row["index_ms_per_article"] = 1000 * wall
+            row["index_cpu_ms_per_article"] = 1000 * cpu
         row["loadavg"] = os.getloadavg()[0]
         results.append(row)
         print(json.dumps(row), flush=True)
@@ -162,7 +197,7 @@ def main() -> None:
     base = results[0]
     for row in results[1:]:
         ratios = {k: row[k] / base[k] for k in ("p50_ms", "p95_ms", "day_ms",
-                  "story_ms", "index_bytes_per_article") if base[k]}  # fmt: skip
+                  "day_cached_ms", "story_ms", "index_bytes_per_article") if base[k]}  # fmt: skip
         print(json.dumps({"articles": row["articles"], "vs": base["articles"],
                           **{k: round(v, 2) for k, v in ratios.items()}}))  # fmt: skip
 
@@ -190,7 +225,7 @@ def postgres_row(db: Path, n: int, info: dict[str, Any]) -> dict[str, Any]:
     try:
         url = cluster.create_database(unique_name("bench"))
         t0 = time.perf_counter()
-        with Storage(db) as source, closing(PgStorage(url)) as target:
+        with Storage.open_read_only(db) as source, closing(PgStorage(url)) as target:
             copy_archive(source, target)
         row: dict[str, Any] = {"backend": "postgres", "articles": n,
                                "copy_s": time.perf_counter() - t0}  # fmt: skip
