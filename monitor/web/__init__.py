@@ -21,8 +21,8 @@ import binascii
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import closing
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -103,7 +103,15 @@ def create_app(
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(_Headers, credential=credential)]
-    return Starlette(routes=routes, middleware=middleware)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            web.close()
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 class _Headers(BaseHTTPMiddleware):
@@ -175,6 +183,10 @@ class _Web:
 
             return PgStorage.open_read_only(self.cfg.store.url)
         return Storage.open_read_only(self.db_path, any_thread=any_thread)
+
+    def close(self) -> None:
+        """Close the page cache's long-lived session (at shutdown)."""
+        self._watch.close()
 
     def _page(self, template: str, status_code: int = 200, **context: Any) -> Response:
         html = self.env.get_template(template).render(**context)
@@ -402,6 +414,12 @@ class _ChangeWatch:
                     if attempt == 2:
                         raise
             raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._storage is not None:
+                self._storage.close()
+                self._storage = None
 
 
 def _limit(value: str) -> int:
