@@ -10,14 +10,16 @@ and on real news from the corpus, against phrase, NEAR/n, NOT, alias and
 
 from __future__ import annotations
 
+import functools
 import random
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor import search as search_mod
-from monitor.classify import compile_topics
+from monitor.classify import RuleSet, compile_topics
 from monitor.models import Article, Translation, TranslationStatus
 from monitor.search import compile_search, search_archive
 from monitor.search._index import build_search_doc
@@ -95,13 +97,16 @@ def _article(i: int, title: str, text: str, lang: str, title_en, text_en) -> Art
     )
 
 
-def _compiled() -> list[CompiledSearch]:
-    import tomllib
-
-    rules = compile_topics(
+@functools.cache
+def _rules() -> RuleSet:
+    """The shipped topic rules (their @entities)."""
+    return compile_topics(
         tomllib.loads((ROOT / "config" / "topics.toml").read_text("utf-8"))
     )
-    return [compile_search(q, rules) for q in QUERIES]
+
+
+def _compiled() -> list[CompiledSearch]:
+    return [compile_search(q, _rules()) for q in QUERIES]
 
 
 def _corpus_articles(corpus: Path, n: int) -> list[Article]:
@@ -150,9 +155,9 @@ def test_sound_on_corpus_news(corpus_dir: Path) -> None:
 def test_results_equal_without_prefilter(storage, monkeypatch, query: str) -> None:
     """Through `search_archive` on a stored archive (both backends)."""
     build_archive(storage)
-    with_pf = search_archive(storage, query, limit=20)
+    with_pf = search_archive(storage, query, rules=_rules(), limit=20)
     monkeypatch.setattr(search_mod, "make_prefilter", lambda node: None)
-    without = search_archive(storage, query, limit=20)
+    without = search_archive(storage, query, rules=_rules(), limit=20)
     assert [r.to_dict() for r in with_pf.results] == [
         r.to_dict() for r in without.results
     ]
