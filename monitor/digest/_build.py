@@ -129,8 +129,10 @@ def collect_digest(
         for key, group in groups.items()
     ]
     order = tuple(names.get(t, t) for t in topic_order)
-    top, sections, other_section = arrange(
-        stories, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic
+    top, sections, other_section = _with_ledes(
+        arrange(stories, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic),
+        groups,
+        cfg,
     )
     health = _configured(source.get_feed_states(), sources)
     pages = source.get_page_health(period.end - PAGE_HEALTH_WINDOW, period.end)
@@ -154,6 +156,28 @@ def collect_digest(
         top=top,
         topic_order=order,
     )
+
+
+_Arranged = tuple[TopicSection | None, tuple[TopicSection, ...], TopicSection | None]
+
+
+def _with_ledes(
+    arranged: _Arranged, groups: Mapping[str, Sequence[_Member]], cfg: DigestConfig
+) -> _Arranged:
+    """The shown stories with their ledes: a lede cleans and splits a whole body,
+    so the stories a section's cap leaves out (most of a busy day) get none."""
+
+    def fill(section: TopicSection | None) -> TopicSection | None:
+        if section is None:
+            return None
+        return replace(section, stories=tuple(_lede_of(s) for s in section.stories))
+
+    def _lede_of(story: DigestStory) -> DigestStory:
+        a = groups[story.story_key][0].article
+        return replace(story, lede=_lede(a, cfg, _headlines(a)[0]))
+
+    top, sections, other = arranged
+    return fill(top), tuple(filter(None, map(fill, sections))), fill(other)
 
 
 def _story_filed(
@@ -402,7 +426,7 @@ def _story(
         time=rep.time,
         last_time=max(m.time for m in group),
         local_time=_local_time(rep.time, period),
-        lede=_lede(a, cfg, headline),
+        lede="",  # filled for the shown stories only (_with_ledes)
         url=_link(a),
         also=copies,
         outlets=len(outlets),
