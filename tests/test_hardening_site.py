@@ -17,11 +17,12 @@ import sys
 import time
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.httpserver import LocalHTTPServer
 from tests.sitegen import PARAGRAPHS, TITLES
@@ -114,6 +115,19 @@ def build_site(
     return out
 
 
+def calm_zone(now: datetime) -> str:
+    """A digest timezone whose local day holds the whole served site.
+
+    The site's items span the 45 minutes before now and ``due_hour = 0``: within
+    an hour after a local midnight the first run would write yesterday's digest
+    from half-done work, and that file would then depend on where a kill landed.
+    """
+    for zone in ("Asia/Almaty", "UTC", "America/New_York", "Asia/Tokyo"):
+        if 2 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
+            return zone
+    raise AssertionError("unreachable: the zones above cover every hour")
+
+
 def write_config(
     folder: Path,
     feeds: list[Feed],
@@ -144,6 +158,7 @@ models_dir = "{models_dir}"
 [digest]
 output_dir = "{folder / "digests"}"
 due_hour = 0
+timezone = "{calm_zone(datetime.now(UTC))}"
 {extra}
 """,
         encoding="utf-8",
