@@ -146,6 +146,9 @@ class StoriesConfig:
     story_threshold: float = 0.35  # cross-lingual similarity to join a story
     num_perm: int = 128
     shingle_size: int = 3
+    # Story features (~2.5-4 KB an article) are kept this many days beyond the
+    # window; `monitor run` drops older ones (issue #19; docs/stories.md).
+    keep_features_days: int = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -761,6 +764,11 @@ def _check_semantics(cfg: Config, errors: list[str]) -> None:
         errors.append(
             f"store.keep_days: must be >= 0 (0 keeps everything),"
             f" got {cfg.store.keep_days}"
+        )
+    if cfg.stories.keep_features_days < 0:
+        errors.append(
+            f"stories.keep_features_days: must be >= 0 (days kept beyond the"
+            f" story window), got {cfg.stories.keep_features_days}"
         )
     if cfg.translate.cache_days < 0:
         errors.append(

@@ -386,6 +386,11 @@ class RunSummary:
             f"stories {c.get('stories_new', 0)} new"
             + self._alerts_part()
             + (f"; pruned {c['articles_pruned']}" if c.get("articles_pruned") else "")
+            + (
+                f"; features dropped {c['features_dropped']}"
+                if c.get("features_dropped")
+                else ""
+            )
         )
 
     def _alerts_part(self) -> str:

@@ -19,6 +19,9 @@
       index      store.get_search_queue ─search.build_search_doc─▶ store.save_search_docs
       stories    store.get_articles_needing_story ─stories.StoryClusterer─▶ Assignment
                  ─▶ store.add_story_members
+      features   retention.features_keep_cutoff ─▶ store.drop_story_features
+                 (older than window + [stories] keep_features_days; per batch: 1 tx;
+                 FEATURE_DROP_PER_RUN a run)
       alerts     store stories grown lately ─alerts.plan_alerts─▶ AlertDecision
                  ─alerts.Sender─▶ mailto / webhook / atom   (claim → send → mark)
       digest     when due: digest.build_digest ─▶ digest.write_digest ─▶ digest.send_digest
@@ -116,7 +119,8 @@ CACHE_PRUNE_BATCH = 20_000  # aged cache sentences dropped per run at most (#19)
 CLASSIFY_BATCH = 500  # filings per transaction
 PRUNE_BATCH = 200  # articles pruned per transaction (#19)
 PRUNE_PER_RUN = 2_000  # articles `monitor run` prunes at most (the rest: next runs)
-FEATURE_DROP_BATCH = 5_000  # story features dropped per transaction (--features-only)
+FEATURE_DROP_BATCH = 5_000  # story features dropped per transaction (#19)
+FEATURE_DROP_PER_RUN = 50_000  # old story features `monitor run` drops at most
 MESSAGE_CHARS = 500  # a recorded error message is cut to this (hostile input is long)
 
 # The item boundary (module docstring).  These stop the run wherever they happen:
@@ -199,6 +203,7 @@ class Pipeline:
             "classify": self.classify_articles,
             "index": self.index_articles,
             "stories": self.cluster_stories,
+            "features": self.drop_old_story_features,
             "alerts": self.send_alerts,
         }
         if digest:
@@ -876,6 +881,34 @@ class Pipeline:
             self.summary.add("articles_pruned", report.articles)
         logger.info("pruned status=ok %s", report.line(dry_run=dry_run))
         return report
+
+    def drop_old_story_features(self) -> int:
+        """After the stories stage of `monitor run`: drop the story features older
+        than the window plus ``[stories] keep_features_days``, at most
+        `FEATURE_DROP_PER_RUN` (a first run on a big archive is bounded; later
+        runs catch up), one transaction per `FEATURE_DROP_BATCH`.  Silent when
+        there is nothing to drop.
+
+        Returns:
+            How many were dropped.
+        """
+        cfg = self.cfg.stories
+        before = retention.features_keep_cutoff(
+            self.now(),
+            window_hours=cfg.window_hours,
+            keep_features_days=cfg.keep_features_days,
+        )
+        dropped = 0
+        while dropped < FEATURE_DROP_PER_RUN:
+            limit = min(FEATURE_DROP_BATCH, FEATURE_DROP_PER_RUN - dropped)
+            n = self.storage.drop_story_features(before, limit=limit)
+            dropped += n
+            if n < limit:
+                break
+        if dropped:
+            self.summary.add("features_dropped", dropped)
+            logger.info("features dropped status=ok count=%d", dropped)
+        return dropped
 
     def drop_story_features(
         self, before: datetime, *, dry_run: bool = False

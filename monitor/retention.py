@@ -9,6 +9,10 @@ story features and the cached translations of its sentences; it keeps the
 headline, link, English title, filings, sightings and story membership, so
 search (by headline) and the digest of an old day still work.  The article is
 marked (``pruned_at``) in the same transaction.
+
+Story features alone (no body) go sooner: `monitor run` drops those older than
+the story window plus ``[stories] keep_features_days`` (`features_keep_cutoff`),
+and ``prune --features-only`` those older than the window (`features_cutoff`).
 """
 
 from __future__ import annotations
@@ -73,6 +77,21 @@ def features_cutoff(
         window_hours=window_hours,
     )  # fmt: skip
     return window if cutoff is None else cutoff
+
+
+def features_keep_cutoff(
+    now: datetime, *, window_hours: float, keep_features_days: int
+) -> datetime:
+    """Story features of articles before this are dropped by `monitor run`.
+
+    Args:
+        now: the run's clock.
+        window_hours: ``stories.window_hours``: the clusterer reads this window.
+        keep_features_days: ``stories.keep_features_days``: kept this much
+            longer, so a late article (an old story time) still finds the
+            stories it belongs to.
+    """
+    return now - timedelta(hours=window_hours, days=keep_features_days)
 
 
 def is_prunable(
