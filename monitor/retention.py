@@ -91,7 +91,10 @@ def features_keep_cutoff(
             longer, so a late article (an old story time) still finds the
             stories it belongs to.
     """
-    return now - timedelta(hours=window_hours, days=keep_features_days)
+    try:
+        return now - timedelta(hours=window_hours, days=keep_features_days)
+    except OverflowError:  # a margin of millennia: nothing is that old
+        return datetime.min.replace(tzinfo=now.tzinfo)
 
 
 def is_prunable(

@@ -34,7 +34,7 @@ from monitor.store import Storage
 from tests import prunedata
 from tests.configfiles import write_config as write_config_files
 from tests.prunedata import NOW, build, seen_at
-from tests.searchdata import write_config
+from tests.searchdata import TOPICS, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 N, DAYS = 40, 100
@@ -49,7 +49,9 @@ def config(*, window_hours: float = 72.0, keep_features_days: int = 30) -> Confi
     stories = StoriesConfig(
         window_hours=window_hours, keep_features_days=keep_features_days
     )
-    return Config(stories=stories, translate=TranslateConfig(backend="none"))
+    return Config(
+        stories=stories, translate=TranslateConfig(backend="none"), topics=TOPICS
+    )
 
 
 def stored(storage) -> set[int]:
@@ -92,12 +94,23 @@ def test_cutoff_is_window_plus_kept_days():
     )
 
 
+def test_a_huge_margin_drops_nothing(archive):
+    storage, ids = archive
+    assert features_keep_cutoff(
+        NOW, window_hours=72, keep_features_days=10**9
+    ) == datetime.min.replace(tzinfo=NOW.tzinfo)
+    summary = run(storage, config(keep_features_days=10**9))
+    assert stored(storage) == set(ids)
+    assert "stage_errors" not in summary.counts
+
+
 def test_a_run_drops_exactly_the_features_before_window_plus_margin(archive):
     storage, ids = archive
     cutoff = NOW - timedelta(hours=72, days=30)
     old = {ids[i] for i in range(N) if story_time(i) < cutoff}
     assert 0 < len(old) < N  # both sides are present
     summary = run(storage, config())
+    assert "stage_errors" not in summary.counts  # a clean run
     assert stored(storage) == set(ids) - old
     assert summary.counts["features_dropped"] == len(old)
     assert summary.line().endswith(f"; features dropped {len(old)}")
