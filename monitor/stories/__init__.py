@@ -13,12 +13,14 @@ See docs/stories.md for the rules, thresholds and measured quality.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from ..config import StoriesConfig
 from ..dates import clamp_stored, shift
+from ..models import Article
 from ._cluster import StoryClusterer, paused_gc
 from ._features import (
     StoryCandidate,
@@ -63,6 +65,7 @@ __all__ = [
     "vectors_of",
     "weigh",
     "window_start",
+    "with_article_times",
 ]
 
 logger = logging.getLogger(__name__)
@@ -112,6 +115,28 @@ def window_start(
     """
     earliest = min((clamp_stored(c.time) for c in batch), default=now)
     return shift(min(earliest, now), -timedelta(hours=config.window_hours))
+
+
+def with_article_times(story: Story, articles: Mapping[int, Article]) -> Story:
+    """The story with each member's time and order from its article's own time
+    (`candidate_from_article`), as they were while its features were stored.
+
+    A member whose stored features were dropped (``[stories]
+    keep_features_days``, ``prune --features-only``; issue #19) would
+    otherwise show its raw published date and sort by first seen.
+
+    Args:
+        story: as storage returns it.
+        articles: its member articles by id (a missing one keeps its member).
+    """
+    members = [
+        m
+        if (a := articles.get(m.article_id)) is None
+        else dataclasses.replace(m, published=candidate_from_article(a).time)
+        for m in story.members
+    ]
+    members.sort(key=lambda m: (m.published is None, m.published, m.article_id))
+    return dataclasses.replace(story, members=tuple(members))
 
 
 def explain_articles(
