@@ -20,11 +20,13 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from monitor import pipeline as pipeline_module
+from monitor.cli import _stories_for_day
 from monitor.config import Config, StoriesConfig, TranslateConfig, load_config
 from monitor.exceptions import ConfigError
 from monitor.pipeline import Pipeline
@@ -175,6 +177,22 @@ def test_with_zero_days_only_the_window_is_kept(archive):
     }
 
 
+def test_a_days_stories_are_listed_as_before_the_drop(archive):
+    """`monitor stories --date` of an old day: the same stories, members, times
+    and order as while the features were stored (both backends)."""
+    storage, _ids = archive
+    days = [
+        (start, start + timedelta(days=1))
+        for start in {story_time(i).replace(hour=0, minute=0) for i in range(N)}
+    ]
+    before = [_stories_for_day(storage, *day) for day in days]
+    assert before == [storage.get_stories_for_day(*day) for day in days]
+    assert sum(len(b) for b in before) >= N // 2
+    assert run(storage, config()).counts["features_dropped"] > 0
+    assert [storage.get_stories_for_day(*day) for day in days] != before  # storage
+    assert [_stories_for_day(storage, *day) for day in days] == before
+
+
 # ------------------------------------------------------------------ config
 
 
@@ -252,6 +270,11 @@ def test_monitor_run_drops_old_features_and_reports_them(tmp_path):
     with Storage(db) as storage:
         left = {r[0] for r in storage.get_story_features(now - timedelta(days=999))}
     assert left == set(ids) - old
+
+    oldest = story_time(0, now, 20).astimezone(ZoneInfo("Asia/Almaty")).date()
+    listed = monitor(folder, "stories", "--date", oldest.isoformat())
+    assert listed.returncode == 0, listed.stderr
+    assert f"article {ids[0]}  https://f0.example/a/0" in listed.stdout
 
     again = monitor(folder, "run", "--no-digest")
     assert again.returncode == 0, again.stderr
