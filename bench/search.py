@@ -112,7 +112,8 @@ def query_latency(open_store: Opener, repeat: int = 5) -> dict[str, Any]:
 def index_bytes(db: Path) -> float:
     with closing(Storage.open_read_only(db)) as storage:
         size = storage._db.execute(
-            "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_fts%'"
+            "SELECT sum(pgsize) FROM dbstat"
+            " WHERE name LIKE 'search_fts%' OR name = 'search_text'"  # v11: its tokens
         ).fetchone()[0]
         n = storage.count_search_index()[0]
     return size / max(n, 1)

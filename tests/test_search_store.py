@@ -27,6 +27,7 @@ def test_v3_database_migrates_and_queues_its_articles(tmp_path: Path) -> None:
         for name in ("search_queue_update", "search_forget"):
             raw.execute(f"DROP TRIGGER {name}")
         raw.execute("DROP TABLE search_fts")
+        raw.execute("DROP TABLE search_text")  # v11
         raw.execute("DROP TABLE search_queue")
         drop_feed_routes(raw)  # and what v4 -> v5 adds (#20)
         raw.execute("DROP TABLE alerts")  # v5 (issue #16)

@@ -269,13 +269,14 @@ def test_duplicate_sightings_keeps_one_row_per_feed_and_article():
 
 def make_v1(db) -> None:
     """Turn a fresh database into what 0.1.0 (schema v1) wrote: drop every later
-    object (v2 page_fetches, v3 delivery_claims, v4 the search index, v5 the
+    object (v2 page_fetches, v3 delivery_claims, v4 the search index (v11: contentless), v5 the
     feeds' served_* columns, v6 alerts)."""
     drop_feed_routes(db)
     for trigger in ("search_queue_update", "search_forget"):
         db.execute(f"DROP TRIGGER {trigger}")
     for table in (
         "search_fts",
+        "search_text",
         "search_queue",
         "delivery_claims",
         "page_fetches",

@@ -104,6 +104,7 @@ class ArticlesMixin(StorageBase):
             target = merge_target(article_id, _holder(db, article_id, ex.canonical_url))
             if target is not None:
                 _require_article(db, article_id)
+                self._drop_from_index(db, article_id)
                 _merge_into(db, article_id, target)
                 return target
             cur = db.execute(

@@ -80,6 +80,10 @@ class StorageBase:
             finally:
                 self._in_batch = False
 
+    def _drop_from_index(self, db: sqlite3.Connection, article_id: int) -> None:
+        """Hook: take an article about to be deleted out of the search index, in
+        the caller's transaction (monitor/store/_search.py; PostgreSQL cascades)."""
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One transaction: commit on success, roll back on any error."""

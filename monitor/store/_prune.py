@@ -15,6 +15,7 @@ from datetime import datetime
 
 from ..models import PruneCandidate
 from ._base import StorageBase, from_db_time, to_db_time
+from ._search import blank_bodies
 
 _CHUNK = 500  # ids or keys per IN (...), well under SQLite's variable limit
 
@@ -163,11 +164,7 @@ class PruneMixin(StorageBase):
         """Empty the body columns of the articles' search rows (the headline
         columns stay: search still finds them).  The update trigger has queued
         them too, so the index stage rebuilds the rows from what is left."""
-        marks = ",".join("?" * len(article_ids))
-        db.execute(
-            f"UPDATE search_fts SET body = '', body_en = '' WHERE rowid IN ({marks})",
-            article_ids,
-        )
+        blank_bodies(db, article_ids)
 
 
 def _candidate(row: sqlite3.Row) -> PruneCandidate:

@@ -17,14 +17,15 @@ from collections.abc import Callable
 
 from ..exceptions import StorageError
 from ._counts import BACKFILL, SQLITE_DDL, sqlite_drops
-from ._search import SEARCH_DDL, create_search_schema
+from ._search import SEARCH_DDL, compact_search_index, create_search_schema
 
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4D4F4E31  # "MON1"
 # 4: search (#15); 5: feed routes (#20); 6: alerts (#16); 7: indexes (#19);
-# 8: pruning (#19); 9: status counters (#19); 10: search on PostgreSQL (no-op here)
-VERSION = 10
+# 8: pruning (#19); 9: status counters (#19); 10: search on PostgreSQL (no-op here);
+# 11: a contentless search index (#19)
+VERSION = 11
 
 SCHEMA = """
 -- One row per configured feed: HTTP validators and health, for `monitor status`.
@@ -354,6 +355,7 @@ def _pg_search_twin(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS[9] = _pg_search_twin  # v9 -> v10
+MIGRATIONS[10] = compact_search_index  # v10 -> v11: monitor/store/_search.py
 
 # ANALYZE reads at most about this many rows per index (SQLite's own advice for
 # `PRAGMA optimize`): statistics at 1M articles in well under a second.

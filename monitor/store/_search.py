@@ -6,11 +6,18 @@ Keeping it in step with the archive:
 
 * triggers on ``articles`` (monitor/store/_schema.py, search block) put an
   article into ``search_queue`` in the same transaction as the stage write that
-  changed its title, text or translation, and drop it from the index when the
-  row is deleted (a merge);
+  changed its title, text or translation, or deleted the row;
 * the pipeline's ``index`` stage reads the queue, builds the tokens in Python
   and, in one transaction per batch, replaces the FTS rows and empties the
   queue entries it handled.
+
+The FTS5 table is *contentless* (schema v11): it keeps the token lists and
+positions, not a second copy of every token (that copy was a third of the file:
+issue #19).  A contentless row can only be taken out with the very tokens it
+was indexed with, so ``search_text`` keeps them, zlib-compressed (about 2.7×
+smaller); the search pre-filter reads them from there too.  Every write of the
+index goes through `_forget` and `_insert`, which keep the two in step inside
+the caller's transaction.
 
 A run killed at any point leaves either the old index row plus a queue entry,
 or the new row without one: the next run finishes the job.  The PostgreSQL
@@ -21,7 +28,11 @@ backend implements the same methods with tsvector columns and GIN indexes
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 import sqlite3
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -36,6 +47,8 @@ from ..models import (
 )
 from ._base import StorageBase, from_db_time, to_db_time
 
+logger = logging.getLogger(__name__)
+
 ORIGINAL_COLUMNS = "{title body aliases}"
 ENGLISH_COLUMNS = "{title_en body_en}"
 ALL_COLUMNS = "{title body aliases title_en body_en}"
@@ -47,8 +60,8 @@ BM25_WEIGHTS = "2.0, 1.0, 2.0, 1.0, 1.0"
 class SearchMixin(StorageBase):
     """SQL for `search_fts` and `search_queue`."""
 
-    # The table of index rows (PostgreSQL: ``search_docs``); the queue is shared.
-    _INDEX_TABLE = "search_fts"
+    # One row per indexed article (PostgreSQL: ``search_docs``); the queue is shared.
+    _INDEX_TABLE = "search_text"
 
     def get_search_queue(self, limit: int) -> list[int]:
         """Ids of articles whose index entry is missing or stale, oldest first."""
@@ -67,21 +80,15 @@ class SearchMixin(StorageBase):
         index; every handled id leaves the queue.
         """
         with self._tx() as db:
-            for start in range(0, len(handled), 500):
-                chunk = tuple(handled[start : start + 500])
+            _forget(db, handled)
+            for chunk in _chunks(handled):
                 marks = ",".join("?" * len(chunk))
-                db.execute(f"DELETE FROM search_fts WHERE rowid IN ({marks})", chunk)
                 db.execute(
                     f"DELETE FROM search_queue WHERE article_id IN ({marks})", chunk
                 )
-            db.executemany(
-                "INSERT INTO search_fts (rowid, title, body, title_en, body_en,"
-                " aliases) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (d.article_id, d.title, d.body, d.title_en, d.body_en, d.aliases)
-                    for d in docs
-                ],
-            )
+            docs = list(docs)
+            live = _existing(db, [d.article_id for d in docs])  # a merge may have won
+            _insert(db, [d for d in docs if d.article_id in live])
 
     def reset_search_index(self) -> int:
         """Empty the index and queue every extracted article (``--reindex``).
@@ -90,13 +97,23 @@ class SearchMixin(StorageBase):
             The number of articles queued.
         """
         with self._tx() as db:
-            db.execute(f"DELETE FROM {self._INDEX_TABLE}")
+            self._clear_index(db)
             db.execute("DELETE FROM search_queue")
             cur = db.execute(
                 "INSERT INTO search_queue (article_id)"
                 " SELECT id FROM articles WHERE extract_status = 'done'"
             )
             return int(cur.rowcount)
+
+    def _clear_index(self, db: sqlite3.Connection) -> None:
+        """Empty the index (``--reindex``); PostgreSQL: its ``search_docs``."""
+        db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        db.execute("DELETE FROM search_text")
+
+    def _drop_from_index(self, db: sqlite3.Connection, article_id: int) -> None:
+        """Take the row of an article about to be deleted (a merge) out of the
+        index, in the caller's transaction (PostgreSQL: the row cascades)."""
+        _forget(db, (article_id,))
 
     def count_search_index(self) -> tuple[int, int]:
         """(articles indexed, articles waiting in the queue)."""
@@ -144,20 +161,13 @@ class SearchMixin(StorageBase):
             chunk = tuple(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             rows = self._query(
-                "SELECT rowid, title, body, title_en, body_en, aliases"
-                f" FROM search_fts WHERE rowid IN ({marks}) AND rowid NOT IN"
+                "SELECT article_id, doc FROM search_text"
+                f" WHERE article_id IN ({marks}) AND article_id NOT IN"
                 " (SELECT article_id FROM search_queue)",
                 chunk,
             )
             for r in rows:
-                out[int(r[0])] = SearchDoc(
-                    article_id=int(r[0]),
-                    title=r[1] or "",
-                    body=r[2] or "",
-                    title_en=r[3] or "",
-                    body_en=r[4] or "",
-                    aliases=r[5] or "",
-                )
+                out[int(r[0])] = unpack_doc(int(r[0]), r[1])
         return out
 
     def get_latest_published(self) -> datetime | None:
@@ -254,17 +264,99 @@ def _marks(params: dict[str, Any], prefix: str, values: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-# Statements of the search block of the schema (monitor/store/_schema.py).
-SEARCH_DDL: tuple[str, ...] = (
-    # Tokens are pre-normalised: split on spaces only, keep й/ё-free keys as they
-    # are, and keep the name-key (§), stem (~) and hyphen characters in tokens.
-    """CREATE VIRTUAL TABLE search_fts USING fts5(
-        title, body, title_en, body_en, aliases,
-        tokenize = "unicode61 remove_diacritics 0 tokenchars '§~-'"
-    )""",
-    # Articles whose index row is missing or stale (filled by the triggers below).
-    "CREATE TABLE search_queue (article_id INTEGER PRIMARY KEY)",
-    """CREATE TRIGGER search_queue_update AFTER UPDATE OF
+# -------------------------------------------------------------- index rows
+
+COLUMNS = ("title", "body", "title_en", "body_en", "aliases")  # search_fts's order
+_CHUNK = 500  # ids per IN (...) list
+_INSERT_FTS = (
+    "INSERT INTO {table} (rowid, title, body, title_en, body_en, aliases)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_DELETE_FTS = (
+    f"INSERT INTO search_fts (search_fts, rowid, {', '.join(COLUMNS)})"
+    " VALUES ('delete', ?, ?, ?, ?, ?, ?)"
+)
+
+
+def pack_doc(doc: SearchDoc) -> bytes:
+    """A doc's tokens as stored in ``search_text``: compressed JSON of `COLUMNS`."""
+    values = [getattr(doc, c) for c in COLUMNS]
+    return zlib.compress(json.dumps(values, ensure_ascii=False).encode(), 6)
+
+
+def unpack_doc(article_id: int, blob: bytes) -> SearchDoc:
+    """The `SearchDoc` that `pack_doc` stored."""
+    values = json.loads(zlib.decompress(blob))
+    return SearchDoc(article_id=article_id, **dict(zip(COLUMNS, values, strict=True)))
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[tuple[int, ...]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield tuple(ids[start : start + _CHUNK])
+
+
+def _existing(db: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
+    """Which of these articles exist."""
+    out: set[int] = set()
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", chunk)
+        out.update(int(r[0]) for r in rows)
+    return out
+
+
+def _row(doc: SearchDoc) -> tuple[Any, ...]:
+    return (doc.article_id, *(getattr(doc, c) for c in COLUMNS))
+
+
+def _insert(db: sqlite3.Connection, docs: Sequence[SearchDoc]) -> None:
+    """Index these docs (none of them may be indexed already)."""
+    db.executemany(_INSERT_FTS.format(table="search_fts"), [_row(d) for d in docs])
+    db.executemany(
+        "INSERT INTO search_text (article_id, doc) VALUES (?, ?)",
+        [(d.article_id, pack_doc(d)) for d in docs],
+    )
+
+
+def _forget(db: sqlite3.Connection, ids: Sequence[int]) -> list[SearchDoc]:
+    """Take these articles out of the index; returns the docs they had."""
+    gone: list[SearchDoc] = []
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT article_id, doc FROM search_text WHERE article_id IN ({marks})",
+            chunk,
+        ).fetchall()
+        docs = [unpack_doc(int(r[0]), r[1]) for r in rows]
+        db.executemany(_DELETE_FTS, [_row(d) for d in docs])
+        db.execute(f"DELETE FROM search_text WHERE article_id IN ({marks})", chunk)
+        gone += docs
+    return gone
+
+
+def blank_bodies(db: sqlite3.Connection, ids: Sequence[int]) -> None:
+    """Keep only the headline and alias columns of these articles' rows (a
+    prune): search still finds the headline, and no longer the body."""
+    kept = [dataclasses.replace(d, body="", body_en="") for d in _forget(db, ids)]
+    _insert(db, kept)
+
+
+# ------------------------------------------------------------------ schema
+
+_TOKENIZE = """tokenize = "unicode61 remove_diacritics 0 tokenchars '§~-'\""""
+# Tokens are pre-normalised: split on spaces only, keep й/ё-free keys as they
+# are, and keep the name-key (§), stem (~) and hyphen characters in tokens.
+_FTS = f"""CREATE VIRTUAL TABLE {{name}} USING fts5(
+        title, body, title_en, body_en, aliases, content = '',
+        {_TOKENIZE}
+    )"""
+_TEXT = """CREATE TABLE search_text (
+        article_id INTEGER PRIMARY KEY,
+        doc        BLOB NOT NULL  -- pack_doc: the tokens search_fts holds for it
+    )"""
+# Articles whose index row is missing or stale (filled by the triggers below).
+_QUEUE = "CREATE TABLE search_queue (article_id INTEGER PRIMARY KEY)"
+_QUEUE_UPDATE = """CREATE TRIGGER search_queue_update AFTER UPDATE OF
         title, text, title_en, text_en, extract_status ON articles
     WHEN NEW.extract_status = 'done' AND (
         OLD.extract_status IS NOT 'done' OR NEW.title IS NOT OLD.title
@@ -272,7 +364,33 @@ SEARCH_DDL: tuple[str, ...] = (
         OR NEW.text_en IS NOT OLD.text_en)
     BEGIN
         INSERT OR IGNORE INTO search_queue (article_id) VALUES (NEW.id);
-    END""",
+    END"""
+# A deleted article's row needs its stored tokens to go, which SQL cannot
+# unpack: the store takes it out first (`_drop_from_index`), and a row deleted
+# by hand is queued, so the next index stage drops it.
+_FORGET = """CREATE TRIGGER search_forget AFTER DELETE ON articles
+    BEGIN
+        INSERT OR IGNORE INTO search_queue (article_id) VALUES (OLD.id);
+    END"""
+
+# Statements of the search block of the schema (monitor/store/_schema.py).
+SEARCH_DDL: tuple[str, ...] = (
+    _FTS.format(name="search_fts"),
+    _TEXT,
+    _QUEUE,
+    _QUEUE_UPDATE,
+    _FORGET,
+)
+
+# The v4-v10 block, for `create_search_schema` (v3 -> v4): FTS5 with its own
+# copy of the tokens, and a trigger that deleted the row from it.
+_SEARCH_DDL_V4: tuple[str, ...] = (
+    f"""CREATE VIRTUAL TABLE search_fts USING fts5(
+        title, body, title_en, body_en, aliases,
+        {_TOKENIZE}
+    )""",
+    _QUEUE,
+    _QUEUE_UPDATE,
     """CREATE TRIGGER search_forget AFTER DELETE ON articles
     BEGIN
         DELETE FROM search_fts WHERE rowid = OLD.id;
@@ -282,13 +400,96 @@ SEARCH_DDL: tuple[str, ...] = (
 
 
 def create_search_schema(db: sqlite3.Connection) -> None:
-    """Migration: add the index and queue every article already extracted."""
-    for statement in SEARCH_DDL:
+    """Migration v3 -> v4: add the index and queue every article already extracted."""
+    for statement in _SEARCH_DDL_V4:
         db.execute(statement)
     db.execute(
         "INSERT INTO search_queue (article_id)"
         " SELECT id FROM articles WHERE extract_status = 'done'"
     )
+
+
+COPY_BATCH = 2_000  # index rows per fetch while the migration copies tokens
+_SHADOWS = ("data", "idx", "docsize", "config")  # FTS5's own tables, as it names them
+
+
+def compact_search_index(db: sqlite3.Connection) -> None:
+    """Migration v10 -> v11: the index becomes contentless (issue #19).
+
+    Nothing is re-tokenised and nothing is queued.  ``search_text`` gets every
+    row's tokens from the old table's copy, and the new table adopts the old
+    token lists and positions as they are: a contentless and an ordinary FTS5
+    table share one index format, so FTS5's own tables are copied.  FTS5's
+    ``integrity-check`` and a row count then vouch for the result; should they
+    not, the index is rebuilt from ``search_text`` instead (slower, same
+    outcome).  Rows of articles that no longer exist are dropped on the way.
+    Timing: docs/archive.md.
+    """
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_text'").fetchone():
+        return  # already contentless (a test's older file keeps the new index)
+    total = int(db.execute("SELECT count(*) FROM search_fts").fetchone()[0])
+    logger.info("migrating the search index to schema v11 rows=%d", total)
+    db.execute(_FTS.format(name="search_fts_v11"))
+    db.execute(_TEXT)
+    _keep_tokens(db)
+    _adopt_index(db)
+    db.execute("DROP TRIGGER search_forget")
+    db.execute("DROP TABLE search_fts")
+    db.execute("ALTER TABLE search_fts_v11 RENAME TO search_fts")
+    db.execute(_FORGET)
+    if not _index_sound(db):
+        logger.warning("search index copy failed its check: rebuilding it")
+        _rebuild_from_text(db)
+    orphans = db.execute(
+        "SELECT article_id FROM search_text WHERE article_id NOT IN"
+        " (SELECT id FROM articles)"
+    ).fetchall()
+    _forget(db, [int(r[0]) for r in orphans])
+
+
+def _keep_tokens(db: sqlite3.Connection) -> None:
+    """``search_text`` from the old table's copy of every row's tokens."""
+    rows = db.execute(f"SELECT rowid, {', '.join(COLUMNS)} FROM search_fts")
+    while batch := rows.fetchmany(COPY_BATCH):
+        db.executemany(
+            "INSERT INTO search_text (article_id, doc) VALUES (?, ?)",
+            [(int(r[0]), pack_doc(_doc(r))) for r in batch],
+        )
+
+
+def _doc(row: sqlite3.Row | tuple[Any, ...]) -> SearchDoc:
+    values = {c: row[i + 1] or "" for i, c in enumerate(COLUMNS)}
+    return SearchDoc(article_id=int(row[0]), **values)
+
+
+def _adopt_index(db: sqlite3.Connection) -> None:
+    """The old table's token lists, positions and sizes, into the new table."""
+    for shadow in _SHADOWS:
+        db.execute(f"DELETE FROM search_fts_v11_{shadow}")
+        db.execute(
+            f"INSERT INTO search_fts_v11_{shadow} SELECT * FROM search_fts_{shadow}"
+        )
+
+
+def _index_sound(db: sqlite3.Connection) -> bool:
+    """FTS5's own check passes and the index holds a row per ``search_text`` row."""
+    try:
+        db.execute("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as e:
+        logger.warning("search index check error=%s", e)
+        return False
+    sizes = db.execute("SELECT count(*) FROM search_fts_docsize").fetchone()[0]
+    texts = db.execute("SELECT count(*) FROM search_text").fetchone()[0]
+    return bool(sizes == texts)
+
+
+def _rebuild_from_text(db: sqlite3.Connection) -> None:
+    """Index every ``search_text`` row again (the migration's fallback)."""
+    db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+    rows = db.execute("SELECT article_id, doc FROM search_text")
+    while batch := rows.fetchmany(COPY_BATCH):
+        docs = [unpack_doc(int(r[0]), r[1]) for r in batch]
+        db.executemany(_INSERT_FTS.format(table="search_fts"), [_row(d) for d in docs])
 
 
 def _latest_sql() -> str:

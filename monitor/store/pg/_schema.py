@@ -397,6 +397,13 @@ def schema_statements() -> list[str]:
     return statements() + list(counters_ddl())
 
 
+def _sqlite_compact_twin() -> tuple[str, ...]:
+    """v10 -> v11: nothing here.  SQLite's FTS5 index became contentless
+    (monitor/store/_search.py ``compact_search_index``); ``search_docs`` holds
+    tsvectors only, never a copy of the tokens."""
+    return ()
+
+
 # {from_version: statements taking from_version -> from_version + 1}.  v4 is the
 # first PostgreSQL schema.  Each SQLite migration gets its twin here.
 MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
@@ -406,6 +413,7 @@ MIGRATIONS: dict[int, Callable[[], tuple[str, ...]]] = {
     7: _add_pruning,
     8: _add_status_counts,
     9: _add_search,
+    10: _sqlite_compact_twin,
 }
 
 

@@ -26,6 +26,7 @@ the rules' evaluator whenever the query has a phrase, NEAR or prefix, so the
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 
 from ...models import (
@@ -85,6 +86,13 @@ class PgSearchMixin(StorageBase):
                 " AND c.relnamespace = 'public'::regnamespace"
                 " AND pg_has_role(c.relowner, 'USAGE')"
             )
+
+    def _clear_index(self, db: sqlite3.Connection) -> None:
+        """Empty the index (``--reindex``)."""
+        db.execute("DELETE FROM search_docs")
+
+    def _drop_from_index(self, db: sqlite3.Connection, article_id: int) -> None:
+        """Nothing: an article's ``search_docs`` row cascades with it."""
 
     def search_articles(
         self,
