@@ -11,7 +11,9 @@ N / DAYS articles a day, as in real use), FEEDS feeds, Russian and English text
 from the corpus (Telegram-contest news with their English translations, Russian
 only, BBC), every stage complete: extraction, translation (done / no model / not
 needed / failed and parked), filings with config/topics.toml, stories of three
-copies with real story features, and the search index.
+copies with real story features (those older than the window plus
+``[stories] keep_features_days`` dropped as the runs of each day drop them), and
+the search index.
 
 It goes through the storage write API (``add_feed_items``, ``save_extraction``,
 ``save_translation``, ``save_filings``, ``add_story_members``,
@@ -59,6 +61,7 @@ from monitor.models import (  # noqa: E402
     Translation,
     TranslationStatus,
 )
+from monitor.retention import features_keep_cutoff  # noqa: E402
 from monitor.search._index import build_search_doc  # noqa: E402
 from monitor.store import Storage  # noqa: E402
 from monitor.stories import (  # noqa: E402
@@ -201,6 +204,7 @@ def seen_at(i: int, n: int, now: datetime) -> datetime:
 def build(db: Path, texts: list[Text], n: int, now: datetime) -> float:
     """Write n articles into a new database; returns seconds."""
     derived = Derived(texts)
+    stories_cfg = StoriesConfig()
     rng = random.Random(n)
     t0 = time.perf_counter()
     with Storage(db) as storage:
@@ -212,6 +216,15 @@ def build(db: Path, texts: list[Text], n: int, now: datetime) -> float:
             with storage.write_batch():
                 _write_batch(storage, derived, range(start, min(n, start + BATCH)),
                              n, now, rng)  # fmt: skip
+            # what the runs of that day did: drop the features that aged out
+            # (Pipeline.drop_old_story_features; their pages are reused)
+            day = seen_at(min(n, start + BATCH) - 1, n, now)
+            cutoff = features_keep_cutoff(
+                day,
+                window_hours=stories_cfg.window_hours,
+                keep_features_days=stories_cfg.keep_features_days,
+            )
+            storage.drop_story_features(cutoff, limit=n)
             if start and start % (10 * BATCH) == 0:
                 rate = start / (time.perf_counter() - t0)
                 print(f"built {start} articles, {rate:.0f}/s", flush=True)
