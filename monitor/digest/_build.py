@@ -129,9 +129,10 @@ def collect_digest(
         for key, group in groups.items()
     ]
     order = tuple(names.get(t, t) for t in topic_order)
-    top, sections, other_section = _with_ledes(
+    top, sections, other_section = _with_details(
         arrange(stories, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic),
         groups,
+        sightings,
         cfg,
     )
     health = _configured(source.get_feed_states(), sources)
@@ -161,20 +162,33 @@ def collect_digest(
 _Arranged = tuple[TopicSection | None, tuple[TopicSection, ...], TopicSection | None]
 
 
-def _with_ledes(
-    arranged: _Arranged, groups: Mapping[str, Sequence[_Member]], cfg: DigestConfig
+def _with_details(
+    arranged: _Arranged,
+    groups: Mapping[str, Sequence[_Member]],
+    sightings: dict[int, tuple[Sighting, ...]],
+    cfg: DigestConfig,
 ) -> _Arranged:
-    """The shown stories with their ledes: a lede cleans and splits a whole body,
-    so the stories a section's cap leaves out (most of a busy day) get none."""
+    """The shown stories with their copies and ledes.  A lede cleans and splits a
+    whole body and a copy link canonicalises every sighting's URL, so the stories
+    a section's cap leaves out (most of a busy day) get neither: ranking needs
+    only their outlet count (`_outlet_names`)."""
 
     def fill(section: TopicSection | None) -> TopicSection | None:
         if section is None:
             return None
-        return replace(section, stories=tuple(_lede_of(s) for s in section.stories))
+        return replace(section, stories=tuple(_detailed(s) for s in section.stories))
 
-    def _lede_of(story: DigestStory) -> DigestStory:
-        a = groups[story.story_key][0].article
-        return replace(story, lede=_lede(a, cfg, _headlines(a)[0]))
+    def _detailed(story: DigestStory) -> DigestStory:
+        group = groups[story.story_key]
+        a = group[0].article
+        copies = _copies(group, sightings)
+        countries = {c for c in (a.country, *(c.country for c in copies)) if c}
+        return replace(
+            story,
+            also=copies,
+            countries=tuple(sorted(countries)),
+            lede=_lede(a, cfg, _headlines(a)[0]),
+        )
 
     top, sections, other = arranged
     return fill(top), tuple(filter(None, map(fill, sections))), fill(other)
@@ -413,9 +427,7 @@ def _story(
     rep = group[0]
     a = rep.article
     headline, original = _headlines(a)
-    copies = _copies(group, sightings)
-    outlets = sorted({clean_text(a.outlet), *(c.outlet for c in copies)})
-    countries = sorted({c for c in (a.country, *(c.country for c in copies)) if c})
+    outlets = _outlet_names(group, sightings)
     return DigestStory(
         story_key=key,
         headline=headline or "(no headline)",
@@ -426,11 +438,11 @@ def _story(
         time=rep.time,
         last_time=max(m.time for m in group),
         local_time=_local_time(rep.time, period),
-        lede="",  # filled for the shown stories only (_with_ledes)
+        lede="",  # filled for the shown stories only (_with_details)
         url=_link(a),
-        also=copies,
+        also=(),  # likewise
         outlets=len(outlets),
-        countries=tuple(countries),
+        countries=(),  # likewise
         translation_marker=_marker(a),
         translated_by=_translated_by(a),
         is_teaser=a.is_teaser,
@@ -527,6 +539,24 @@ def _lede(a: Article, cfg: DigestConfig, headline: str) -> str:
 
 def _lede_cap(cfg: DigestConfig) -> int:
     return max(MIN_LEDE_CHARS, cfg.lede_max_chars)
+
+
+def _outlet_names(
+    group: Sequence[_Member], sightings: dict[int, tuple[Sighting, ...]]
+) -> list[str]:
+    """Every outlet that carried the story, sorted: the representative's and
+    those of `_copies` (a copy is dropped only as a repeat of an outlet's link,
+    so its outlet is counted already), without building a link."""
+    rep = group[0].article
+    names = {clean_text(m.article.outlet) for m in group}
+    names.update(
+        clean_text(s.outlet)
+        for m in group
+        for s in sightings.get(m.article.id, ())
+        if s.feed_name != m.article.feed_name
+    )
+    names.add(clean_text(rep.outlet))
+    return sorted(names)
 
 
 def _copies(
