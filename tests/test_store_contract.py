@@ -8,6 +8,7 @@ write API only, so the two backends are held to the same behaviour.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,6 +123,19 @@ def test_one_article_projection_everywhere(store):
     store.save_extraction(article_id, extracted(single.canonical_url, lang="kk"), NOW)
     assert store.get_article(article_id).lang == "kk"
     assert store.get_articles_to_classify()[0] == store.get_article(article_id)
+
+
+def test_a_digest_window_without_bodies_is_the_same_rows_without_texts(store):
+    """``bodies=False`` (the digest's window) leaves out exactly the texts."""
+    article_id = add(store, "a", "g1", "https://news.example/1")
+    store.save_extraction(article_id, extracted("https://news.example/1"), NOW)
+    store.save_translation(article_id, _translation(), NOW)
+    window = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    (full,) = store.get_articles_for_digest(*window)
+    (heads,) = store.get_articles_for_digest(*window, bodies=False)
+    assert all((full.text, full.text_en, full.summary))  # the control has them
+    assert (heads.text, heads.text_en, heads.summary) == ("", None, "")
+    assert heads == dataclasses.replace(full, text="", text_en=None, summary="")
 
 
 def test_extraction_starts_translation_and_classification_again(store):

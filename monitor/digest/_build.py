@@ -64,8 +64,10 @@ class DigestSource(Protocol):
     """The storage methods a digest reads (implemented by `Storage`)."""
 
     def get_articles_for_digest(
-        self, start: datetime, end: datetime, *, by: str = "time"
+        self, start: datetime, end: datetime, *, by: str = "time", bodies: bool = True
     ) -> list[Article]: ...
+
+    def get_articles(self, article_ids: Iterable[int]) -> list[Article]: ...
 
     def get_filings_for_articles(
         self, article_ids: Iterable[int]
@@ -116,8 +118,9 @@ def collect_digest(
     """
     names = dict(topic_names or {})
     by = "time" if period.day is not None else "first_seen"
-    members = _select(
-        source.get_articles_for_digest(period.start, period.end, by=by), period
+    members = _select(  # no bodies: only the shown stories' ledes need one
+        source.get_articles_for_digest(period.start, period.end, by=by, bodies=False),
+        period,
     )
     ids = [m.article.id for m in members]
     filings = source.get_filings_for_articles(ids)
@@ -134,6 +137,7 @@ def collect_digest(
         groups,
         sightings,
         cfg,
+        source,
     )
     health = _configured(source.get_feed_states(), sources)
     pages = source.get_page_health(period.end - PAGE_HEALTH_WINDOW, period.end)
@@ -167,11 +171,20 @@ def _with_details(
     groups: Mapping[str, Sequence[_Member]],
     sightings: dict[int, tuple[Sighting, ...]],
     cfg: DigestConfig,
+    source: DigestSource,
 ) -> _Arranged:
     """The shown stories with their copies and ledes.  A lede cleans and splits a
-    whole body and a copy link canonicalises every sighting's URL, so the stories
-    a section's cap leaves out (most of a busy day) get neither: ranking needs
-    only their outlet count (`_outlet_names`)."""
+    whole body (read here, by id) and a copy link canonicalises every sighting's
+    URL, so the stories a section's cap leaves out (most of a busy day) get
+    neither: ranking needs only their outlet count (`_outlet_names`)."""
+    top, sections, other = arranged
+    shown = [
+        st.article_id
+        for s in (top, *sections, other)
+        if s is not None
+        for st in s.stories
+    ]
+    bodies = {a.id: a for a in source.get_articles(shown)}
 
     def fill(section: TopicSection | None) -> TopicSection | None:
         if section is None:
@@ -180,7 +193,7 @@ def _with_details(
 
     def _detailed(story: DigestStory) -> DigestStory:
         group = groups[story.story_key]
-        a = group[0].article
+        a = bodies.get(group[0].article.id, group[0].article)
         copies = _copies(group, sightings)
         countries = {c for c in (a.country, *(c.country for c in copies)) if c}
         return replace(
@@ -190,7 +203,6 @@ def _with_details(
             lede=_lede(a, cfg, _headlines(a)[0]),
         )
 
-    top, sections, other = arranged
     return fill(top), tuple(filter(None, map(fill, sections))), fill(other)
 
 

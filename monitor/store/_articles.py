@@ -49,6 +49,14 @@ _ARTICLE_SELECT = """
 """
 
 
+# The same columns without the texts (a digest's window: `get_articles_for_digest`).
+_HEADS_SELECT = (
+    _ARTICLE_SELECT.replace("a.summary, a.text,", "'' AS summary, '' AS text,")
+    .replace("a.feed_content,", "NULL AS feed_content,")
+    .replace("a.text_en,", "NULL AS text_en,")
+)
+
+
 class ArticlesMixin(StorageBase):
     """SQL for `articles` and `entries`; each stage's status lives on the article row."""
 

@@ -19,7 +19,7 @@ from ..models import (  # DigestRecord, Sighting: re-exported
     Sighting,
     TopicMatch,
 )
-from ._articles import _ARTICLE_SELECT, _article
+from ._articles import _ARTICLE_SELECT, _HEADS_SELECT, _article
 from ._base import StorageBase, to_db_time
 
 
@@ -29,7 +29,12 @@ class DigestsMixin(StorageBase):
     # ------------------------------------------------------------------ reads
 
     def get_articles_for_digest(
-        self, start: datetime, end: datetime, *, by: str = "time"
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        by: str = "time",
+        bodies: bool = True,
     ) -> list[Article]:
         """Articles that may belong to the window ``[start, end)``.
 
@@ -39,6 +44,9 @@ class DigestsMixin(StorageBase):
             by: ``"time"`` returns every article whose ``published`` *or*
                 ``first_seen`` falls in the window (the caller applies the exact
                 day rule); ``"first_seen"`` only those first seen in it.
+            bodies: ``False`` leaves out the texts (``text``, ``text_en``,
+                ``summary`` come back empty): a digest needs them only for the
+                ledes of the stories it shows, and reads those by id.
 
         Returns:
             Articles ordered by id.
@@ -54,7 +62,8 @@ class DigestsMixin(StorageBase):
             )
         elif by != "first_seen":
             raise ValueError(f"unknown window rule {by!r}")
-        sql = f"{_ARTICLE_SELECT} WHERE a.id IN ({ids}) ORDER BY a.id"
+        select = _ARTICLE_SELECT if bodies else _HEADS_SELECT
+        sql = f"{select} WHERE a.id IN ({ids}) ORDER BY a.id"
         return [_article(row) for row in self._query(sql, params)]
 
     def get_story_articles(self, story_ids: Iterable[int]) -> list[Article]:
