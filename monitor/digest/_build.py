@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -127,17 +127,20 @@ def collect_digest(
     sightings = source.get_sightings_for_articles(ids)
     groups = _group(members)
     rank = {t: i for i, t in enumerate(topic_order)}
-    stories = [
-        _story_filed(key, group, filings, sightings, period, cfg, names, rank)
+    ranked = [
+        _ranked(key, group, filings, sightings, names, rank)
         for key, group in groups.items()
     ]
     order = tuple(names.get(t, t) for t in topic_order)
-    top, sections, other_section = _with_details(
-        arrange(stories, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic),
-        groups,
-        sightings,
-        cfg,
-        source,
+    arranged = arrange(
+        ranked, order, top_n=cfg.top_stories, cap=cfg.max_stories_per_topic
+    )
+    bodies = {a.id: a for a in source.get_articles(_shown_ids(arranged))}
+    top, sections, other_section = _in_full(
+        arranged,
+        lambda key: _story_filed(
+            key, groups[key], filings, sightings, period, cfg, names, rank, bodies
+        ),
     )
     health = _configured(source.get_feed_states(), sources)
     pages = source.get_page_health(period.end - PAGE_HEALTH_WINDOW, period.end)
@@ -166,44 +169,55 @@ def collect_digest(
 _Arranged = tuple[TopicSection | None, tuple[TopicSection, ...], TopicSection | None]
 
 
-def _with_details(
-    arranged: _Arranged,
-    groups: Mapping[str, Sequence[_Member]],
-    sightings: dict[int, tuple[Sighting, ...]],
-    cfg: DigestConfig,
-    source: DigestSource,
-) -> _Arranged:
-    """The shown stories with their copies and ledes.  A lede cleans and splits a
-    whole body (read here, by id) and a copy link canonicalises every sighting's
-    URL, so the stories a section's cap leaves out (most of a busy day) get
-    neither: ranking needs only their outlet count (`_outlet_names`)."""
+def _shown_ids(arranged: _Arranged) -> list[int]:
     top, sections, other = arranged
-    shown = [
-        st.article_id
-        for s in (top, *sections, other)
-        if s is not None
-        for st in s.stories
-    ]
-    bodies = {a.id: a for a in source.get_articles(shown)}
+    parts = (top, *sections, other)
+    return [st.article_id for part in parts if part is not None for st in part.stories]
+
+
+def _in_full(arranged: _Arranged, full: Callable[[str], DigestStory]) -> _Arranged:
+    """The shown stories built in full (`_story_filed`): the stories a section's
+    cap leaves out (most of a busy day) were only ranked (`_ranked`), never given
+    a lede (a whole body cleaned and split), copy links (every sighting's URL
+    canonicalised) or headlines."""
 
     def fill(section: TopicSection | None) -> TopicSection | None:
         if section is None:
             return None
-        return replace(section, stories=tuple(_detailed(s) for s in section.stories))
-
-    def _detailed(story: DigestStory) -> DigestStory:
-        group = groups[story.story_key]
-        a = bodies.get(group[0].article.id, group[0].article)
-        copies = _copies(group, sightings)
-        countries = {c for c in (a.country, *(c.country for c in copies)) if c}
         return replace(
-            story,
-            also=copies,
-            countries=tuple(sorted(countries)),
-            lede=_lede(a, cfg, _headlines(a)[0]),
+            section, stories=tuple(full(s.story_key) for s in section.stories)
         )
 
+    top, sections, other = arranged
     return fill(top), tuple(filter(None, map(fill, sections))), fill(other)
+
+
+def _ranked(
+    key: str,
+    group: Sequence[_Member],
+    filings: dict[int, tuple[TopicMatch, ...]],
+    sightings: dict[int, tuple[Sighting, ...]],
+    names: Mapping[str, str],
+    rank: Mapping[str, int],
+) -> DigestStory:
+    """What `arrange` reads of a story: its topics and what ranks it (outlets,
+    latest time, key), as `_story_filed` would give them."""
+    ordered = _primary_first(_story_topics(group, filings), rank)
+    others: tuple[str, ...]
+    topic, others = "", ()
+    if ordered and ordered[0].label.casefold() != OTHER_LABEL.casefold():
+        topic = names.get(ordered[0].label, ordered[0].label)
+        others = tuple(
+            names.get(f.label, f.label)
+            for f in sorted(ordered[1:], key=lambda f: _rank(f.label, rank))
+        )
+    rep, outlets = group[0], _outlet_names(group, sightings)
+    return DigestStory(
+        story_key=key, headline="", original_headline=None, outlet="", country="",
+        lang="", time=rep.time, last_time=max(m.time for m in group), local_time="",
+        lede="", url=None, outlets=len(outlets), outlet_names=tuple(outlets),
+        topic=topic, other_topics=others, article_id=rep.article.id,
+    )  # fmt: skip
 
 
 def _story_filed(
@@ -215,11 +229,13 @@ def _story_filed(
     cfg: DigestConfig,
     names: Mapping[str, str],
     rank: Mapping[str, int],
+    bodies: Mapping[int, Article],
 ) -> DigestStory:
-    """One story with its primary topic, other topics and countries."""
+    """One story with its primary topic, other topics and countries (``bodies``:
+    the representative's full row, for the lede)."""
     topics = _story_topics(group, filings)
     ordered = _primary_first(topics, rank)
-    base = _story(key, group, sightings, period, cfg)
+    base = _story(key, group, sightings, period, cfg, bodies)
     about = _story_countries(group, filings, names)
     if not ordered or ordered[0].label.casefold() == OTHER_LABEL.casefold():
         return replace(base, about=about)
@@ -435,11 +451,14 @@ def _story(
     sightings: dict[int, tuple[Sighting, ...]],
     period: DigestPeriod,
     cfg: DigestConfig,
+    bodies: Mapping[int, Article],
 ) -> DigestStory:
     rep = group[0]
     a = rep.article
     headline, original = _headlines(a)
-    outlets = _outlet_names(group, sightings)
+    copies = _copies(group, sightings)
+    outlets = sorted({clean_text(a.outlet), *(c.outlet for c in copies)})
+    countries = sorted({c for c in (a.country, *(c.country for c in copies)) if c})
     return DigestStory(
         story_key=key,
         headline=headline or "(no headline)",
@@ -450,11 +469,11 @@ def _story(
         time=rep.time,
         last_time=max(m.time for m in group),
         local_time=_local_time(rep.time, period),
-        lede="",  # filled for the shown stories only (_with_details)
+        lede=_lede(bodies.get(a.id, a), cfg, headline),
         url=_link(a),
-        also=(),  # likewise
+        also=copies,
         outlets=len(outlets),
-        countries=(),  # likewise
+        countries=tuple(countries),
         translation_marker=_marker(a),
         translated_by=_translated_by(a),
         is_teaser=a.is_teaser,
