@@ -578,16 +578,14 @@ def _outlet_names(
     """Every outlet that carried the story, sorted: the representative's and
     those of `_copies` (a copy is dropped only as a repeat of an outlet's link,
     so its outlet is counted already), without building a link."""
-    rep = group[0].article
-    names = {clean_text(m.article.outlet) for m in group}
-    names.update(
-        clean_text(s.outlet)
+    raw = {m.article.outlet for m in group}
+    raw.update(
+        s.outlet
         for m in group
         for s in sightings.get(m.article.id, ())
         if s.feed_name != m.article.feed_name
     )
-    names.add(clean_text(rep.outlet))
-    return sorted(names)
+    return sorted({clean_text(name) for name in raw})
 
 
 def _copies(

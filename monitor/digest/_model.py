@@ -307,8 +307,18 @@ _SENTENCE_RE = re.compile(
 )
 
 
+_LEDE_READ = 4  # a lede first reads this many times its cap (and headline) of a body
+_CUT_MARGIN = 8  # cleaned characters before a cut that a lede may not depend on
+
+
 def make_lede(text: str, *, sentences: int, max_chars: int, skip: str = "") -> str:
     """The first ``sentences`` sentences of ``text``, capped at ``max_chars``.
+
+    Only the start of a long body is cleaned and split (a lede reads a few
+    hundred characters of a body that may hold 100 KB): a prefix cut at
+    whitespace gives exactly the whole body's lede once it holds those
+    sentences or more than the cap, away from the cut; otherwise a longer one is
+    read, up to the whole body.
 
     Args:
         text: article body (untrusted, any whitespace).
@@ -319,12 +329,31 @@ def make_lede(text: str, *, sentences: int, max_chars: int, skip: str = "") -> s
     Returns:
         The lede, or "" when the text is empty.
     """
-    body = clean_text(text)
-    head = clean_text(skip)
+    head, wanted = clean_text(skip), max(1, sentences)
+    size = _LEDE_READ * (max_chars + len(skip)) + 64
+    while size < len(text):
+        cut = max(text.rfind(" ", 0, size), text.rfind("\n", 0, size))
+        if cut <= 0:
+            break
+        body = clean_text(text[:cut])[:-_CUT_MARGIN]  # away from the cut
+        if len(body) > len(head) + _CUT_MARGIN:  # enough to see the headline
+            parts, lede = _sentences(body, head, wanted)
+            if len(parts) > wanted or len(lede) >= max_chars + _CUT_MARGIN:
+                return _capped(lede, max_chars)
+        size *= 4
+    return _capped(_sentences(clean_text(text), head, wanted)[1], max_chars)
+
+
+def _sentences(body: str, head: str, wanted: int) -> tuple[list[str], str]:
+    """A cleaned body's sentences (without a repeated headline) and the first
+    ``wanted`` of them joined."""
     if head and body.startswith(head):
         body = body[len(head) :].lstrip(" .:-—")
     parts = [p for p in _SENTENCE_RE.split(body) if p]
-    lede = " ".join(parts[: max(1, sentences)])
+    return parts, " ".join(parts[:wanted])
+
+
+def _capped(lede: str, max_chars: int) -> str:
     if len(lede) <= max_chars:
         return lede
     cut = lede[: max_chars - 1]

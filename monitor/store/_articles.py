@@ -372,6 +372,10 @@ def _merge_into(db: sqlite3.Connection, duplicate: int, target: int) -> None:
     db.execute("DELETE FROM articles WHERE id = ?", (duplicate,))
 
 
+_SOURCES = {s.value: s for s in TextSource}
+_STATUSES = {s.value: s for s in TranslationStatus}
+
+
 def _article(row: sqlite3.Row) -> Article:
     """A row of `_ARTICLE_SELECT` as an `Article` (every query uses this one)."""
     source, status = row["source"], row["translation_status"]
@@ -384,18 +388,14 @@ def _article(row: sqlite3.Row) -> Article:
         country=row["country"] or "",
         title=row["title"] or "",
         text=row["text"] or "",
-        source=TextSource(source) if source in set(TextSource) else None,
+        source=_SOURCES.get(source),
         is_teaser=bool(row["is_teaser"]),
         author=row["author"],
         published=from_db_time(row["published"]),
         first_seen=from_db_time(row["first_seen"]),  # type: ignore[arg-type]
         lang=row["lang"],
         extract_status=row["extract_status"],
-        translation_status=(
-            TranslationStatus(status)
-            if status in set(TranslationStatus)
-            else TranslationStatus.PENDING
-        ),
+        translation_status=_STATUSES.get(status, TranslationStatus.PENDING),
         title_en=row["title_en"],
         text_en=row["text_en"],
         translation_note=row["translation_note"],
