@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 from pathlib import Path
 
 import pytest
 
-from monitor.digest._model import _SENTENCE_RE, clean_text, make_lede
+from monitor.digest._model import (
+    _CONTROL_RE,
+    _SENTENCE_RE,
+    _SPACE_RE,
+    clean_text,
+    make_lede,
+    safe_url,
+)
 
 
 def whole_body_lede(text: str, *, sentences: int, max_chars: int, skip: str) -> str:
@@ -78,3 +86,34 @@ def test_the_lede_of_a_prefix_is_the_whole_bodys_on_real_articles(
         pytest.skip(f"corpus file not found: {truth}")
     bodies = [v["articleBody"] for v in json.loads(truth.read_text()).values()]
     assert check([b for b in bodies if b]) >= 4 * 50
+
+
+def slow_clean(value: str | None) -> str:
+    """The reference: `clean_text` without its fast path."""
+    if not value:
+        return ""
+    value = unicodedata.normalize("NFC", value)
+    value = _CONTROL_RE.sub(" ", value)
+    return _SPACE_RE.sub(" ", value).strip()
+
+
+CHARS = (
+    "a", "Ж", " ", "  ", "\t", "\n", "\xa0", "\u2003", "\u3000", "\u2028", "\x1c",
+    "\x85", "\u200b", "\u200f", "\u202e", "\u2066", "\x07", "\x7f", "e\u0301",
+    "\u0301", "\u1e9b\u0323", "\ufb01", "ǅ", "😀", "\U000e0041", "\ud7ff",
+)  # fmt: skip
+
+
+def test_clean_text_answers_as_the_three_passes_do() -> None:
+    rng = random.Random(5)
+    samples = ["".join(rng.choice(CHARS) for _ in range(rng.randrange(1, 12)))
+               for _ in range(20_000)]  # fmt: skip
+    fast = sum(1 for s in samples if clean_text(s) is s)
+    assert all(clean_text(s) == slow_clean(s) for s in samples)
+    assert fast > 100  # the control: the fast path was taken, and agreed
+
+
+def test_safe_url_refuses_any_whitespace_inside() -> None:
+    for space in ("\xa0", "\u2003", "\u3000", "\x1c", "\t"):
+        assert safe_url(f"https://a.example/x{space}y") is None
+    assert safe_url(" https://a.example/x ") == "https://a.example/x"

@@ -30,6 +30,7 @@ _CONTROL_RE = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
 )
 _SPACE_RE = re.compile(r"\s+")
+_ANY_SPACE_RE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,9 +277,24 @@ def clean_text(value: str | None) -> str:
     """Untrusted text → one line: NFC, no control/bidi characters, single spaces."""
     if not value:
         return ""
+    if _clean_already(value):
+        return value  # most fields: the same answer, without three passes
     value = unicodedata.normalize("NFC", value)
     value = _CONTROL_RE.sub(" ", value)
     return _SPACE_RE.sub(" ", value).strip()
+
+
+def _clean_already(value: str) -> bool:
+    """Whether `clean_text` would return ``value`` unchanged: printable (no
+    control, format or bidi character, no whitespace but the plain space),
+    single-spaced, trimmed and NFC."""
+    return (
+        value.isprintable()
+        and "  " not in value
+        and value[0] != " "
+        and value[-1] != " "
+        and unicodedata.is_normalized("NFC", value)
+    )
 
 
 def safe_url(value: str | None) -> str | None:
@@ -286,7 +302,7 @@ def safe_url(value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip()
-    if _CONTROL_RE.search(value) or any(c.isspace() for c in value):
+    if _CONTROL_RE.search(value) or _ANY_SPACE_RE.search(value):
         return None
     try:
         parts = urlsplit(value)
