@@ -25,6 +25,8 @@ from tests.test_digest_helpers import GENERATED_AT, TOPICS, digest_config, sampl
 DAY = date(2026, 3, 13)
 
 
+# SQLite only: the subject is the rendered files; the same digest from both
+# backends is checked against the golden files in test_digest_render.py.
 @pytest.fixture(scope="module")
 def digest() -> Iterator[Digest]:
     with Storage(":memory:") as s:

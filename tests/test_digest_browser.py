@@ -89,6 +89,8 @@ def parse_elements(dom: str) -> list[tuple[str, dict[str, str | None]]]:
     return parser.found
 
 
+# SQLite only: the subject is the rendered files; the same digest from both
+# backends is checked against the golden files in test_digest_render.py.
 @pytest.fixture
 def storage() -> Iterator[Storage]:
     with Storage(":memory:") as s:

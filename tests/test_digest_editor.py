@@ -23,7 +23,8 @@ from monitor.digest import (
     render_text,
     write_digest,
 )
-from monitor.store import Storage
+from monitor.models import TopicMatch, TranslationStatus
+from monitor.store import Storage, StorageType
 from tests.test_digest_helpers import (
     GENERATED_AT,
     add_article,
@@ -33,6 +34,7 @@ from tests.test_digest_helpers import (
     add_story,
     at,
     digest_config,
+    set_filing,
 )
 
 DAY = date(2026, 3, 13)
@@ -61,13 +63,13 @@ CFG = DigestConfig()
 
 
 @pytest.fixture
-def storage() -> Storage:
-    with Storage(":memory:") as s:
-        fill(s)
-        yield s
+def storage(storage: StorageType) -> StorageType:
+    """The conftest store (SQLite, then PostgreSQL), filled by `fill`."""
+    fill(storage)
+    return storage
 
 
-def fill(s: Storage) -> None:
+def fill(s: StorageType) -> None:
     for name, outlet, lang in (
         ("a", "Regional Wire A", "ru"),
         ("a2", "Regional Wire A", "ru"),
@@ -80,15 +82,12 @@ def fill(s: Storage) -> None:
         s,
         feed="c",
         url="https://c.example/kz-january?utm_source=rss&utm_medium=feed",
+        canonical="https://c.example/kz-january",
         title="Kazakhstan's January: what the unrest changed",
         text="Kazakhstan " * 20 + "Uzbekistan Uzbekistan Uzbekistan. The analysis.",
         lang="en",
         status="not_needed",
         published=at(8),
-    )
-    s._db.execute(
-        "UPDATE articles SET canonical_url = ? WHERE id = ?",
-        ("https://c.example/kz-january", big),
     )
     # twelve topics, "andijan" scoring highest is the primary one
     for i, topic in enumerate(TWELVE):
@@ -144,7 +143,7 @@ def fill(s: Storage) -> None:
         )
 
 
-def build(storage: Storage, day: date = DAY, cfg: DigestConfig = CFG):
+def build(storage: StorageType, day: date = DAY, cfg: DigestConfig = CFG):
     return build_digest(
         storage,
         day=day,
@@ -179,7 +178,12 @@ def test_twelve_topic_story_appears_once_under_its_primary_topic(storage):
 
 
 def test_ties_go_to_the_configured_order(storage):
-    storage._db.execute("UPDATE filings SET score = 2.0 WHERE label = 'andijan'")
+    (big,) = storage.get_article_ids_for_label("topic", "andijan")
+    match = TopicMatch(
+        facet="topic", label="andijan", score=2.0, rule="andijan", terms=("t10",),
+        matched=("t10",),
+    )  # fmt: skip
+    set_filing(storage, big, match)
     story = next(st for st in every_story(build(storage)) if st.headline[0] == "K")
     assert story.topic == "Unrest and protests"
 
@@ -273,10 +277,10 @@ def test_marker_is_consistent(storage):
 
 
 def test_text_wraps_at_78_columns_markers_included(storage):
-    storage._db.execute(
-        "UPDATE articles SET translation_note = ? WHERE title = 'Заголовок'",
-        ("2 of 6 sentences left untranslated (output guards)",),
-    )
+    held = storage.get_article_id_by_url("https://a.example/held")
+    assert held is not None
+    note = "2 of 6 sentences left untranslated (output guards)"
+    storage.set_translation_status(held, TranslationStatus.PARTIAL, note, GENERATED_AT)
     txt = render_text(build(storage))
     flat = " ".join(txt.split())
     assert (
@@ -399,6 +403,8 @@ def test_real_rules_put_the_dominant_country_first(major, minor, label):
     topics = classify_article(rules, title=title, text=text, lang="en")
     countries = [m.label for m in topics.labels if m.facet == "country"]
     assert set(countries) >= {"kazakhstan", "uzbekistan"}
+    # SQLite only: about the shipped rules, in a store of its own (`storage`
+    # here is the filled day)
     with Storage(":memory:") as s:
         add_feed(s, "c", outlet="Analysis Weekly", lang="en")
         aid = add_article(

@@ -1,9 +1,11 @@
-"""Row builders for the digest tests: insert feeds, articles, filings, stories.
+"""Row builders for the digest tests: feeds, articles, filings, stories.
 
-The classify and stories stages are built in parallel, so the digest tests put
-rows straight into the schema (monitor/store/_schema.py) instead of running
-those stages.  `sample_db` builds a small realistic day used by several tests
-and by the golden files.
+Every row goes in through the storage write API (the `StorageType` contract,
+monitor/store/contract.py), so the same builders fill SQLite and PostgreSQL
+(issue #13).  The classify and stories stages are not run: the builders store
+what those stages would decide (`save_filings`, `add_story_members`).
+`sample_db` builds a small realistic day used by several tests and by the
+golden files.
 """
 
 from __future__ import annotations
@@ -13,7 +15,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import Config, DigestConfig, MailConfig
-from monitor.store import Storage
+from monitor.models import (
+    Assignment,
+    Extracted,
+    FeedItem,
+    FeedSpec,
+    PollOutcome,
+    Relation,
+    TextSource,
+    TopicMatch,
+    Topics,
+    Translation,
+    TranslationStatus,
+)
+from monitor.store import StorageType
 
 DAY_START = datetime(2026, 3, 12, 19, 0, tzinfo=UTC)  # 2026-03-13 00:00 Almaty
 GENERATED_AT = datetime(2026, 3, 14, 1, 30, tzinfo=UTC)
@@ -30,14 +45,8 @@ HOSTILE_TEXT = (
 )
 
 
-def _ts(value: datetime | None) -> str | None:
-    return (
-        None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
-    )
-
-
 def add_feed(
-    storage: Storage,
+    storage: StorageType,
     name: str,
     *,
     outlet: str = "",
@@ -50,28 +59,41 @@ def add_feed(
     failure_count: int = 0,
     last_error: str | None = None,
 ) -> None:
-    storage._db.execute(
-        "INSERT INTO feeds (name, url, outlet, lang, country, last_status,"
-        " last_polled_at, last_ok_at, last_new_item_at, failure_count, last_error)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            name,
-            f"https://{name}.example/rss",
-            outlet or name,
-            lang,
-            country,
-            last_status,
-            _ts(last_polled_at),
-            _ts(last_ok_at),
-            _ts(last_new_item_at),
-            failure_count,
-            last_error,
-        ),
+    """Configure a feed, then replay the polls that leave it in the given state.
+
+    `update_feed_polled` stamps each poll with its ``now``, so the polls go in
+    this order: the last one that found new items, the last good one, then
+    ``failure_count`` failed ones (or a final good one) at ``last_polled_at``.
+    ``last_status=None`` is a feed never polled.
+    """
+    url = f"https://{name}.example/rss"
+    storage.sync_feeds(
+        [
+            FeedSpec(
+                name=name, url=url, outlet=outlet or name, lang=lang, country=country
+            )
+        ]
     )
+    if last_status is None:
+        return
+    polls: list[tuple[datetime, PollOutcome]] = []
+    if last_new_item_at is not None and last_new_item_at != last_ok_at:
+        polls.append((last_new_item_at, PollOutcome(status="ok", new_items=1)))
+    if last_ok_at is not None:
+        new = int(last_new_item_at == last_ok_at)
+        polls.append((last_ok_at, PollOutcome(status="ok", new_items=new)))
+    assert last_polled_at is not None
+    if last_status == "error":
+        error = PollOutcome(status="error", error=last_error)
+        polls += [(last_polled_at, error)] * failure_count
+    elif last_polled_at != last_ok_at:
+        polls.append((last_polled_at, PollOutcome(status=last_status)))
+    for when, outcome in polls:
+        storage.update_feed_polled(name, outcome, when)
 
 
 def add_article(
-    storage: Storage,
+    storage: StorageType,
     *,
     feed: str,
     url: str,
@@ -86,56 +108,77 @@ def add_article(
     note: str | None = None,
     is_teaser: bool = False,
     summary: str = "",
+    canonical: str | None = None,
 ) -> int:
+    """An article seen in `feed` at `first_seen`, extracted, translated (unless
+    `status` is pending) and classified with no filings (see `add_filing`).
+
+    Args:
+        url: the feed's link; also the canonical URL unless `canonical` is given.
+        first_seen: the poll's time (default: 7 minutes after `published`).
+        status: the translation status; ``note`` goes with it.
+
+    Returns:
+        The article's id.
+    """
     first_seen = first_seen or (
         published + timedelta(minutes=7) if published else GENERATED_AT
     )
-    cur = storage._db.execute(
-        "INSERT INTO articles (canonical_url, url, feed_name, title, summary,"
-        " published, first_seen, extract_status, text, source, is_teaser, lang,"
-        " translation_status,"
-        " title_en, text_en, translation_note, classify_status, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,'done',?,'page',?,?,?,?,?,?,'done',?)",
-        (
-            url,
-            url,
-            feed,
-            title,
-            summary,
-            _ts(published),
-            _ts(first_seen),
-            text,
-            int(is_teaser),
-            lang,
-            status,
-            title_en,
-            text_en,
-            note,
-            _ts(first_seen),
-        ),
+    canonical = canonical or url
+    item = FeedItem(
+        feed_name=feed,
+        entry_id=url,
+        link=url,
+        title=title,
+        published=published,
+        summary=summary,
     )
-    article_id = int(cur.lastrowid or 0)
-    add_sighting(storage, article_id, feed, url, first_seen=first_seen)
+    storage.add_feed_items([(item, canonical)], first_seen)
+    article_id = storage.get_article_id_by_url(canonical)
+    assert article_id is not None
+    extracted = Extracted(
+        text=text,
+        title=title,
+        author=None,
+        published=published,
+        lang=lang,
+        canonical_url=canonical,
+        source=TextSource.PAGE,
+        is_teaser=is_teaser,
+    )
+    storage.save_extraction(article_id, extracted, first_seen)
+    if status != TranslationStatus.PENDING:
+        translation = Translation(
+            src=lang,
+            dst="en",
+            title=title_en,
+            text=text_en,
+            engine="",
+            status=TranslationStatus(status),
+            note=note,
+        )
+        storage.save_translation(article_id, translation, first_seen)
+    storage.save_filings([(article_id, Topics())])
     return article_id
 
 
 def add_sighting(
-    storage: Storage,
+    storage: StorageType,
     article_id: int,
     feed: str,
     link: str,
     *,
     first_seen: datetime = GENERATED_AT,
 ) -> None:
-    storage._db.execute(
-        "INSERT INTO entries (feed_name, entry_id, article_id, link, hash, first_seen)"
-        " VALUES (?,?,?,?,?,?)",
-        (feed, link, article_id, link, "h", _ts(first_seen)),
-    )
+    """One more feed entry (`feed`, `link`) pointing at the article."""
+    article = storage.get_article(article_id)
+    assert article is not None
+    item = FeedItem(feed_name=feed, entry_id=link, link=link, title=article.title)
+    storage.add_feed_items([(item, article.canonical_url)], first_seen)
 
 
 def add_filing(
-    storage: Storage,
+    storage: StorageType,
     article_id: int,
     label: str,
     *,
@@ -144,42 +187,46 @@ def add_filing(
     score: float = 1.0,
     facet: str = "topic",
 ) -> None:
-    storage._db.execute(
-        "INSERT INTO filings (article_id, facet, label, score, rule, terms, matched)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (
-            article_id,
-            facet,
-            label,
-            score,
-            rule or label,
-            json.dumps(list(terms)),
-            json.dumps(list(terms)),
-        ),
+    """File the article under one more label (its other filings stay)."""
+    match = TopicMatch(
+        facet=facet,
+        label=label,
+        score=score,
+        rule=rule or label,
+        terms=terms,
+        matched=terms,
     )
+    set_filing(storage, article_id, match)
 
 
-def add_story(storage: Storage, story_id: int, members: list[int]) -> None:
-    storage._db.execute(
-        "INSERT INTO stories (id, created_at, representative_id) VALUES (?,?,?)",
-        (story_id, _ts(GENERATED_AT), members[0]),
-    )
+def set_filing(storage: StorageType, article_id: int, match: TopicMatch) -> None:
+    """Add `match` to the article's filings, or replace its (facet, label)."""
+    old = storage.get_filings_for([article_id]).get(article_id, Topics()).labels
+    kept = tuple(m for m in old if (m.facet, m.label) != (match.facet, match.label))
+    storage.save_filings([(article_id, Topics(labels=(*kept, match)))])
+
+
+def add_story(storage: StorageType, story_id: int, members: list[int]) -> None:
+    """One story: the first member is its seed, the others joined it.
+
+    Each member's story time is its article's published time (else first seen),
+    as the stories stage stores it.
+    """
+    items = []
+    by_id = {a.id: a for a in storage.get_articles(members)}
     for i, article_id in enumerate(members):
-        storage._db.execute(
-            "INSERT INTO story_members"
-            " (article_id, story_id, relation, score, added_at)"
-            " VALUES (?,?,?,?,?)",
-            (
-                article_id,
-                story_id,
-                "seed" if i == 0 else "story",
-                1.0,
-                _ts(GENERATED_AT),
-            ),
+        article = by_id[article_id]
+        seed = i == 0
+        assignment = Assignment(
+            article_id=article_id,
+            story_id=story_id,
+            relation=Relation.SEED if seed else Relation.STORY,
+            score=1.0,
+            time=article.published or article.first_seen,
+            matched_id=None if seed else members[0],
         )
-        storage._db.execute(
-            "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
-        )
+        items.append((assignment, b""))
+    storage.add_story_members(items, now=GENERATED_AT)
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -187,9 +234,14 @@ def at(hour: int, minute: int = 0) -> datetime:
     return DAY_START + timedelta(hours=hour, minutes=minute)
 
 
-def sample_db(storage: Storage) -> dict[str, int]:
+def sample_db(storage: StorageType, *, pad: int = 0) -> dict[str, int]:
     """A small realistic day: a 3-outlet story, a translated one, an untranslated
-    Kazakh one, an English one, an unfiled one, a hostile one and two bad feeds."""
+    Kazakh one, an English one, an unfiled one, a hostile one and two bad feeds.
+
+    Args:
+        pad: first add this many articles a year older (outside every digest
+            window), so the day's articles and stories get other ids.
+    """
     add_feed(storage, "vlast", outlet="Vlast.kz")
     add_feed(storage, "tengri", outlet="Tengrinews", country="Kazakhstan")
     add_feed(
@@ -214,6 +266,14 @@ def sample_db(storage: Storage) -> dict[str, int]:
         country="Uzbekistan",
         last_new_item_at=GENERATED_AT - timedelta(days=5),
     )
+    for i in range(pad):
+        add_article(
+            storage,
+            feed="vlast",
+            url=f"https://vlast.kz/archive/{i}.html",
+            title=f"Archive {i}",
+            published=at(-365 * 24),
+        )
     ids: dict[str, int] = {}
     ids["tariff_ru"] = add_article(
         storage,
@@ -249,7 +309,11 @@ def sample_db(storage: Storage) -> dict[str, int]:
         text="Almaty braces for a price hike. More follows.",
         published=at(14, 0),
     )
-    add_story(storage, 1, [ids["tariff_ru"], ids["tariff_tengri"], ids["tariff_en"]])
+    add_story(
+        storage,
+        ids["tariff_ru"],
+        [ids["tariff_ru"], ids["tariff_tengri"], ids["tariff_en"]],
+    )
     for aid in (ids["tariff_ru"], ids["tariff_tengri"]):
         add_filing(
             storage,
@@ -318,7 +382,6 @@ def sample_db(storage: Storage) -> dict[str, int]:
         storage, ids["hostile"], "Elections", rule="<b>rule</b>", terms=("<i>term</i>",)
     )
     add_sighting(storage, ids["hostile"], "tengri", "javascript:alert(1)")
-    storage._db.commit()
     return ids
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,7 +30,7 @@ from monitor.digest import (
     write_digest,
 )
 from monitor.digest._render import md_escape
-from monitor.store import Storage
+from monitor.store import StorageType
 from tests.test_digest_helpers import (
     GENERATED_AT,
     HOSTILE_TITLE,
@@ -50,14 +49,9 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
-def storage() -> Iterator[Storage]:
-    with Storage(":memory:") as s:
-        sample_db(s)
-        yield s
-
-
-@pytest.fixture
-def digest(storage: Storage) -> Digest:
+def digest(storage: StorageType) -> Digest:
+    """`sample_db`'s day, in the conftest store (SQLite, then PostgreSQL)."""
+    sample_db(storage)
     return build_digest(
         storage, day=DAY, cfg=DigestConfig(), topic_order=TOPICS, now=GENERATED_AT
     )
@@ -179,7 +173,7 @@ def test_json_is_inert_and_round_trips(digest: Digest) -> None:
 
 
 def test_archive_layout_index_and_atom(
-    storage: Storage, digest: Digest, tmp_path: Path
+    storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     cfg = digest_config(tmp_path, base_url="https://digest.example.org/ca/")
     paths = write_digest(digest, cfg, storage)
@@ -213,7 +207,9 @@ def test_archive_layout_index_and_atom(
     assert storage.get_last_digest_day() == "2026-03-14"
 
 
-def test_atom_feed_is_valid(storage: Storage, digest: Digest, tmp_path: Path) -> None:
+def test_atom_feed_is_valid(
+    storage: StorageType, digest: Digest, tmp_path: Path
+) -> None:
     cfg = digest_config(tmp_path, base_url="https://digest.example.org/ca/")
     write_digest(digest, cfg)
     raw = (tmp_path / "digests" / "atom.xml").read_bytes()
@@ -302,30 +298,31 @@ def test_index_links_json_when_html_is_not_written(
 
 
 @pytest.mark.parametrize("field", ["title", "summary", "text"])
-def test_hostile_field_is_inert_in_every_format(field: str, tmp_path: Path) -> None:
+def test_hostile_field_is_inert_in_every_format(
+    field: str, storage: StorageType
+) -> None:
     payload = (
         "<script>alert('x')</script><img src=x onerror=alert(1)>"
         "<a href='javascript:alert(1)'>y</a> [z](javascript:alert(1))."
     )
-    with Storage(":memory:") as s:
-        add_feed(s, "f", outlet="<b onmouseover=alert(1)>Outlet</b>")
-        values = {"title": "Plain title", "summary": "", "text": ""}
-        values[field] = payload
-        aid = add_article(
-            s,
-            feed="f",
-            url="https://f.example/1",
-            title=values["title"],
-            summary=values["summary"],
-            text=values["text"],
-            lang="en",
-            status="not_needed",
-            published=at(10),
-        )
-        add_filing(s, aid, "Elections", rule="<i>r</i>", terms=("<u>t</u>",))
-        d = build_digest(
-            s, day=DAY, cfg=DigestConfig(), topic_order=TOPICS, now=GENERATED_AT
-        )
+    add_feed(storage, "f", outlet="<b onmouseover=alert(1)>Outlet</b>")
+    values = {"title": "Plain title", "summary": "", "text": ""}
+    values[field] = payload
+    aid = add_article(
+        storage,
+        feed="f",
+        url="https://f.example/1",
+        title=values["title"],
+        summary=values["summary"],
+        text=values["text"],
+        lang="en",
+        status="not_needed",
+        published=at(10),
+    )
+    add_filing(storage, aid, "Elections", rule="<i>r</i>", terms=("<u>t</u>",))
+    d = build_digest(
+        storage, day=DAY, cfg=DigestConfig(), topic_order=TOPICS, now=GENERATED_AT
+    )
     story = d.sections[0].stories[0]
     shown = story.headline if field == "title" else story.lede
     assert "<script>alert('x')</script>" in shown  # kept as text, not dropped

@@ -23,6 +23,8 @@ from tests.test_digest_helpers import GENERATED_AT, TOPICS, sample_db
 DAY = date(2026, 3, 13)
 
 
+# SQLite only: the subject is the rendered files; the same digest from both
+# backends is checked against the golden files in test_digest_render.py.
 @pytest.fixture
 def digest() -> Digest:
     with Storage(":memory:") as s:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from monitor.config import Config, DigestConfig, MailConfig, Recipient
 from monitor.digest import Digest, build_digest, send_digest
 from monitor.exceptions import DeliveryError
 from monitor.mail import build_message, smtp_session
-from monitor.store import Storage
+from monitor.store import StorageType
 from tests.smtpserver import Inbox, free_port
 from tests.test_digest_helpers import GENERATED_AT, TOPICS, sample_db
 
@@ -22,14 +21,14 @@ TITLE = "Обзор прессы Центральной Азии"
 
 
 @pytest.fixture
-def storage() -> Iterator[Storage]:
-    with Storage(":memory:") as s:
-        sample_db(s)
-        yield s
+def storage(storage: StorageType) -> StorageType:
+    """The conftest store (SQLite, then PostgreSQL) holding `sample_db`."""
+    sample_db(storage)
+    return storage
 
 
 @pytest.fixture
-def digest(storage: Storage) -> Digest:
+def digest(storage: StorageType) -> Digest:
     return build_digest(
         storage,
         day=DAY,
@@ -57,13 +56,13 @@ def config(tmp_path: Path, port: int, *recipients: Recipient, **kw: Any) -> Conf
     return Config(config_dir=tmp_path, digest=DigestConfig(title=TITLE), mail=mail)
 
 
-def send(digest: Digest, cfg: Config, storage: Storage, **kw: Any):
+def send(digest: Digest, cfg: Config, storage: StorageType, **kw: Any):
     env = kw.pop("env", {})
     return send_digest(digest, cfg, storage, env=env, now=GENERATED_AT, **kw)
 
 
 def test_mail_is_multipart_utf8_with_cyrillic_headers(
-    smtp: tuple[Inbox, int], storage: Storage, digest: Digest, tmp_path: Path
+    smtp: tuple[Inbox, int], storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     inbox, port = smtp
     results = send(digest, config(tmp_path, port, ALL), storage)
@@ -93,7 +92,7 @@ def test_mail_is_multipart_utf8_with_cyrillic_headers(
 
 
 def test_subscriptions_filter_topics(
-    smtp: tuple[Inbox, int], storage: Storage, digest: Digest, tmp_path: Path
+    smtp: tuple[Inbox, int], storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     inbox, port = smtp
     send(digest, config(tmp_path, port, ALL, ELECTIONS), storage)
@@ -115,7 +114,7 @@ def test_subscriptions_filter_topics(
 
 
 def test_never_sent_twice_unless_forced(
-    smtp: tuple[Inbox, int], storage: Storage, digest: Digest, tmp_path: Path
+    smtp: tuple[Inbox, int], storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     inbox, port = smtp
     cfg = config(tmp_path, port, ALL, ELECTIONS)
@@ -146,7 +145,7 @@ def test_never_sent_twice_unless_forced(
 
 
 def test_refused_recipient_does_not_stop_others(
-    smtp: tuple[Inbox, int], storage: Storage, digest: Digest, tmp_path: Path
+    smtp: tuple[Inbox, int], storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     inbox, port = smtp
     inbox.refuse.add("desk@example.org")
@@ -167,7 +166,7 @@ def test_refused_recipient_does_not_stop_others(
 
 
 def test_credentials_come_from_the_environment(
-    smtp: tuple[Inbox, int], storage: Storage, digest: Digest, tmp_path: Path
+    smtp: tuple[Inbox, int], storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     inbox, port = smtp
     cfg = config(tmp_path, port, ALL, username_env="T_USER", password_env="T_PASS")
@@ -199,7 +198,7 @@ def test_half_credentials_are_an_error(tmp_path: Path) -> None:
 
 
 def test_unreachable_server_fails_every_recipient(
-    storage: Storage, digest: Digest, tmp_path: Path
+    storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     results = send(digest, config(tmp_path, free_port(), ALL, ELECTIONS), storage)
     assert [r.status for r in results] == ["failed", "failed"]
@@ -208,7 +207,7 @@ def test_unreachable_server_fails_every_recipient(
 
 
 def test_disabled_mail_sends_nothing(
-    storage: Storage, digest: Digest, tmp_path: Path
+    storage: StorageType, digest: Digest, tmp_path: Path
 ) -> None:
     cfg = Config(config_dir=tmp_path, mail=MailConfig(enabled=False, recipients=(ALL,)))
     assert send(digest, cfg, storage) == []
