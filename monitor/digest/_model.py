@@ -323,7 +323,7 @@ _SENTENCE_RE = re.compile(
 )
 
 
-_LEDE_READ = 4  # a lede first reads this many times its cap (and headline) of a body
+_LEDE_READ = 2  # a lede first reads this many times its cap (and headline) of a body
 _CUT_MARGIN = 8  # cleaned characters before a cut that a lede may not depend on
 
 
