@@ -22,13 +22,17 @@ NOISY = (
     "charset_normalizer",
     "filelock",
 )
+# One-time notices a person at a terminal should see without -v (a schema
+# migration that takes minutes on a large archive); cron (no TTY, or -q) never.
+TTY_NOTICES = ("monitor.store.migrate",)
 
 
 def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
     """Configure the root logger on stderr.
 
-    Quiet (cron): WARNING and above only.  Default: WARNING plus the summary line.
-    ``-v`` INFO, ``-vv`` DEBUG for monitor, ``-vvv`` DEBUG for dependencies too.
+    Quiet (cron): WARNING and above only.  Default: WARNING plus the summary line,
+    and on a terminal the `TTY_NOTICES` too.  ``-v`` INFO, ``-vv`` DEBUG for
+    monitor, ``-vvv`` DEBUG for dependencies too.
     """
     if quiet:
         level = logging.WARNING
@@ -44,6 +48,11 @@ def setup_logging(verbosity: int, *, quiet: bool = False) -> None:
     for name in NOISY:
         logging.getLogger(name).setLevel(
             logging.DEBUG if verbosity >= 3 else logging.WARNING
+        )
+    at_terminal = not quiet and sys.stderr.isatty()
+    for name in TTY_NOTICES:
+        logging.getLogger(name).setLevel(
+            min(level, logging.INFO) if at_terminal else logging.NOTSET
         )
 
 

@@ -23,6 +23,7 @@ from monitor.store import VERSION, Storage
 from monitor.store import _search as store_search
 from tests.searchdata import NOW, build_archive
 
+REPO = Path(__file__).resolve().parents[1]
 CHILDREN = ("entries", "filings", "story_members", "story_features")
 QUERIES = ("дрон", "Kulibayev", "Кулибаев", '"halyk bank"', "снег OR wind", "банк")
 
@@ -198,3 +199,40 @@ def test_a_copy_that_fails_its_check_is_rebuilt_from_the_kept_tokens(
         assert "rebuilding it" in caplog.text
         assert hits(storage) == before
         assert_in_step(storage)
+
+
+def _v10_folder(tmp_path: Path) -> Path:
+    """A config folder whose database is at schema v10 (the old index)."""
+    folder = tmp_path / "cfg"
+    folder.mkdir(parents=True)
+    db = folder / "monitor.db"
+    with closing(Storage(db)) as storage:
+        build_archive(storage)
+        make_v10(storage._db)
+    (folder / "monitor.toml").write_text(f'[store]\npath = "{db}"\n')
+    (folder / "feeds.toml").write_text(
+        '[[feed]]\nname = "vlast"\nurl = "https://vlast.kz/rss"\nlang = "ru"\n'
+        'outlet = "Vlast.kz"\ncountry = "KZ"\n'
+    )
+    (folder / "topics.toml").write_bytes((REPO / "config" / "topics.toml").read_bytes())
+    return folder
+
+
+def test_the_migration_says_so_on_a_terminal_and_not_under_cron(
+    tmp_path: Path,
+) -> None:
+    """The first command after the upgrade may take minutes at 1M articles: a
+    person at a terminal is told once; cron (no TTY) stays silent."""
+    from tests.test_cli_terminal import on_pty, piped
+
+    terminal, cron = _v10_folder(tmp_path / "a"), _v10_folder(tmp_path / "b")
+    code, out = on_pty("status", "--config", str(terminal))
+    assert code == 0, out
+    assert out.count("migrating the search index to schema v11 (5 rows") == 1
+    proc = piped("status", "--config", str(cron))
+    assert proc.returncode == 0, proc.stderr
+    assert "migrating" not in proc.stderr + proc.stdout
+    with closing(Storage(cron / "monitor.db")) as storage:  # it did migrate
+        assert storage._db.execute("PRAGMA user_version").fetchone()[0] == VERSION
+    code, out = on_pty("status", "--config", str(terminal))  # once only
+    assert "migrating" not in out

@@ -428,7 +428,11 @@ def compact_search_index(db: sqlite3.Connection) -> None:
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_text'").fetchone():
         return  # already contentless (a test's older file keeps the new index)
     total = int(db.execute("SELECT count(*) FROM search_fts").fetchone()[0])
-    logger.info("migrating the search index to schema v11 rows=%d", total)
+    logging.getLogger("monitor.store.migrate").info(
+        "migrating the search index to schema v11 (%d rows, once; about a minute"
+        " per 100,000 articles: other commands wait for it)",
+        total,
+    )
     db.execute(_FTS.format(name="search_fts_v11"))
     db.execute(_TEXT)
     _keep_tokens(db)
