@@ -39,7 +39,7 @@ from .config import (
 from .exceptions import ConfigError, LockedError, MonitorError, StorageError
 from .lock import run_lock
 from .log import drawing, setup_logging
-from .models import Article, RunSummary, Story
+from .models import Article, RunSummary
 from .runtime import ProgressBar, no_progress, open_storage, utc_now
 from .store import Storage
 from .termsafe import json_safe, term_safe
@@ -591,36 +591,11 @@ def stories_cmd(opts: Options, day: date | str | None, as_json: bool) -> None:
     local = _local_day(day, cfg.digest.timezone)
     start, end = digest.day_bounds(local, cfg.digest.timezone)
     with _storage(cfg, must_exist=True) as storage:
-        found = _stories_for_day(storage, start, end)
+        found = stories.stories_for_day(storage, start, end)
     if as_json:
         _echo_json([dataclasses.asdict(s) for s in found], indent=2, default=str)
     else:
         _echo(stories.format_stories(found, tz=tz), nl=False)
-
-
-def _stories_for_day(
-    storage: StorageType, start: datetime, end: datetime
-) -> list[Story]:
-    """Stories with a member whose story time is in ``[start, end)``, members
-    timed and ordered by it, also when their stored features were dropped
-    (`monitor run` past ``[stories] keep_features_days``; issue #19): storage
-    finds members by their stored features, the rest by their article's time."""
-    from . import stories
-
-    found = {s.id: s for s in storage.get_stories_for_day(start, end)}
-    more = {
-        a.story_id
-        for a in storage.get_articles_for_digest(start, end)
-        if a.story_id is not None
-        and a.story_id not in found
-        and start <= stories.candidate_from_article(a).time < end
-    }
-    found.update(storage.get_stories(more))
-    articles = {a.id: a for a in storage.get_story_articles(found)}
-    return sorted(
-        (stories.with_article_times(s, articles) for s in found.values()),
-        key=lambda s: (-len(s.members), s.id),
-    )
 
 
 @cli.command("stories-explain")

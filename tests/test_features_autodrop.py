@@ -26,13 +26,13 @@ import httpx
 import pytest
 
 from monitor import pipeline as pipeline_module
-from monitor.cli import _stories_for_day
 from monitor.config import Config, StoriesConfig, TranslateConfig, load_config
 from monitor.exceptions import ConfigError
 from monitor.pipeline import Pipeline
 from monitor.retention import features_keep_cutoff
 from monitor.runtime import ProgressBar, utc_now
 from monitor.store import Storage
+from monitor.stories import stories_for_day
 from tests import prunedata
 from tests.configfiles import write_config as write_config_files
 from tests.prunedata import NOW, build, seen_at
@@ -185,12 +185,12 @@ def test_a_days_stories_are_listed_as_before_the_drop(archive):
         (start, start + timedelta(days=1))
         for start in {story_time(i).replace(hour=0, minute=0) for i in range(N)}
     ]
-    before = [_stories_for_day(storage, *day) for day in days]
+    before = [stories_for_day(storage, *day) for day in days]
     assert before == [storage.get_stories_for_day(*day) for day in days]
     assert sum(len(b) for b in before) >= N // 2
     assert run(storage, config()).counts["features_dropped"] > 0
     assert [storage.get_stories_for_day(*day) for day in days] != before  # storage
-    assert [_stories_for_day(storage, *day) for day in days] == before
+    assert [stories_for_day(storage, *day) for day in days] == before
 
 
 # ------------------------------------------------------------------ config

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ..config import StoriesConfig
 from ..dates import clamp_stored, shift
@@ -60,6 +61,7 @@ __all__ = [
     "format_pair_evidence",
     "format_stories",
     "load_known",
+    "stories_for_day",
     "story_similarity",
     "summarise_languages",
     "vectors_of",
@@ -137,6 +139,46 @@ def with_article_times(story: Story, articles: Mapping[int, Article]) -> Story:
     ]
     members.sort(key=lambda m: (m.published is None, m.published, m.article_id))
     return dataclasses.replace(story, members=tuple(members))
+
+
+class DayStories(Protocol):
+    """The storage reads `stories_for_day` makes (the contract's `StoryStore`)."""
+
+    def get_stories_for_day(self, start: datetime, end: datetime) -> list[Story]: ...
+
+    def get_articles_for_digest(
+        self, start: datetime, end: datetime, *, by: str = "time", bodies: bool = True
+    ) -> list[Article]: ...
+
+    def get_stories(self, story_ids: Iterable[int]) -> dict[int, Story]: ...
+
+    def get_story_articles(self, story_ids: Iterable[int]) -> list[Article]: ...
+
+
+def stories_for_day(storage: DayStories, start: datetime, end: datetime) -> list[Story]:
+    """Stories with a member whose story time is in ``[start, end)`` (`monitor
+    stories --date`), members timed and ordered by it, also when their stored
+    features were dropped (`monitor run` past ``[stories] keep_features_days``;
+    issue #19): storage finds members by their stored features, the rest are
+    found by their article's time.
+
+    Returns:
+        Largest first, then by id.
+    """
+    found = {s.id: s for s in storage.get_stories_for_day(start, end)}
+    more = {
+        a.story_id
+        for a in storage.get_articles_for_digest(start, end, bodies=False)
+        if a.story_id is not None
+        and a.story_id not in found
+        and start <= candidate_from_article(a).time < end
+    }
+    found.update(storage.get_stories(more))
+    articles = {a.id: a for a in storage.get_story_articles(found)}
+    return sorted(
+        (with_article_times(s, articles) for s in found.values()),
+        key=lambda s: (-len(s.members), s.id),
+    )
 
 
 def explain_articles(
