@@ -202,7 +202,7 @@ def _ranked(
 ) -> DigestStory:
     """What `arrange` reads of a story: its topics and what ranks it (outlets,
     latest time, key), as `_story_filed` would give them."""
-    ordered = _primary_first(_story_topics(group, filings), rank)
+    ordered = _primary_first(_topic_scores(group, filings), rank)
     others: tuple[str, ...]
     topic, others = "", ()
     if ordered and ordered[0].label.casefold() != OTHER_LABEL.casefold():
@@ -396,6 +396,19 @@ def _rep_rank(m: _Member) -> tuple[bool, bool, datetime, str]:
     """Representative first: full text, readable in English, earliest, by URL."""
     a = m.article
     return (a.is_teaser, _marker(a) is not None, m.time, a.canonical_url)
+
+
+def _topic_scores(
+    group: Sequence[_Member], filings: dict[int, tuple[TopicMatch, ...]]
+) -> dict[str, _Filing]:
+    """`_story_topics` without rules and terms: each topic's best score is
+    all that ranking and a story's home need."""
+    best: dict[str, float] = {}
+    for m in group:
+        for f in filings.get(m.article.id, ()):
+            if f.facet == "topic" and (f.label not in best or f.score > best[f.label]):
+                best[f.label] = f.score
+    return {t: _Filing(label=t, score=v, rule="", terms=()) for t, v in best.items()}
 
 
 def _story_topics(
