@@ -203,14 +203,7 @@ def _ranked(
     """What `arrange` reads of a story: its topics and what ranks it (outlets,
     latest time, key), as `_story_filed` would give them."""
     ordered = _primary_first(_topic_scores(group, filings), rank)
-    others: tuple[str, ...]
-    topic, others = "", ()
-    if ordered and ordered[0].label.casefold() != OTHER_LABEL.casefold():
-        topic = names.get(ordered[0].label, ordered[0].label)
-        others = tuple(
-            names.get(f.label, f.label)
-            for f in sorted(ordered[1:], key=lambda f: _rank(f.label, rank))
-        )
+    topic, others = _homes(ordered, names, rank) or ("", ())
     rep, outlets = group[0], _outlet_names(group, sightings)
     return DigestStory(
         story_key=key, headline="", original_headline=None, outlet="", country="",
@@ -237,19 +230,17 @@ def _story_filed(
     ordered = _primary_first(topics, rank)
     base = _story(key, group, sightings, period, cfg, bodies)
     about = _story_countries(group, filings, names)
-    if not ordered or ordered[0].label.casefold() == OTHER_LABEL.casefold():
+    home = _homes(ordered, names, rank)
+    if home is None:
         return replace(base, about=about)
-    primary = ordered[0]
+    (topic, others), primary = home, ordered[0]
     return replace(
         base,
         about=about,
-        topic=names.get(primary.label, primary.label),
+        topic=topic,
         rule=clean_text(primary.rule),
         terms=primary.terms,
-        other_topics=tuple(
-            names.get(f.label, f.label)
-            for f in sorted(ordered[1:], key=lambda f: _rank(f.label, rank))
-        ),
+        other_topics=others,
         filings=tuple(
             Filing(
                 topic=names.get(f.label, f.label),
@@ -398,6 +389,20 @@ def _rep_rank(m: _Member) -> tuple[bool, bool, datetime, str]:
     return (a.is_teaser, _marker(a) is not None, m.time, a.canonical_url)
 
 
+def _homes(
+    ordered: Sequence[_Filing], names: Mapping[str, str], rank: Mapping[str, int]
+) -> tuple[str, tuple[str, ...]] | None:
+    """A story's primary topic heading and its other topics in configured order;
+    None when it has none or its best filing is "Other"."""
+    if not ordered or ordered[0].label.casefold() == OTHER_LABEL.casefold():
+        return None
+    others = sorted(ordered[1:], key=lambda f: _rank(f.label, rank))
+    return (
+        names.get(ordered[0].label, ordered[0].label),
+        tuple(names.get(f.label, f.label) for f in others),
+    )
+
+
 def _topic_scores(
     group: Sequence[_Member], filings: dict[int, tuple[TopicMatch, ...]]
 ) -> dict[str, _Filing]:
@@ -470,7 +475,7 @@ def _story(
     a = rep.article
     headline, original = _headlines(a)
     copies = _copies(group, sightings)
-    outlets = sorted({clean_text(a.outlet), *(c.outlet for c in copies)})
+    outlets = _outlet_names(group, sightings)  # the copies' outlets and its own
     countries = sorted({c for c in (a.country, *(c.country for c in copies)) if c})
     return DigestStory(
         story_key=key,
