@@ -898,13 +898,7 @@ class Pipeline:
             window_hours=cfg.window_hours,
             keep_features_days=cfg.keep_features_days,
         )
-        dropped = 0
-        while dropped < FEATURE_DROP_PER_RUN:
-            limit = min(FEATURE_DROP_BATCH, FEATURE_DROP_PER_RUN - dropped)
-            n = self.storage.drop_story_features(before, limit=limit)
-            dropped += n
-            if n < limit:
-                break
+        dropped = sum(self._drop_features(before, most=FEATURE_DROP_PER_RUN))
         if dropped:
             self.summary.add("features_dropped", dropped)
             logger.info("features dropped status=ok count=%d", dropped)
@@ -925,13 +919,28 @@ class Pipeline:
             return rows, size
         dropped = 0
         with self._bar("features", rows) as bar:
-            while n := self.storage.drop_story_features(
-                before, limit=FEATURE_DROP_BATCH
-            ):
+            for n in self._drop_features(before):
                 dropped += n
                 bar.update(n)
         logger.info("features dropped status=ok count=%d bytes=%d", dropped, size)
         return dropped, size
+
+    def _drop_features(
+        self, before: datetime, *, most: int | None = None
+    ) -> Iterator[int]:
+        """Drop story features before ``before``, one transaction per
+        `FEATURE_DROP_BATCH` (at most ``most`` in all); yields each batch's count."""
+        left = most
+        while left is None or left > 0:
+            limit = (
+                FEATURE_DROP_BATCH if left is None else min(FEATURE_DROP_BATCH, left)
+            )
+            n = self.storage.drop_story_features(before, limit=limit)
+            if n:
+                yield n
+            if n < limit:
+                return
+            left = None if left is None else left - n
 
     def _prune_batch(
         self, chosen: list[PruneCandidate], skipped: int, dry_run: bool
