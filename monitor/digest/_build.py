@@ -496,6 +496,7 @@ def _story(
         translated_by=_translated_by(a),
         is_teaser=a.is_teaser,
         article_id=a.id,
+        story_id=a.story_id,
         article_ids=tuple(sorted(m.article.id for m in group)),
         untranslated=sum(1 for m in group if _marker(m.article) is not None),
         outlet_names=tuple(outlets),

@@ -118,6 +118,7 @@ class DigestStory:
     translated_by: str | None = None  # "translated by nllb:NAME" / "tried ..."
     is_teaser: bool = False
     article_id: int = 0  # the shown article (`monitor explain ID`)
+    story_id: int | None = None  # its story (the workbench's /story/ID); not rendered
     article_ids: tuple[int, ...] = ()  # every article of the story in the window
     topic: str = ""  # the primary topic (highest score; ties: configured order)
     filings: tuple[Filing, ...] = ()  # every topic, primary first

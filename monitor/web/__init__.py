@@ -233,13 +233,9 @@ class _Web:
             now=datetime.now(UTC),
             sources=self.cfg.source_kinds(),
         )
-        top = [built.top] if built.top else []
-        shown = [st.article_id for s in (*top, *built.all_sections) for st in s.stories]
-        by_id = {a.id: a for a in storage.get_articles(shown)}
         return self.env.get_template("day.html").render(
             title=built.period.label,
             digest=built,
-            by_id=by_id,
             prev_day=(day - timedelta(days=1)).isoformat(),
             next_day=(day + timedelta(days=1)).isoformat(),
             rules=rules,
